@@ -1,0 +1,1 @@
+//! The rustchat chat language (being written).
