@@ -1,1 +1,67 @@
-//! RFC 6455 WebSocket (being written).
+//! # rustchat-ws: RFC 6455 WebSocket, sans-IO
+//!
+//! A complete WebSocket implementation whose protocol core does no I/O: it takes bytes and
+//! gives events, takes calls and gives bytes. Sockets, threads and clocks belong to the
+//! adapters beside it — [`blocking`] over `std::io::{Read, Write}` and `tokio` (feature
+//! `tokio`) over `AsyncRead + AsyncWrite` — so the same tested core serves both, and any other
+//! runtime can drive it too.
+//!
+//! ## The data path
+//! ```text
+//! bytes ─▶ FrameDecoder ─▶ FrameChunk ─▶ Assembler (defragment, UTF-8) ─▶ Message
+//!            (header rules, limits, unmasking)        Connection ─▶ Event
+//! send(Message) ─▶ Connection ─▶ Outbound (frames; pongs and close echoes too) ─▶ bytes
+//! ```
+//!
+//! ## Example: two peers in memory
+//! ```
+//! use rustchat_ws::{Config, Connection, Event, Message, Role};
+//!
+//! let mut client = Connection::new(Role::Client, Config::default());
+//! let mut server = Connection::new(Role::Server, Config::default());
+//!
+//! client.send(Message::text("hello")).unwrap();
+//! let wire = client.outbound().take_all(); // masked frame bytes, ready for a socket
+//! server.receive(&wire);
+//! assert_eq!(server.next_event().unwrap(), Some(Event::Message(Message::text("hello"))));
+//!
+//! server.ping("are you there?").unwrap();
+//! client.receive(&server.outbound().take_all());
+//! assert!(matches!(client.next_event().unwrap(), Some(Event::Ping(_))));
+//! // The pong the client owes is already queued as bytes:
+//! server.receive(&client.outbound().take_all());
+//! assert!(matches!(server.next_event().unwrap(), Some(Event::Pong(_))));
+//! ```
+//!
+//! ## Limits
+//! | limit | library default | on violation |
+//! | --- | --- | --- |
+//! | [`Config::max_frame_size`] | 1 MiB | close 1009, [`ProtocolError::FrameTooLarge`] |
+//! | [`Config::max_message_size`] | 1 MiB | close 1009, [`ProtocolError::MessageTooLarge`] |
+//! | [`Config::max_fragments`] | 4096 frames | close 1009, [`ProtocolError::TooManyFragments`] |
+//! | control frame payload | 125 bytes (RFC) | close 1002 |
+//!
+//! Every limit is checked when a frame header arrives, before any memory is reserved for it.
+
+pub mod assembler;
+pub mod close;
+pub mod config;
+pub mod connection;
+pub mod decoder;
+pub mod error;
+pub mod frame;
+pub mod mask;
+mod mask_source;
+pub mod message;
+pub mod outbound;
+pub mod prepared;
+pub mod role;
+pub mod utf8;
+
+pub use close::{CloseCode, CloseFrame};
+pub use config::Config;
+pub use connection::{Connection, Event, State};
+pub use error::{Error, ProtocolError, UsageError};
+pub use message::{Message, Text};
+pub use prepared::Prepared;
+pub use role::Role;

@@ -1,0 +1,308 @@
+//! The WebSocket connection state machine, sans-IO: bytes in, events out; calls in, bytes out.
+//!
+//! Every transition of the connection's [`State`] lives in this file. The adapters
+//! ([`crate::blocking`], `crate::tokio`) only move bytes between a socket and this type:
+//! they feed what they read to [`Connection::receive`], drain [`Connection::next_event`], and
+//! write what [`Connection::outbound`] holds. Replies the peer is owed — a pong for a ping, the
+//! echo of a Close — are queued here as outbound bytes, never sent as a side effect.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::assembler::Assembler;
+use crate::close::CloseFrame;
+use crate::config::Config;
+use crate::decoder::{FrameChunk, FrameDecoder};
+use crate::error::{Error, ProtocolError, UsageError};
+use crate::frame::{FrameHeader, OpCode};
+use crate::mask_source::MaskSource;
+use crate::message::Message;
+use crate::outbound::Outbound;
+use crate::prepared::Prepared;
+use crate::role::Role;
+
+/// Where the closing handshake stands (RFC 6455 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a Close frame and wait for the peer's; we still read what the peer sends.
+    CloseSent,
+    /// Both Close frames have been exchanged, or the connection was failed: nothing more is
+    /// sent or read. The adapter flushes [`Connection::outbound`] and closes the transport.
+    Closed,
+}
+
+/// Something the peer sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A complete text or binary message.
+    Message(Message),
+    /// A ping; its pong is already queued (unless we are closing).
+    Ping(Bytes),
+    /// A pong (an answer to our ping, or unsolicited: RFC 6455 §5.5.3 allows both).
+    Pong(Bytes),
+    /// The peer's Close frame (`None`: it carried no code). Our answer is already queued.
+    Close(Option<CloseFrame>),
+}
+
+/// One WebSocket connection, after the opening handshake.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    state: State,
+    read_buf: BytesMut,
+    decoder: FrameDecoder,
+    assembler: Assembler,
+    out: Outbound,
+    /// Fresh mask keys for a client's frames (RFC 6455 §5.3); `None` for a server.
+    masks: Option<Box<MaskSource>>,
+}
+
+impl Connection {
+    /// A connection in the `Open` state, as the given end.
+    pub fn new(role: Role, config: Config) -> Self {
+        Self {
+            role,
+            state: State::Open,
+            read_buf: BytesMut::new(),
+            decoder: FrameDecoder::new(role, config.max_frame_size),
+            assembler: Assembler::new(config.max_message_size, config.max_fragments),
+            out: Outbound::default(),
+            masks: (role == Role::Client).then(Box::default),
+        }
+    }
+
+    /// Which end this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The closing-handshake state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether messages may still be sent (only while `Open`).
+    pub fn can_send(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// Whether the connection is over: the adapter should flush and close the transport.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Whether more bytes from the peer are of any use.
+    pub fn wants_read(&self) -> bool {
+        self.state != State::Closed
+    }
+
+    /// Feeds bytes read from the transport.
+    pub fn receive(&mut self, data: &[u8]) {
+        if self.wants_read() {
+            self.read_buf.extend_from_slice(data);
+        }
+    }
+
+    /// The receive buffer, for adapters that read straight into it (saves a copy).
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        &mut self.read_buf
+    }
+
+    /// Releases the receive buffer's memory when nothing is pending in it (idle connections).
+    pub fn release_idle_buffer(&mut self) {
+        if self.read_buf.is_empty() {
+            self.read_buf = BytesMut::new();
+        }
+    }
+
+    /// The bytes waiting to be written to the transport.
+    pub fn outbound(&mut self) -> &mut Outbound {
+        &mut self.out
+    }
+
+    /// The next event from the bytes received so far: `Ok(None)` when more bytes are needed
+    /// (or the connection is closed).
+    ///
+    /// On `Err(Error::Protocol(_))` the connection has been failed: a Close frame with the
+    /// rule's code is queued, the state is `Closed`, and further calls return `Ok(None)`.
+    pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
+        while self.wants_read() {
+            let chunk = match self.decoder.decode(&mut self.read_buf) {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(self.fail(e)),
+            };
+            match self.handle_chunk(chunk) {
+                Ok(Some(event)) => return Ok(Some(event)),
+                Ok(None) => {}
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        Ok(None)
+    }
+
+    fn handle_chunk(&mut self, chunk: FrameChunk) -> Result<Option<Event>, ProtocolError> {
+        match chunk.header.opcode {
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                Ok(self.assembler.push(chunk)?.map(Event::Message))
+            }
+            OpCode::Ping => {
+                // RFC 6455 §5.5.2: a Ping MUST be answered with a Pong carrying the same
+                // data, unless a Close has already been sent.
+                if self.state == State::Open {
+                    self.queue(OpCode::Pong, true, &chunk.payload);
+                }
+                Ok(Some(Event::Ping(chunk.payload)))
+            }
+            OpCode::Pong => Ok(Some(Event::Pong(chunk.payload))),
+            OpCode::Close => self.on_close(&chunk.payload).map(Some),
+        }
+    }
+
+    fn on_close(&mut self, payload: &[u8]) -> Result<Event, ProtocolError> {
+        let frame = CloseFrame::parse(payload)?;
+        if self.state == State::Open {
+            // RFC 6455 §5.5.1: on a Close, an endpoint that has not sent one MUST answer with
+            // a Close; echoing the code is the usual answer.
+            let echo = frame.as_ref().map(|f| CloseFrame::new(f.code, "").encode());
+            self.queue(OpCode::Close, true, &echo.unwrap_or_default());
+        }
+        self.state = State::Closed;
+        self.read_buf = BytesMut::new();
+        Ok(Event::Close(frame))
+    }
+
+    /// RFC 6455 §7.1.7 _Fail the WebSocket Connection_: send a Close with the error's code
+    /// (if we have not sent one) and stop processing the peer's data.
+    fn fail(&mut self, error: ProtocolError) -> Error {
+        if self.state == State::Open {
+            let text = error.to_string();
+            let body = CloseFrame::new(error.close_code(), truncate_reason(&text)).encode();
+            self.queue(OpCode::Close, true, &body);
+        }
+        self.state = State::Closed;
+        self.read_buf = BytesMut::new();
+        Error::Protocol(error)
+    }
+
+    /// Queues a message as one frame.
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<(), UsageError> {
+        self.ensure_open()?;
+        let message = message.into();
+        self.queue(data_opcode(&message), true, message.payload());
+        Ok(())
+    }
+
+    /// Queues a message split into frames of at most `fragment_size` payload bytes
+    /// (RFC 6455 §5.4), e.g. to interleave pings with a very large message.
+    pub fn send_fragmented(
+        &mut self,
+        message: impl Into<Message>,
+        fragment_size: usize,
+    ) -> Result<(), UsageError> {
+        self.ensure_open()?;
+        if fragment_size == 0 {
+            return Err(UsageError::ZeroFragmentSize);
+        }
+        let message = message.into();
+        let payload = message.payload();
+        let mut opcode = data_opcode(&message);
+        let mut offset = 0;
+        loop {
+            let end = (offset + fragment_size).min(payload.len());
+            let fin = end == payload.len();
+            self.queue(opcode, fin, &payload.slice(offset..end));
+            if fin {
+                return Ok(());
+            }
+            opcode = OpCode::Continuation;
+            offset = end;
+        }
+    }
+
+    /// Queues a message encoded once for many connections (servers only): a pointer copy.
+    pub fn send_prepared(&mut self, prepared: &Prepared) -> Result<(), UsageError> {
+        self.ensure_open()?;
+        if self.role == Role::Client {
+            return Err(UsageError::PreparedOnClient);
+        }
+        self.out.push_encoded(prepared.as_bytes());
+        Ok(())
+    }
+
+    /// Queues a ping (at most 125 bytes), e.g. for keepalive or to measure the round trip.
+    pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), UsageError> {
+        self.send_control(OpCode::Ping, payload.into())
+    }
+
+    /// Queues an unsolicited pong (a heartbeat that needs no answer; RFC 6455 §5.5.3).
+    pub fn pong(&mut self, payload: impl Into<Bytes>) -> Result<(), UsageError> {
+        self.send_control(OpCode::Pong, payload.into())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), UsageError> {
+        self.ensure_open()?;
+        if payload.len() > 125 {
+            return Err(UsageError::ControlTooLong(payload.len()));
+        }
+        self.queue(opcode, true, &payload);
+        Ok(())
+    }
+
+    /// Starts the closing handshake (`None`: a Close with no code). Messages that arrive
+    /// before the peer's answer are still delivered.
+    pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), UsageError> {
+        self.ensure_open()?;
+        let body = match frame {
+            None => Bytes::new(),
+            Some(f) if !f.code.is_sendable() => return Err(UsageError::InvalidCloseCode(f.code.0)),
+            Some(f) if f.reason.len() > 123 => {
+                return Err(UsageError::CloseReasonTooLong(f.reason.len()));
+            }
+            Some(f) => f.encode(),
+        };
+        self.queue(OpCode::Close, true, &body);
+        self.state = State::CloseSent;
+        Ok(())
+    }
+
+    fn ensure_open(&self) -> Result<(), UsageError> {
+        // RFC 6455 §5.5.1: after sending a Close frame, the endpoint MUST NOT send more data.
+        if self.state == State::Open {
+            Ok(())
+        } else {
+            Err(UsageError::Closed)
+        }
+    }
+
+    fn queue(&mut self, opcode: OpCode, fin: bool, payload: &Bytes) {
+        // RFC 6455 §5.3: a client MUST pick a fresh, unpredictable mask for each frame.
+        let mask = self.masks.as_mut().map(|m| m.next_key());
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        self.out.push_frame(&header, payload);
+    }
+}
+
+fn data_opcode(message: &Message) -> OpCode {
+    if message.is_text() {
+        OpCode::Text
+    } else {
+        OpCode::Binary
+    }
+}
+
+/// Cuts a reason to the 123 bytes a Close frame has room for, on a character boundary.
+fn truncate_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}

@@ -1,0 +1,204 @@
+//! Encoded frames waiting to be written: the bytes an adapter flushes.
+//!
+//! Small frames are copied into one contiguous tail buffer, so a burst of them goes out in one
+//! write. A large unmasked payload is not copied at all: its `Bytes` is queued as its own chunk
+//! right after its header, and adapters write the chunks with one vectored write.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::frame::{FrameHeader, MAX_HEADER_LEN};
+use crate::mask::apply_mask;
+
+/// Payloads up to this size are copied next to their header rather than queued by reference.
+const COPY_THRESHOLD: usize = 4096;
+
+/// The queue of bytes to send, in order.
+#[derive(Debug, Default)]
+pub struct Outbound {
+    /// Full chunks, oldest first; all come before `tail`.
+    chunks: VecDeque<Bytes>,
+    /// Small frames, appended until a large payload forces a cut.
+    tail: BytesMut,
+    /// Total bytes queued.
+    len: usize,
+}
+
+impl Outbound {
+    /// Queues one frame. A masked frame is always copied (masking rewrites the bytes).
+    pub fn push_frame(&mut self, header: &FrameHeader, payload: &Bytes) {
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.tail.extend_from_slice(&head[..head_len]);
+        self.len += head_len + payload.len();
+        if let Some(key) = header.mask {
+            let start = self.tail.len();
+            self.tail.extend_from_slice(payload);
+            apply_mask(&mut self.tail[start..], key, 0);
+        } else if payload.len() <= COPY_THRESHOLD {
+            self.tail.extend_from_slice(payload);
+        } else {
+            self.cut_tail();
+            self.chunks.push_back(payload.clone());
+        }
+    }
+
+    /// Queues bytes that already form whole frames (a prepared message).
+    pub fn push_encoded(&mut self, bytes: &Bytes) {
+        self.len += bytes.len();
+        if bytes.len() <= COPY_THRESHOLD {
+            self.tail.extend_from_slice(bytes);
+        } else {
+            self.cut_tail();
+            self.chunks.push_back(bytes.clone());
+        }
+    }
+
+    fn cut_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+    }
+
+    /// Bytes waiting to be written.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Fills `dst` with the pending chunks, in order, for a vectored write; returns how many.
+    pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let tail = (!self.tail.is_empty()).then_some(&self.tail[..]);
+        let all = self.chunks.iter().map(|c| &c[..]).chain(tail);
+        let mut n = 0;
+        for (slot, chunk) in dst.iter_mut().zip(all) {
+            *slot = IoSlice::new(chunk);
+            n += 1;
+        }
+        n
+    }
+
+    /// The first pending chunk (for writers without vectored I/O).
+    pub fn first_chunk(&self) -> &[u8] {
+        self.chunks.front().map_or(&self.tail[..], |c| &c[..])
+    }
+
+    /// Marks `n` bytes as written.
+    pub fn advance(&mut self, mut n: usize) {
+        self.len -= n.min(self.len);
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            if n < front.len() {
+                front.advance(n);
+                return;
+            }
+            n -= front.len();
+            self.chunks.pop_front();
+        }
+        self.tail.advance(n.min(self.tail.len()));
+        if self.len == 0 {
+            self.release_if_large();
+        }
+    }
+
+    /// Drops a large idle buffer so idle connections hold no memory.
+    fn release_if_large(&mut self) {
+        if self.tail.capacity() > 16 * 1024 {
+            self.tail = BytesMut::new();
+        }
+    }
+
+    /// Takes everything queued as one buffer (copies if there are several chunks).
+    pub fn take_all(&mut self) -> Bytes {
+        self.cut_tail();
+        self.len = 0;
+        match self.chunks.len() {
+            0 => Bytes::new(),
+            1 => self.chunks.pop_front().unwrap_or_default(),
+            _ => {
+                let mut all = BytesMut::new();
+                for chunk in self.chunks.drain(..) {
+                    all.extend_from_slice(&chunk);
+                }
+                all.freeze()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::OpCode;
+
+    fn header(len: usize, mask: Option<[u8; 4]>) -> FrameHeader {
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask,
+            payload_len: len as u64,
+        }
+    }
+
+    fn flatten(out: &Outbound) -> Vec<u8> {
+        let mut slices = [IoSlice::new(&[]); 16];
+        let n = out.io_slices(&mut slices);
+        slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn small_frames_coalesce_large_payloads_are_shared() {
+        let mut out = Outbound::default();
+        out.push_frame(&header(2, None), &Bytes::from_static(b"hi"));
+        let big = Bytes::from(vec![7u8; 10_000]);
+        out.push_frame(&header(big.len(), None), &big);
+        out.push_frame(&header(2, None), &Bytes::from_static(b"yo"));
+        let mut slices = [IoSlice::new(&[]); 8];
+        assert_eq!(
+            out.io_slices(&mut slices),
+            3,
+            "head+small, big payload, small"
+        );
+        assert_eq!(
+            slices[1].as_ptr(),
+            big.as_ptr(),
+            "the big payload is not copied"
+        );
+        assert_eq!(out.len(), 4 + 4 + 10_000 + 4);
+    }
+
+    #[test]
+    fn advance_across_chunks() {
+        let mut out = Outbound::default();
+        let big = Bytes::from(vec![1u8; 5000]);
+        out.push_frame(&header(big.len(), None), &big);
+        out.push_frame(&header(1, None), &Bytes::from_static(b"z"));
+        let all = flatten(&out);
+        out.advance(3);
+        assert_eq!(flatten(&out), all[3..]);
+        out.advance(4000);
+        assert_eq!(flatten(&out), all[4003..]);
+        out.advance(all.len() - 4003);
+        assert!(out.is_empty());
+        assert!(flatten(&out).is_empty());
+    }
+
+    #[test]
+    fn masked_frames_are_masked_copies() {
+        let mut out = Outbound::default();
+        let payload = Bytes::from_static(b"Hello");
+        out.push_frame(&header(5, Some([0x37, 0xfa, 0x21, 0x3d])), &payload);
+        let bytes = out.take_all();
+        assert_eq!(&bytes[6..], &[0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        assert_eq!(&payload[..], b"Hello", "the caller's payload is untouched");
+    }
+}
