@@ -1,0 +1,260 @@
+//! `Command`: what a client asks for, parsed at the edge from one line of text.
+//!
+//! Data path: `LineCodec` (or a WebSocket text frame) → line → [`Command::parse`] → `Command`
+//! → the hub. The JSON protocol builds the same `Command` (see `json.rs`), so the hub sees one
+//! language whatever the transport. [`Command::to_line`] goes the other way, for clients.
+//!
+//! A line not starting with `/` is a message to the current room. `//text` sends `/text`.
+//! A blank line (empty or only whitespace) is no command: `parse` returns `Ok(None)` and the
+//! server says nothing back. Command names are case-insensitive (`/JOIN` = `/join`).
+
+use thiserror::Error;
+
+use crate::error_kind::{ErrorKind, ErrorReply};
+use crate::slash::parse_slash;
+use crate::text::escape_breaks;
+use crate::{NameError, Nick, RoomName};
+
+/// Longest message text (also quit reason), in bytes of UTF-8.
+pub const MAX_TEXT_BYTES: usize = 4096;
+/// Most messages one `/history` asks for.
+pub const MAX_HISTORY: u32 = 500;
+
+/// The text the server sends for `/help` (as `ServerEvent::Info`, one line per command).
+pub const HELP: &str = "\
+commands:
+  <text>                 say <text> in your current room (//text says /text)
+  /nick <name>           change your nick
+  /join <#room>          join a room (created if new) and make it current
+  /part [#room]          leave a room (default: the current one)
+  /msg <nick> <text>     send a private message
+  /me <text>             say an action: * you <text>
+  /who [#room]           list who is in a room
+  /list                  list rooms and how many are in each
+  /history [#room] [N]   replay the last N messages of a room (N from 1 to 500)
+  /help                  this help
+  /quit [reason]         leave the server";
+
+/// One request from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Say text in the current room.
+    Say(String),
+    /// Change nick.
+    Nick(Nick),
+    /// Join a room and make it current.
+    Join(RoomName),
+    /// Leave a room; `None` is the current room.
+    Part(Option<RoomName>),
+    /// A private message.
+    Msg { to: Nick, text: String },
+    /// An action in the current room (`/me waves` → `* alice waves`).
+    Me(String),
+    /// Who is in a room; `None` is the current room.
+    Who(Option<RoomName>),
+    /// All rooms with their member counts.
+    List,
+    /// Replay past messages; `None` room is the current one, `None` limit the server default.
+    History {
+        room: Option<RoomName>,
+        limit: Option<u32>,
+    },
+    /// The help text.
+    Help,
+    /// Leave the server, with an optional reason shown to others.
+    Quit(Option<String>),
+}
+
+/// A line could not be read as a command. Each message says what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    #[error("unknown command /{name} — try /help")]
+    Unknown { name: String },
+    #[error("usage: {usage}")]
+    Usage { usage: &'static str },
+    #[error("empty message: expected some text")]
+    EmptyText,
+    #[error("message too long: {len} bytes, at most {MAX_TEXT_BYTES}")]
+    TextTooLong { len: usize },
+    #[error("history limit out of range: {got}, expected a number from 1 to {MAX_HISTORY}")]
+    HistoryLimit { got: String },
+    #[error(transparent)]
+    Name(#[from] NameError),
+}
+
+impl ErrorReply for CommandError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Unknown { .. } => ErrorKind::UnknownCommand,
+            Self::Usage { .. } | Self::HistoryLimit { .. } => ErrorKind::Usage,
+            Self::EmptyText | Self::TextTooLong { .. } => ErrorKind::InvalidText,
+            Self::Name(err) => err.kind(),
+        }
+    }
+}
+
+impl Command {
+    /// Parses one line (without its line terminator). `Ok(None)` for a blank line.
+    pub fn parse(line: &str) -> Result<Option<Self>, CommandError> {
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        let parsed = match line.strip_prefix('/') {
+            Some(rest) if rest.starts_with('/') => Self::Say(checked_text(rest)?),
+            Some(rest) => parse_slash(rest)?,
+            None => Self::Say(checked_text(line)?),
+        };
+        Ok(Some(parsed))
+    }
+
+    /// The line that [`Command::parse`] reads back as this command (no line terminator).
+    /// Line breaks inside texts are written as `\n` / `\r` so the result stays one line.
+    pub fn to_line(&self) -> String {
+        match self {
+            Self::Say(text) if text.starts_with('/') => format!("/{}", escape_breaks(text)),
+            Self::Say(text) => escape_breaks(text).into_owned(),
+            Self::Nick(nick) => format!("/nick {nick}"),
+            Self::Join(room) => format!("/join {room}"),
+            Self::Part(room) => with_optional("/part", room.as_ref()),
+            Self::Msg { to, text } => format!("/msg {to} {}", escape_breaks(text)),
+            Self::Me(text) => format!("/me {}", escape_breaks(text)),
+            Self::Who(room) => with_optional("/who", room.as_ref()),
+            Self::List => "/list".to_owned(),
+            Self::History { room, limit } => {
+                with_optional(&with_optional("/history", room.as_ref()), limit.as_ref())
+            }
+            Self::Help => "/help".to_owned(),
+            Self::Quit(reason) => {
+                with_optional("/quit", reason.as_deref().map(escape_breaks).as_ref())
+            }
+        }
+    }
+}
+
+fn with_optional(head: &str, arg: Option<&impl std::fmt::Display>) -> String {
+    match arg {
+        Some(arg) => format!("{head} {arg}"),
+        None => head.to_owned(),
+    }
+}
+
+/// Checks a message text: not blank, at most [`MAX_TEXT_BYTES`].
+pub(crate) fn checked_text(text: &str) -> Result<String, CommandError> {
+    if text.trim().is_empty() {
+        return Err(CommandError::EmptyText);
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(CommandError::TextTooLong { len: text.len() });
+    }
+    Ok(text.to_owned())
+}
+
+/// Checks a `/history` limit: 1 to [`MAX_HISTORY`].
+pub(crate) fn checked_limit(limit: u64) -> Result<u32, CommandError> {
+    match u32::try_from(limit) {
+        Ok(limit @ 1..=MAX_HISTORY) => Ok(limit),
+        _ => Err(CommandError::HistoryLimit {
+            got: limit.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategies;
+    use proptest::prelude::*;
+
+    fn parsed(line: &str) -> Command {
+        match Command::parse(line) {
+            Ok(Some(command)) => command,
+            other => panic!("{line:?} gave {other:?}"),
+        }
+    }
+
+    fn error(line: &str) -> CommandError {
+        match Command::parse(line) {
+            Err(err) => err,
+            other => panic!("{line:?} gave {other:?}"),
+        }
+    }
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    #[test]
+    fn blank_lines_are_no_command() {
+        for line in ["", " ", "\t  "] {
+            assert_eq!(Command::parse(line), Ok(None), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn plain_text_is_said_as_is_and_double_slash_escapes() {
+        assert_eq!(parsed("  hello  "), Command::Say("  hello  ".into()));
+        assert_eq!(
+            parsed("//join is a command"),
+            Command::Say("/join is a command".into())
+        );
+        assert_eq!(parsed("//"), Command::Say("/".into()));
+    }
+
+    #[test]
+    fn text_limit_at_boundary_and_past_it() {
+        let max = "x".repeat(MAX_TEXT_BYTES);
+        assert_eq!(parsed(&max), Command::Say(max.clone()));
+        assert_eq!(parsed(&format!("/me {max}")), Command::Me(max.clone()));
+        let err = error(&format!("{max}y"));
+        assert_eq!(
+            err.to_string(),
+            "message too long: 4097 bytes, at most 4096"
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidText);
+        assert_eq!(
+            error(&format!("/msg bob {max}y")),
+            CommandError::TextTooLong { len: 4097 }
+        );
+    }
+
+    #[test]
+    fn name_errors_pass_through_with_their_kind() {
+        let err = error("/nick 1abc");
+        assert_eq!(
+            err.to_string(),
+            "nick must start with an ASCII letter, got '1'"
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidNick);
+        assert_eq!(error("/nick guest-1").kind(), ErrorKind::InvalidNick);
+        assert_eq!(error("/join #a.b").kind(), ErrorKind::InvalidRoom);
+        assert_eq!(error("/msg 9x hi").kind(), ErrorKind::InvalidNick);
+    }
+
+    #[test]
+    fn to_line_escapes_slashes_and_line_breaks() {
+        assert_eq!(Command::Say("/shrug".into()).to_line(), "//shrug");
+        assert_eq!(Command::Say("a\nb".into()).to_line(), "a\\nb");
+        assert_eq!(
+            Command::History {
+                room: Some(room("x")),
+                limit: Some(3)
+            }
+            .to_line(),
+            "/history #x 3"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn to_line_round_trips(command in strategies::command()) {
+            prop_assert_eq!(Command::parse(&command.to_line()), Ok(Some(command)));
+        }
+
+        #[test]
+        fn whatever_parses_reparses_from_its_line(line in "(/(nick|join|part|msg|me|who|list|history|help|quit|x) ?)?\\PC{0,40}") {
+            if let Ok(Some(command)) = Command::parse(&line) {
+                prop_assert_eq!(Command::parse(&command.to_line()), Ok(Some(command)));
+            }
+        }
+    }
+}

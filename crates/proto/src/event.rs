@@ -1,0 +1,129 @@
+//! `ServerEvent`: everything the server says to a client.
+//!
+//! Data path: the hub handles a `Command` and returns deliveries of `ServerEvent`s → each event
+//! is encoded once per wire format ([`ServerEvent::to_line`] for the line protocol,
+//! [`ServerEvent::to_json`] for JSON) and the bytes are shared by all its receivers.
+//!
+//! The set is small and complete for a client that keeps its own view of the chat: who it is
+//! (`Welcome`, `NickChanged`), where it is (`Joined`/`Left` for its own nick too), what was said
+//! (`Message`, `Private`, `History`), who is around (`Members`, `Rooms`, `Joined`, `Left`), and
+//! what the server has to say (`Info`, `Error`, `Bye`). Times are unix milliseconds (`ts`),
+//! given by the caller: this crate reads no clock. Message ids grow with time, so a client can
+//! drop a message it already has (for example one replayed by `History`).
+//!
+//! In JSON every event is an object with a `"type"` field in `snake_case`; all fields are always
+//! present (`null` for an absent option).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error_kind::ErrorKind;
+use crate::{Nick, RoomName};
+
+/// A message said in a room, live or replayed from history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Unique per server, increasing: the order of the room's history.
+    pub id: u64,
+    /// When the server accepted it, unix milliseconds.
+    pub ts: u64,
+    /// Where it was said.
+    pub room: RoomName,
+    /// Who said it, as spelled then.
+    pub from: Nick,
+    /// What was said, as sent (it may hold any character but is never empty).
+    pub text: String,
+    /// `true` for `/me`: show as `* from text`.
+    pub action: bool,
+}
+
+/// One room in a `/list` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    /// The room.
+    pub room: RoomName,
+    /// How many are in it now.
+    pub members: usize,
+}
+
+/// Something the server tells a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// First event of a session: the nick you have (a guest name until you pick one), the room
+    /// you are in, and the operator's message of the day.
+    Welcome {
+        nick: Nick,
+        room: RoomName,
+        motd: Option<String>,
+    },
+    /// Someone (maybe you) said something in a room you are in.
+    Message(ChatMessage),
+    /// A private message to you, or the echo of one you sent.
+    Private {
+        id: u64,
+        ts: u64,
+        from: Nick,
+        to: Nick,
+        text: String,
+    },
+    /// Someone (maybe you) joined a room you are in.
+    Joined { room: RoomName, nick: Nick, ts: u64 },
+    /// Someone (maybe you) left a room you are in; `reason` is a quit reason.
+    Left {
+        room: RoomName,
+        nick: Nick,
+        ts: u64,
+        reason: Option<String>,
+    },
+    /// Someone (maybe you) who shares a room with you changed nick.
+    NickChanged { old: Nick, new: Nick, ts: u64 },
+    /// Answer to `/who`: who is in a room, sorted by nick.
+    Members { room: RoomName, nicks: Vec<Nick> },
+    /// Answer to `/list`: the rooms, sorted by name.
+    Rooms { rooms: Vec<RoomSummary> },
+    /// Past messages of a room, oldest first: sent after joining and for `/history`.
+    History {
+        room: RoomName,
+        messages: Vec<ChatMessage>,
+    },
+    /// Text for people: help, notices. May span several lines.
+    Info { text: String },
+    /// Your last request failed, or the server warns you: a kind for programs, a message for
+    /// people that says what was wrong and what is expected.
+    Error { kind: ErrorKind, message: String },
+    /// The server is closing this connection, and why.
+    Bye { reason: String },
+}
+
+impl ServerEvent {
+    /// An `Error` event.
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self::Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// An `Info` event.
+    pub fn info(text: impl Into<String>) -> Self {
+        Self::Info { text: text.into() }
+    }
+
+    /// The `type` tag of this event in JSON (`"nick_changed"`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Welcome { .. } => "welcome",
+            Self::Message(_) => "message",
+            Self::Private { .. } => "private",
+            Self::Joined { .. } => "joined",
+            Self::Left { .. } => "left",
+            Self::NickChanged { .. } => "nick_changed",
+            Self::Members { .. } => "members",
+            Self::Rooms { .. } => "rooms",
+            Self::History { .. } => "history",
+            Self::Info { .. } => "info",
+            Self::Error { .. } => "error",
+            Self::Bye { .. } => "bye",
+        }
+    }
+}

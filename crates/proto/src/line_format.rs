@@ -1,0 +1,344 @@
+//! `ServerEvent::to_line`: server events → human-readable lines of the line protocol.
+//!
+//! Data path: the hub's `ServerEvent` → [`ServerEvent::to_line`] (once per event) → the same
+//! bytes written to every line-protocol receiver.
+//!
+//! Every output line ends with `\n`, and its first characters say what it is, so the stream is
+//! easy to read and to grep:
+//!
+//! | starts with | what | example |
+//! | --- | --- | --- |
+//! | `[HH:MM:SS] #room ` | a room message (`<nick>`) or action (`* nick`) | `[12:03:04] #lobby <alice> hello` |
+//! | `[HH:MM:SS] <` | a private message | `[12:03:04] <alice -> bob> psst` |
+//! | `[HH:MM:SS] -> ` / `<- ` / `~ ` | join, leave, nick change | `[12:03:04] -> alice joined #lobby` |
+//! | `*** ` | the server speaking: welcome, help, members, rooms, history brackets | `*** rooms (1): #lobby (3)` |
+//! | `ERROR ` | an error reply | `ERROR unknown command /foo — try /help` |
+//! | `BYE ` | the server closes the connection | `BYE server shutting down` |
+//!
+//! Times are UTC (`ts` modulo one day). Peer text is written as sent, except that a line break
+//! inside it is written as the two characters `\n` (or `\r`): one event never splits into two
+//! lines it did not mean. Server text that spans lines (help, message of the day) becomes
+//! several `*** ` lines.
+
+use std::fmt::Write;
+
+use crate::event::{ChatMessage, RoomSummary, ServerEvent};
+use crate::text::escape_breaks;
+use crate::{Nick, RoomName};
+
+impl ServerEvent {
+    /// This event as line-protocol text: one or more lines, each ending with `\n`.
+    pub fn to_line(&self) -> String {
+        let mut out = String::new();
+        match self {
+            Self::Welcome { nick, room, motd } => welcome(&mut out, nick, room, motd.as_deref()),
+            Self::Message(message) => chat_line(&mut out, message),
+            Self::Private {
+                ts, from, to, text, ..
+            } => {
+                timed(
+                    &mut out,
+                    *ts,
+                    &format!("<{from} -> {to}> {}", escape_breaks(text)),
+                );
+            }
+            Self::Joined { room, nick, ts } => {
+                timed(&mut out, *ts, &format!("-> {nick} joined {room}"))
+            }
+            Self::Left {
+                room,
+                nick,
+                ts,
+                reason,
+            } => left(&mut out, room, nick, *ts, reason.as_deref()),
+            Self::NickChanged { old, new, ts } => {
+                timed(&mut out, *ts, &format!("~ {old} is now known as {new}"));
+            }
+            Self::Members { room, nicks } => members(&mut out, room, nicks),
+            Self::Rooms { rooms } => room_list(&mut out, rooms),
+            Self::History { room, messages } => history(&mut out, room, messages),
+            Self::Info { text } => server_lines(&mut out, text),
+            Self::Error { message, .. } => tagged(&mut out, "ERROR", message),
+            Self::Bye { reason } => tagged(&mut out, "BYE", reason),
+        }
+        out
+    }
+}
+
+/// `[HH:MM:SS]` in UTC for a unix time in milliseconds.
+fn clock(ts: u64) -> String {
+    let seconds_of_day = (ts / 1000) % 86_400;
+    let (hours, minutes, seconds) = (
+        seconds_of_day / 3600,
+        seconds_of_day / 60 % 60,
+        seconds_of_day % 60,
+    );
+    format!("[{hours:02}:{minutes:02}:{seconds:02}]")
+}
+
+fn timed(out: &mut String, ts: u64, body: &str) {
+    let _ = writeln!(out, "{} {body}", clock(ts));
+}
+
+fn tagged(out: &mut String, tag: &str, text: &str) {
+    let _ = writeln!(out, "{tag} {}", escape_breaks(text));
+}
+
+/// Server-authored text: each of its lines becomes one `*** ` line.
+fn server_lines(out: &mut String, text: &str) {
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let _ = writeln!(out, "*** {}", escape_breaks(line));
+    }
+}
+
+fn welcome(out: &mut String, nick: &Nick, room: &RoomName, motd: Option<&str>) {
+    let _ = writeln!(
+        out,
+        "*** welcome, {nick}! you are in {room}; /help lists the commands"
+    );
+    if let Some(motd) = motd {
+        server_lines(out, motd);
+    }
+}
+
+fn chat_line(out: &mut String, message: &ChatMessage) {
+    let ChatMessage {
+        ts,
+        room,
+        from,
+        text,
+        action,
+        ..
+    } = message;
+    let text = escape_breaks(text);
+    let body = if *action {
+        format!("{room} * {from} {text}")
+    } else {
+        format!("{room} <{from}> {text}")
+    };
+    timed(out, *ts, &body);
+}
+
+fn left(out: &mut String, room: &RoomName, nick: &Nick, ts: u64, reason: Option<&str>) {
+    let body = match reason {
+        Some(reason) => format!("<- {nick} left {room} ({})", escape_breaks(reason)),
+        None => format!("<- {nick} left {room}"),
+    };
+    timed(out, ts, &body);
+}
+
+fn members(out: &mut String, room: &RoomName, nicks: &[Nick]) {
+    let _ = write!(out, "*** members of {room} ({}):", nicks.len());
+    for nick in nicks {
+        let _ = write!(out, " {nick}");
+    }
+    out.push('\n');
+}
+
+fn room_list(out: &mut String, rooms: &[RoomSummary]) {
+    let _ = write!(out, "*** rooms ({}):", rooms.len());
+    for (index, summary) in rooms.iter().enumerate() {
+        let separator = if index == 0 { " " } else { ", " };
+        let _ = write!(out, "{separator}{} ({})", summary.room, summary.members);
+    }
+    out.push('\n');
+}
+
+fn history(out: &mut String, room: &RoomName, messages: &[ChatMessage]) {
+    if messages.is_empty() {
+        let _ = writeln!(out, "*** no history in {room}");
+        return;
+    }
+    let _ = writeln!(out, "*** history of {room} ({} messages)", messages.len());
+    for message in messages {
+        chat_line(out, message);
+    }
+    let _ = writeln!(out, "*** end of history of {room}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error_kind::ErrorKind;
+
+    /// 12:03:04 UTC on some day, plus 567 ms.
+    const TS: u64 = 1_700_000_000_000 - (1_700_000_000 % 86_400) * 1000 + 43_384_567;
+
+    fn nick(name: &str) -> Nick {
+        Nick::parse_known(name).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    fn said(text: &str, action: bool) -> ChatMessage {
+        ChatMessage {
+            id: 1,
+            ts: TS,
+            room: room("lobby"),
+            from: nick("alice"),
+            text: text.into(),
+            action,
+        }
+    }
+
+    #[test]
+    fn clock_is_utc_time_of_day() {
+        assert_eq!(clock(TS), "[12:03:04]");
+        assert_eq!(clock(0), "[00:00:00]");
+        assert_eq!(clock(86_399_999), "[23:59:59]");
+        assert_eq!(clock(u64::MAX), "[14:25:51]");
+    }
+
+    #[test]
+    fn timed_events() {
+        let cases = [
+            (
+                ServerEvent::Message(said("hello", false)),
+                "[12:03:04] #lobby <alice> hello\n",
+            ),
+            (
+                ServerEvent::Message(said("waves", true)),
+                "[12:03:04] #lobby * alice waves\n",
+            ),
+            (
+                ServerEvent::Private {
+                    id: 2,
+                    ts: TS,
+                    from: nick("alice"),
+                    to: nick("Bob"),
+                    text: "psst".into(),
+                },
+                "[12:03:04] <alice -> Bob> psst\n",
+            ),
+            (
+                ServerEvent::Joined {
+                    room: room("lobby"),
+                    nick: nick("alice"),
+                    ts: TS,
+                },
+                "[12:03:04] -> alice joined #lobby\n",
+            ),
+            (
+                ServerEvent::Left {
+                    room: room("lobby"),
+                    nick: nick("alice"),
+                    ts: TS,
+                    reason: None,
+                },
+                "[12:03:04] <- alice left #lobby\n",
+            ),
+            (
+                ServerEvent::Left {
+                    room: room("lobby"),
+                    nick: nick("alice"),
+                    ts: TS,
+                    reason: Some("bye".into()),
+                },
+                "[12:03:04] <- alice left #lobby (bye)\n",
+            ),
+            (
+                ServerEvent::NickChanged {
+                    old: nick("guest-1"),
+                    new: nick("alice"),
+                    ts: TS,
+                },
+                "[12:03:04] ~ guest-1 is now known as alice\n",
+            ),
+        ];
+        for (event, line) in cases {
+            assert_eq!(event.to_line(), line);
+        }
+    }
+
+    #[test]
+    fn server_lines() {
+        let welcome = ServerEvent::Welcome {
+            nick: nick("guest-1"),
+            room: room("lobby"),
+            motd: Some("be nice\r\nno spam".into()),
+        };
+        assert_eq!(
+            welcome.to_line(),
+            "*** welcome, guest-1! you are in #lobby; /help lists the commands\n*** be nice\n*** no spam\n"
+        );
+        let members = ServerEvent::Members {
+            room: room("rust"),
+            nicks: vec![nick("alice"), nick("bob")],
+        };
+        assert_eq!(members.to_line(), "*** members of #rust (2): alice bob\n");
+        let rooms = vec![
+            RoomSummary {
+                room: room("lobby"),
+                members: 3,
+            },
+            RoomSummary {
+                room: room("rust"),
+                members: 1,
+            },
+        ];
+        assert_eq!(
+            ServerEvent::Rooms { rooms }.to_line(),
+            "*** rooms (2): #lobby (3), #rust (1)\n"
+        );
+        assert_eq!(
+            ServerEvent::Rooms { rooms: vec![] }.to_line(),
+            "*** rooms (0):\n"
+        );
+        assert_eq!(ServerEvent::info("a\nb").to_line(), "*** a\n*** b\n");
+    }
+
+    #[test]
+    fn history_is_bracketed() {
+        let event = ServerEvent::History {
+            room: room("lobby"),
+            messages: vec![said("hi", false), said("waves", true)],
+        };
+        assert_eq!(
+            event.to_line(),
+            "*** history of #lobby (2 messages)\n[12:03:04] #lobby <alice> hi\n\
+             [12:03:04] #lobby * alice waves\n*** end of history of #lobby\n"
+        );
+        let empty = ServerEvent::History {
+            room: room("lobby"),
+            messages: vec![],
+        };
+        assert_eq!(empty.to_line(), "*** no history in #lobby\n");
+    }
+
+    #[test]
+    fn error_and_bye() {
+        let error = ServerEvent::error(
+            ErrorKind::NickTaken,
+            "nick taken: bob is in use — pick another with /nick <name>",
+        );
+        assert_eq!(
+            error.to_line(),
+            "ERROR nick taken: bob is in use — pick another with /nick <name>\n"
+        );
+        assert_eq!(
+            ServerEvent::Bye {
+                reason: "server shutting down".into()
+            }
+            .to_line(),
+            "BYE server shutting down\n"
+        );
+    }
+
+    #[test]
+    fn peer_line_breaks_never_split_an_event() {
+        let event = ServerEvent::Message(said("line one\nERROR fake\r\n", false));
+        let line = event.to_line();
+        assert_eq!(
+            line,
+            "[12:03:04] #lobby <alice> line one\\nERROR fake\\r\\n\n"
+        );
+        assert_eq!(line.matches('\n').count(), 1);
+        let reason = ServerEvent::Bye {
+            reason: "a\nb".into(),
+        };
+        assert_eq!(reason.to_line(), "BYE a\\nb\n");
+    }
+}

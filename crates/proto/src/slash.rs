@@ -1,0 +1,296 @@
+//! The slash-command grammar: what follows the `/` of a line → `Command`.
+//!
+//! Data path: `Command::parse` (command.rs) sees a line starting with `/` → [`parse_slash`]
+//! → `Command`, or a `CommandError` that names the command's usage. Each command takes its
+//! arguments its own way; the small helpers below say which shape (one word, optional room,
+//! free text) and refuse anything else with the usage line.
+
+use crate::command::{Command, CommandError, checked_limit, checked_text};
+use crate::text::{EXCERPT_CHARS, excerpt};
+use crate::{Nick, RoomName};
+
+const USAGE_NICK: &str = "/nick <name>";
+const USAGE_JOIN: &str = "/join <#room>";
+const USAGE_PART: &str = "/part [#room]";
+const USAGE_MSG: &str = "/msg <nick> <text>";
+const USAGE_ME: &str = "/me <text>";
+const USAGE_WHO: &str = "/who [#room]";
+const USAGE_LIST: &str = "/list";
+const USAGE_HISTORY: &str = "/history [#room] [N]";
+const USAGE_HELP: &str = "/help";
+
+/// Parses what follows the `/`: a command name, then its arguments.
+pub(crate) fn parse_slash(rest: &str) -> Result<Command, CommandError> {
+    let (name, args) = split_word(rest);
+    match name.to_ascii_lowercase().as_str() {
+        "nick" => Ok(Command::Nick(Nick::parse(one_arg(args, USAGE_NICK)?)?)),
+        "join" => Ok(Command::Join(RoomName::parse(one_arg(args, USAGE_JOIN)?)?)),
+        "part" => Ok(Command::Part(optional_room(args, USAGE_PART)?)),
+        "msg" => parse_msg(args),
+        "me" => Ok(Command::Me(required_text(args, USAGE_ME)?)),
+        "who" => Ok(Command::Who(optional_room(args, USAGE_WHO)?)),
+        "list" => no_args(args, USAGE_LIST, Command::List),
+        "history" => parse_history(args),
+        "help" => no_args(args, USAGE_HELP, Command::Help),
+        "quit" => Ok(Command::Quit(optional_text(args)?)),
+        _ => Err(CommandError::Unknown {
+            name: excerpt(name, EXCERPT_CHARS),
+        }),
+    }
+}
+
+/// Splits off the first word; the rest has its leading whitespace removed.
+fn split_word(input: &str) -> (&str, &str) {
+    match input.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim_start()),
+        None => (input, ""),
+    }
+}
+
+fn usage(usage: &'static str) -> CommandError {
+    CommandError::Usage { usage }
+}
+
+fn one_arg<'a>(args: &'a str, usage_text: &'static str) -> Result<&'a str, CommandError> {
+    let mut words = args.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some(word), None) => Ok(word),
+        _ => Err(usage(usage_text)),
+    }
+}
+
+fn no_args(
+    args: &str,
+    usage_text: &'static str,
+    command: Command,
+) -> Result<Command, CommandError> {
+    if args.trim().is_empty() {
+        Ok(command)
+    } else {
+        Err(usage(usage_text))
+    }
+}
+
+fn optional_room(args: &str, usage_text: &'static str) -> Result<Option<RoomName>, CommandError> {
+    if args.trim().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RoomName::parse(one_arg(args, usage_text)?)?))
+}
+
+fn required_text(args: &str, usage_text: &'static str) -> Result<String, CommandError> {
+    if args.trim().is_empty() {
+        return Err(usage(usage_text));
+    }
+    checked_text(args)
+}
+
+fn optional_text(args: &str) -> Result<Option<String>, CommandError> {
+    if args.trim().is_empty() {
+        return Ok(None);
+    }
+    checked_text(args).map(Some)
+}
+
+fn parse_msg(args: &str) -> Result<Command, CommandError> {
+    let (to, text) = split_word(args);
+    if to.is_empty() || text.trim().is_empty() {
+        return Err(usage(USAGE_MSG));
+    }
+    // The target may be a guest, so only the syntax of the nick is checked.
+    Ok(Command::Msg {
+        to: Nick::parse_known(to)?,
+        text: checked_text(text)?,
+    })
+}
+
+/// `/history`, `/history N`, `/history #room`, `/history #room N`.
+fn parse_history(args: &str) -> Result<Command, CommandError> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let (room, limit) = match words.as_slice() {
+        [] => (None, None),
+        [room] if room.starts_with('#') => (Some(*room), None),
+        [limit] => (None, Some(*limit)),
+        [room, limit] if room.starts_with('#') => (Some(*room), Some(*limit)),
+        _ => return Err(usage(USAGE_HISTORY)),
+    };
+    let room = room.map(RoomName::parse).transpose()?;
+    let limit = limit.map(parse_limit).transpose()?;
+    Ok(Command::History { room, limit })
+}
+
+fn parse_limit(word: &str) -> Result<u32, CommandError> {
+    let digits = word.strip_prefix('-').unwrap_or(word);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(usage(USAGE_HISTORY));
+    }
+    match word.parse::<u64>() {
+        Ok(limit) => checked_limit(limit),
+        Err(_) => Err(CommandError::HistoryLimit {
+            got: excerpt(word, EXCERPT_CHARS),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error_kind::{ErrorKind, ErrorReply};
+
+    fn parsed(line: &str) -> Command {
+        match Command::parse(line) {
+            Ok(Some(command)) => command,
+            other => panic!("{line:?} gave {other:?}"),
+        }
+    }
+
+    fn error(line: &str) -> CommandError {
+        match Command::parse(line) {
+            Err(err) => err,
+            other => panic!("{line:?} gave {other:?}"),
+        }
+    }
+
+    fn nick(name: &str) -> Nick {
+        Nick::parse_known(name).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    #[test]
+    fn every_command_parses() {
+        let cases = [
+            ("/nick Alice", Command::Nick(nick("Alice"))),
+            ("/JOIN Rust", Command::Join(room("#rust"))),
+            ("/part", Command::Part(None)),
+            ("/part #rust", Command::Part(Some(room("rust")))),
+            (
+                "/msg guest-3   hi there ",
+                Command::Msg {
+                    to: nick("guest-3"),
+                    text: "hi there ".into(),
+                },
+            ),
+            ("/me waves", Command::Me("waves".into())),
+            ("/who", Command::Who(None)),
+            ("/who lobby", Command::Who(Some(room("lobby")))),
+            ("/list", Command::List),
+            (
+                "/history",
+                Command::History {
+                    room: None,
+                    limit: None,
+                },
+            ),
+            (
+                "/history 20",
+                Command::History {
+                    room: None,
+                    limit: Some(20),
+                },
+            ),
+            (
+                "/history #rust",
+                Command::History {
+                    room: Some(room("rust")),
+                    limit: None,
+                },
+            ),
+            (
+                "/history #rust 5",
+                Command::History {
+                    room: Some(room("rust")),
+                    limit: Some(5),
+                },
+            ),
+            ("/help", Command::Help),
+            ("/quit", Command::Quit(None)),
+            (
+                "/quit gone fishing",
+                Command::Quit(Some("gone fishing".into())),
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(parsed(line), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn unknown_commands_point_to_help() {
+        let err = error("/foo bar");
+        assert_eq!(err.to_string(), "unknown command /foo — try /help");
+        assert_eq!(err.kind(), ErrorKind::UnknownCommand);
+        assert_eq!(error("/").to_string(), "unknown command / — try /help");
+        let long = format!("/{}", "x".repeat(100));
+        assert_eq!(
+            error(&long),
+            CommandError::Unknown {
+                name: format!("{}…", "x".repeat(40))
+            }
+        );
+    }
+
+    #[test]
+    fn missing_or_extra_arguments_give_the_usage() {
+        let cases = [
+            ("/nick", "usage: /nick <name>"),
+            ("/nick a b", "usage: /nick <name>"),
+            ("/join", "usage: /join <#room>"),
+            ("/part #a #b", "usage: /part [#room]"),
+            ("/msg", "usage: /msg <nick> <text>"),
+            ("/msg bob", "usage: /msg <nick> <text>"),
+            ("/msg bob   ", "usage: /msg <nick> <text>"),
+            ("/me", "usage: /me <text>"),
+            ("/me   ", "usage: /me <text>"),
+            ("/who #a #b", "usage: /who [#room]"),
+            ("/list all", "usage: /list"),
+            ("/help me", "usage: /help"),
+            ("/history abc", "usage: /history [#room] [N]"),
+            ("/history 5 #rust", "usage: /history [#room] [N]"),
+            ("/history #a 1 2", "usage: /history [#room] [N]"),
+        ];
+        for (line, message) in cases {
+            let err = error(line);
+            assert_eq!(err.to_string(), message, "{line}");
+            assert_eq!(err.kind(), ErrorKind::Usage);
+        }
+    }
+
+    #[test]
+    fn history_limit_at_boundaries_and_past_them() {
+        assert_eq!(
+            parsed("/history 1"),
+            Command::History {
+                room: None,
+                limit: Some(1)
+            }
+        );
+        assert_eq!(
+            parsed("/history 500"),
+            Command::History {
+                room: None,
+                limit: Some(500)
+            }
+        );
+        let err = error("/history 501");
+        assert_eq!(
+            err.to_string(),
+            "history limit out of range: 501, expected a number from 1 to 500"
+        );
+        assert_eq!(
+            error("/history 0"),
+            CommandError::HistoryLimit { got: "0".into() }
+        );
+        assert_eq!(
+            error("/history -1"),
+            CommandError::HistoryLimit { got: "-1".into() }
+        );
+        let huge = "99999999999999999999999";
+        assert_eq!(
+            error(&format!("/history {huge}")),
+            CommandError::HistoryLimit { got: huge.into() }
+        );
+    }
+}

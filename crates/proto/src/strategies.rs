@@ -1,0 +1,135 @@
+//! Proptest strategies for the crate's data, shared by the in-file tests.
+
+use proptest::prelude::*;
+
+use crate::command::{Command, MAX_HISTORY};
+use crate::error_kind::ErrorKind;
+use crate::event::{ChatMessage, RoomSummary, ServerEvent};
+use crate::{Nick, RoomName};
+
+/// A message text that survives a line round trip: no line break, no leading whitespace.
+pub(crate) fn text() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9/!?.,#é][a-zA-Z0-9 /!?.,#é]{0,30}"
+}
+
+/// Any text a peer could send in JSON, line breaks and control characters included.
+pub(crate) fn any_text() -> impl Strategy<Value = String> {
+    "(\\PC|[\\n\\r\\t\\x1b])[\\PC\\n\\r]{0,40}"
+}
+
+/// A nick a user may pick.
+pub(crate) fn nick() -> impl Strategy<Value = Nick> {
+    "[a-zA-Z][a-zA-Z0-9_-]{0,23}".prop_filter_map("reserved or guest", |n| Nick::parse(&n).ok())
+}
+
+/// A nick the server may send: picked or guest.
+pub(crate) fn known_nick() -> impl Strategy<Value = Nick> {
+    prop_oneof![nick(), any::<u64>().prop_map(Nick::guest)]
+}
+
+pub(crate) fn room() -> impl Strategy<Value = RoomName> {
+    "[a-zA-Z0-9_-]{1,32}".prop_filter_map("valid", |r| RoomName::parse(&r).ok())
+}
+
+pub(crate) fn command() -> impl Strategy<Value = Command> {
+    prop_oneof![
+        text().prop_map(Command::Say),
+        nick().prop_map(Command::Nick),
+        room().prop_map(Command::Join),
+        proptest::option::of(room()).prop_map(Command::Part),
+        (known_nick(), text()).prop_map(|(to, text)| Command::Msg { to, text }),
+        text().prop_map(Command::Me),
+        proptest::option::of(room()).prop_map(Command::Who),
+        Just(Command::List),
+        (
+            proptest::option::of(room()),
+            proptest::option::of(1..=MAX_HISTORY)
+        )
+            .prop_map(|(room, limit)| Command::History { room, limit }),
+        Just(Command::Help),
+        proptest::option::of(text()).prop_map(Command::Quit),
+    ]
+}
+
+fn chat_message() -> impl Strategy<Value = ChatMessage> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        room(),
+        known_nick(),
+        any_text(),
+        any::<bool>(),
+    )
+        .prop_map(|(id, ts, room, from, text, action)| ChatMessage {
+            id,
+            ts,
+            room,
+            from,
+            text,
+            action,
+        })
+}
+
+fn error_kind() -> impl Strategy<Value = ErrorKind> {
+    prop_oneof![
+        Just(ErrorKind::Handshake),
+        Just(ErrorKind::LineTooLong),
+        Just(ErrorKind::InvalidJson),
+        Just(ErrorKind::NickTaken),
+        Just(ErrorKind::SlowConsumer),
+        Just(ErrorKind::Other),
+    ]
+}
+
+pub(crate) fn event() -> impl Strategy<Value = ServerEvent> {
+    let nicks = proptest::collection::vec(known_nick(), 0..4);
+    let rooms = proptest::collection::vec(
+        (room(), any::<usize>()).prop_map(|(room, members)| RoomSummary { room, members }),
+        0..4,
+    );
+    prop_oneof![
+        (known_nick(), room(), proptest::option::of(any_text()))
+            .prop_map(|(nick, room, motd)| ServerEvent::Welcome { nick, room, motd }),
+        chat_message().prop_map(ServerEvent::Message),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            known_nick(),
+            known_nick(),
+            any_text()
+        )
+            .prop_map(|(id, ts, from, to, text)| ServerEvent::Private {
+                id,
+                ts,
+                from,
+                to,
+                text
+            }),
+        (room(), known_nick(), any::<u64>()).prop_map(|(room, nick, ts)| ServerEvent::Joined {
+            room,
+            nick,
+            ts
+        }),
+        (
+            room(),
+            known_nick(),
+            any::<u64>(),
+            proptest::option::of(any_text())
+        )
+            .prop_map(|(room, nick, ts, reason)| ServerEvent::Left {
+                room,
+                nick,
+                ts,
+                reason
+            }),
+        (known_nick(), known_nick(), any::<u64>())
+            .prop_map(|(old, new, ts)| ServerEvent::NickChanged { old, new, ts }),
+        (room(), nicks).prop_map(|(room, nicks)| ServerEvent::Members { room, nicks }),
+        rooms.prop_map(|rooms| ServerEvent::Rooms { rooms }),
+        (room(), proptest::collection::vec(chat_message(), 0..3))
+            .prop_map(|(room, messages)| ServerEvent::History { room, messages }),
+        any_text().prop_map(ServerEvent::info),
+        (error_kind(), any_text()).prop_map(|(kind, message)| ServerEvent::error(kind, message)),
+        any_text().prop_map(|reason| ServerEvent::Bye { reason }),
+    ]
+}
