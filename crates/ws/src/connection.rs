@@ -164,9 +164,9 @@ impl Connection {
         let frame = CloseFrame::parse(payload)?;
         if self.state == State::Open {
             // RFC 6455 §5.5.1: on a Close, an endpoint that has not sent one MUST answer with
-            // a Close; echoing the code is the usual answer.
-            let echo = frame.as_ref().map(|f| CloseFrame::new(f.code, "").encode());
-            self.queue(OpCode::Close, true, &echo.unwrap_or_default());
+            // a Close. We echo the peer's (validated) body: its code and reason.
+            let echo = frame.as_ref().map(CloseFrame::encode).unwrap_or_default();
+            self.queue(OpCode::Close, true, &echo);
         }
         self.state = State::Closed;
         self.read_buf = BytesMut::new();

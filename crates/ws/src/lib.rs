@@ -44,18 +44,23 @@
 //! Every limit is checked when a frame header arrives, before any memory is reserved for it.
 
 pub mod assembler;
+pub mod blocking;
 pub mod close;
 pub mod config;
 pub mod connection;
 pub mod decoder;
 pub mod error;
 pub mod frame;
+pub mod handshake;
 pub mod mask;
 mod mask_source;
 pub mod message;
 pub mod outbound;
 pub mod prepared;
 pub mod role;
+mod stream_error;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
@@ -65,3 +70,4 @@ pub use error::{Error, ProtocolError, UsageError};
 pub use message::{Message, Text};
 pub use prepared::Prepared;
 pub use role::Role;
+pub use stream_error::StreamError;

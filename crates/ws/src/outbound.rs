@@ -62,6 +62,14 @@ impl Outbound {
         }
     }
 
+    /// Moves everything queued in `other` behind what is queued here.
+    pub fn append(&mut self, mut other: Outbound) {
+        self.cut_tail();
+        other.cut_tail();
+        self.len += other.len;
+        self.chunks.append(&mut other.chunks);
+    }
+
     /// Bytes waiting to be written.
     pub fn len(&self) -> usize {
         self.len

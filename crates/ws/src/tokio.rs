@@ -1,0 +1,409 @@
+//! Tokio adapter: a [`Connection`] driven over any `AsyncRead + AsyncWrite`.
+//!
+//! [`WebSocketStream::recv`] is cancel-safe: the bytes read so far and any half-written output
+//! live in the connection, not in the future, so dropping a `recv` inside `tokio::select!`
+//! loses nothing. [`WebSocketStream::split`] gives a reader and a writer that work from two
+//! tasks; pongs the reader owes are written through the writer's lock.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), rustchat_ws::StreamError> {
+//! use rustchat_ws::tokio::WebSocketStream;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! loop {
+//!     let (tcp, _) = listener.accept().await?;
+//!     tokio::spawn(async move {
+//!         let mut ws = WebSocketStream::accept(tcp).await?;
+//!         while let Some(message) = ws.recv().await? {
+//!             ws.send(message).await?;
+//!         }
+//!         Ok::<_, rustchat_ws::StreamError>(())
+//!     });
+//! }
+//! # }
+//! ```
+
+use std::io::IoSlice;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use bytes::{Bytes, BytesMut};
+
+use crate::close::CloseFrame;
+use crate::config::Config;
+use crate::connection::{Connection, Event};
+use crate::handshake::{ClientHandshake, Response};
+use crate::handshake::{HandshakeError, HeadLimits};
+use crate::handshake::{Request, Upgrade};
+use crate::message::Message;
+use crate::outbound::Outbound;
+use crate::prepared::Prepared;
+use crate::role::Role;
+use crate::stream_error::StreamError;
+
+/// How many bytes one read asks for.
+const READ_SIZE: usize = 16 * 1024;
+/// How long a client waits for the server to close TCP after the closing handshake.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// A WebSocket over an async stream.
+#[derive(Debug)]
+pub struct WebSocketStream<S> {
+    io: S,
+    conn: Connection,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    /// Wraps a stream whose opening handshake is done; `leftover` holds bytes read past it.
+    pub fn from_raw(io: S, role: Role, config: Config, leftover: &[u8]) -> Self {
+        let mut conn = Connection::new(role, config);
+        conn.receive(leftover);
+        Self { io, conn }
+    }
+
+    /// Runs the server handshake with default limits, any origin, no subprotocol.
+    pub async fn accept(io: S) -> Result<Self, StreamError> {
+        Self::accept_with(io, Config::default(), |_| Ok(None)).await
+    }
+
+    /// Runs the server handshake; `decide` checks the upgrade (origin, path) and picks a
+    /// subprotocol, or refuses with an error that is sent to the client as an HTTP answer.
+    pub async fn accept_with(
+        mut io: S,
+        config: Config,
+        decide: impl FnOnce(&Upgrade) -> Result<Option<String>, HandshakeError>,
+    ) -> Result<Self, StreamError> {
+        let mut buf = BytesMut::new();
+        let (request, used) = loop {
+            match Request::parse(&buf, &HeadLimits::default()) {
+                Ok(Some(parsed)) => break parsed,
+                Ok(None) => read_more(&mut io, &mut buf).await?,
+                Err(e) => return Err(refuse(&mut io, e).await),
+            }
+        };
+        let answer = request.upgrade().and_then(|up| {
+            let protocol = decide(&up)?;
+            up.accept(protocol.as_deref())
+        });
+        match answer {
+            Ok(response) => io.write_all(&response).await?,
+            Err(e) => return Err(refuse(&mut io, e).await),
+        }
+        Ok(Self::from_raw(io, Role::Server, config, &buf[used..]))
+    }
+
+    /// Runs the client handshake over `io`.
+    pub async fn client(
+        mut io: S,
+        handshake: &ClientHandshake,
+        config: Config,
+    ) -> Result<(Self, Response), StreamError> {
+        io.write_all(&handshake.request()).await?;
+        let mut buf = BytesMut::new();
+        loop {
+            if let Some((response, used)) = handshake.parse_response(&buf)? {
+                return Ok((
+                    Self::from_raw(io, Role::Client, config, &buf[used..]),
+                    response,
+                ));
+            }
+            read_more(&mut io, &mut buf).await?;
+        }
+    }
+
+    /// The next message; `Ok(None)` once the closing handshake is complete. Cancel-safe.
+    pub async fn recv(&mut self) -> Result<Option<Message>, StreamError> {
+        loop {
+            match self.next_event().await? {
+                Some(Event::Message(message)) => return Ok(Some(message)),
+                Some(Event::Close(_)) | None => return Ok(None),
+                Some(Event::Ping(_) | Event::Pong(_)) => {}
+            }
+        }
+    }
+
+    /// The next event, reading as needed; owed replies are flushed first. Cancel-safe.
+    pub async fn next_event(&mut self) -> Result<Option<Event>, StreamError> {
+        loop {
+            let event = self.conn.next_event();
+            write_out(&mut self.io, self.conn.outbound()).await?;
+            match event {
+                Ok(Some(event)) => {
+                    if matches!(event, Event::Close(_)) {
+                        self.finish_close().await;
+                    }
+                    return Ok(Some(event));
+                }
+                Ok(None) if self.conn.is_closed() => return Ok(None),
+                Ok(None) => {}
+                Err(e) => {
+                    self.finish_close().await;
+                    return Err(e.into());
+                }
+            }
+            let buf = self.conn.read_buffer();
+            buf.reserve(READ_SIZE);
+            if self.io.read_buf(buf).await? == 0 {
+                return Err(StreamError::ConnectionLost);
+            }
+        }
+    }
+
+    /// Sends a message (queued, then written).
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), StreamError> {
+        self.conn.send(message)?;
+        self.flush().await
+    }
+
+    /// Sends a pre-encoded message (servers only): no per-connection encoding.
+    pub async fn send_prepared(&mut self, prepared: &Prepared) -> Result<(), StreamError> {
+        self.conn.send_prepared(prepared)?;
+        self.flush().await
+    }
+
+    /// Sends a ping.
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), StreamError> {
+        self.conn.ping(payload)?;
+        self.flush().await
+    }
+
+    /// Starts the closing handshake; keep calling `recv` until `Ok(None)` for the answer.
+    pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), StreamError> {
+        self.conn.close(frame)?;
+        self.flush().await
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(write_out(&mut self.io, self.conn.outbound()).await?)
+    }
+
+    /// The protocol state machine (for queueing several messages before one flush).
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Splits into a reader and a writer for two tasks.
+    pub fn split(self) -> (WsReader<S>, WsWriter<S>) {
+        let (read, write) = ::tokio::io::split(self.io);
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(self.conn),
+            writer: ::tokio::sync::Mutex::new(write),
+        });
+        (
+            WsReader {
+                io: read,
+                buf: BytesMut::new(),
+                shared: shared.clone(),
+            },
+            WsWriter { shared },
+        )
+    }
+
+    /// RFC 6455 §7.1.1: the server closes TCP first; the client waits a moment for it.
+    async fn finish_close(&mut self) {
+        let _ = write_out(&mut self.io, self.conn.outbound()).await;
+        match self.conn.role() {
+            Role::Server => {
+                let _ = self.io.shutdown().await;
+            }
+            Role::Client => {
+                let mut sink = [0u8; 1024];
+                let wait = async { while self.io.read(&mut sink).await.is_ok_and(|n| n > 0) {} };
+                let _ = ::tokio::time::timeout(CLOSE_WAIT, wait).await;
+            }
+        }
+    }
+}
+
+impl WebSocketStream<::tokio::net::TcpStream> {
+    /// Connects to a `ws://` URL and runs the client handshake.
+    pub async fn connect(url: &str) -> Result<(Self, Response), StreamError> {
+        Self::connect_with(&ClientHandshake::new(url)?, Config::default()).await
+    }
+
+    /// Connects with a prepared handshake (subprotocols, headers) and config.
+    pub async fn connect_with(
+        handshake: &ClientHandshake,
+        config: Config,
+    ) -> Result<(Self, Response), StreamError> {
+        if handshake.is_secure() {
+            return Err(HandshakeError::InvalidUrl {
+                url: format!("wss://{}", handshake.host()),
+                reason: "wss:// needs TLS, which this adapter does not provide: wrap a TLS \
+                         stream yourself and call WebSocketStream::client"
+                    .into(),
+            }
+            .into());
+        }
+        let tcp = ::tokio::net::TcpStream::connect((handshake.host(), handshake.port())).await?;
+        tcp.set_nodelay(true)?;
+        Self::client(tcp, handshake, config).await
+    }
+}
+
+/// What the two halves share: the state machine (short, non-async critical sections) and the
+/// write half (held across writes, so frames from both halves never interleave).
+#[derive(Debug)]
+struct Shared<S> {
+    conn: Mutex<Connection>,
+    writer: ::tokio::sync::Mutex<WriteHalf<S>>,
+}
+
+impl<S> Shared<S> {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding this lock leaves no half-updated state we rely on.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl<S: AsyncWrite> Shared<S> {
+    /// Writes what the connection has queued, under the writer lock. Bytes are taken out of
+    /// the connection only once the lock is held, so the order on the wire is queue order.
+    async fn flush(&self) -> std::io::Result<()> {
+        let mut writer = self.writer.lock().await;
+        loop {
+            let pending = std::mem::take(self.conn().outbound());
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let mut pending = pending;
+            let result = write_out(&mut *writer, &mut pending).await;
+            if !pending.is_empty() {
+                // Interrupted: put the unwritten rest back in front of anything newer.
+                let mut conn = self.conn();
+                let newer = std::mem::replace(conn.outbound(), pending);
+                conn.outbound().append(newer);
+            }
+            result?;
+        }
+    }
+}
+
+/// The receiving half of a split [`WebSocketStream`].
+#[derive(Debug)]
+pub struct WsReader<S> {
+    io: ReadHalf<S>,
+    /// Bytes read but not yet handed to the connection (kept here for cancel safety).
+    buf: BytesMut,
+    shared: Arc<Shared<S>>,
+}
+
+impl<S: AsyncRead + AsyncWrite> WsReader<S> {
+    /// The next message; `Ok(None)` after the closing handshake. Cancel-safe.
+    pub async fn recv(&mut self) -> Result<Option<Message>, StreamError> {
+        loop {
+            match self.next_event().await? {
+                Some(Event::Message(message)) => return Ok(Some(message)),
+                Some(Event::Close(_)) | None => return Ok(None),
+                Some(Event::Ping(_) | Event::Pong(_)) => {}
+            }
+        }
+    }
+
+    /// The next event. Owed pongs and close answers are written through the writer's lock.
+    pub async fn next_event(&mut self) -> Result<Option<Event>, StreamError> {
+        loop {
+            let (event, owes, closed) = {
+                let mut conn = self.shared.conn();
+                if !self.buf.is_empty() {
+                    conn.receive(&self.buf);
+                    self.buf.clear();
+                }
+                let event = conn.next_event();
+                (event, !conn.outbound().is_empty(), conn.is_closed())
+            };
+            if owes {
+                self.shared.flush().await?;
+            }
+            match event {
+                Ok(Some(event)) => return Ok(Some(event)),
+                Ok(None) if closed => return Ok(None),
+                Ok(None) => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.buf.reserve(READ_SIZE);
+            if self.io.read_buf(&mut self.buf).await? == 0 {
+                return Err(StreamError::ConnectionLost);
+            }
+        }
+    }
+}
+
+/// The sending half of a split [`WebSocketStream`].
+#[derive(Debug)]
+pub struct WsWriter<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S: AsyncWrite> WsWriter<S> {
+    /// Sends a message.
+    pub async fn send(&self, message: impl Into<Message>) -> Result<(), StreamError> {
+        self.shared.conn().send(message)?;
+        Ok(self.shared.flush().await?)
+    }
+
+    /// Sends a pre-encoded message (servers only).
+    pub async fn send_prepared(&self, prepared: &Prepared) -> Result<(), StreamError> {
+        self.shared.conn().send_prepared(prepared)?;
+        Ok(self.shared.flush().await?)
+    }
+
+    /// Sends a ping.
+    pub async fn ping(&self, payload: impl Into<Bytes>) -> Result<(), StreamError> {
+        self.shared.conn().ping(payload)?;
+        Ok(self.shared.flush().await?)
+    }
+
+    /// Starts the closing handshake; the reader sees the peer's answer.
+    pub async fn close(&self, frame: Option<CloseFrame>) -> Result<(), StreamError> {
+        self.shared.conn().close(frame)?;
+        self.shared.flush().await?;
+        let mut writer = self.shared.writer.lock().await;
+        if self.shared.conn().is_closed() {
+            let _ = writer.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+/// Writes all of `out` with vectored writes. If cancelled, what was not written stays in `out`.
+async fn write_out<W: AsyncWrite + Unpin + ?Sized>(
+    io: &mut W,
+    out: &mut Outbound,
+) -> std::io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    while !out.is_empty() {
+        let written = {
+            let mut slices = [IoSlice::new(&[]); 16];
+            let count = out.io_slices(&mut slices);
+            io.write_vectored(&slices[..count]).await?
+        };
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        out.advance(written);
+    }
+    io.flush().await
+}
+
+async fn read_more<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut BytesMut,
+) -> Result<(), StreamError> {
+    buf.reserve(2048);
+    match io.read_buf(buf).await? {
+        0 => Err(StreamError::HandshakeIncomplete),
+        _ => Ok(()),
+    }
+}
+
+async fn refuse<W: AsyncWrite + Unpin>(io: &mut W, error: HandshakeError) -> StreamError {
+    let _ = io.write_all(&error.response()).await;
+    let _ = io.shutdown().await;
+    error.into()
+}
