@@ -282,6 +282,16 @@ impl<S: AsyncWrite> Shared<S> {
     }
 }
 
+impl<S: AsyncWrite> Shared<S> {
+    /// After the closing handshake a server closes TCP first (RFC 6455 §7.1.1); a client
+    /// leaves that to the server.
+    async fn close_transport(&self) {
+        if self.conn().role() == Role::Server {
+            let _ = self.writer.lock().await.shutdown().await;
+        }
+    }
+}
+
 /// The receiving half of a split [`WebSocketStream`].
 #[derive(Debug)]
 pub struct WsReader<S> {
@@ -317,6 +327,9 @@ impl<S: AsyncRead + AsyncWrite> WsReader<S> {
             };
             if owes {
                 self.shared.flush().await?;
+            }
+            if closed {
+                self.shared.close_transport().await;
             }
             match event {
                 Ok(Some(event)) => return Ok(Some(event)),
@@ -361,9 +374,8 @@ impl<S: AsyncWrite> WsWriter<S> {
     pub async fn close(&self, frame: Option<CloseFrame>) -> Result<(), StreamError> {
         self.shared.conn().close(frame)?;
         self.shared.flush().await?;
-        let mut writer = self.shared.writer.lock().await;
         if self.shared.conn().is_closed() {
-            let _ = writer.shutdown().await;
+            self.shared.close_transport().await;
         }
         Ok(())
     }
