@@ -1,1 +1,50 @@
-fn main() {}
+//! `rustchat`: the chat server, and the tools around it.
+//!
+//! Reads like a recipe: parse the command line, set up logging, run the subcommand.
+
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// A self-hosted real-time chat server: one port for `nc`, WebSocket and the browser.
+#[derive(Debug, Parser)]
+#[command(name = "rustchat", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the chat server (line protocol, WebSocket and HTTP on one port).
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` chooses what (default: info, which includes every chat message
+/// under the `rustchat::chat` target).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .init();
+}

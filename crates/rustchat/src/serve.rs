@@ -1,0 +1,189 @@
+//! `rustchat serve`: flags → `ServerConfig` → a running server until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use rustchat_server::config::{HistoryMode, ServerConfig};
+use rustchat_server::flood::FloodConfig;
+
+/// Options of `rustchat serve`. Every limit has the default of docs/ARCHITECTURE.md.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; repeat for several (e.g. `--listen 0.0.0.0:8080 --listen [::]:8080`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: Vec<SocketAddr>,
+    /// Concurrency model (the blocking models come in a later release).
+    #[arg(long, value_enum, default_value_t = Model::Async)]
+    model: Model,
+    /// Directory of the history database.
+    #[arg(long, value_name = "DIR", default_value = "rustchat-data")]
+    data_dir: PathBuf,
+    /// Where room history lives: `file` (SQLite under --data-dir) or `memory` (lost on exit).
+    #[arg(long, value_enum, default_value_t = History::File)]
+    history: History,
+    /// Pending connections the kernel may queue (listen backlog).
+    #[arg(long, default_value_t = 1024)]
+    backlog: i32,
+    /// Most connections at once; more are told the server is full.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Longest line-protocol line, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 4096)]
+    max_line: usize,
+    /// Largest WebSocket message (and frame), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    max_message: usize,
+    /// Outbound bytes queued per client before it is dropped as a slow consumer.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    outbox_limit: usize,
+    /// Flood control: `RATE/BURST` commands per second (e.g. `10/20`), or `off`.
+    #[arg(long, value_name = "RATE/BURST|off", default_value = "10/20", value_parser = parse_rate_limit)]
+    rate_limit: RateLimit,
+    /// Seconds to complete an HTTP request head or the HELLO handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    handshake_timeout: u64,
+    /// Seconds of WebSocket silence before a keepalive ping (and to wait for its pong).
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    ping_interval: u64,
+    /// A browser origin allowed to open WebSockets besides this server's own (repeatable).
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
+    /// Message of the day, shown on connect.
+    #[arg(long)]
+    motd: Option<String>,
+    /// Room messages replayed on join.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    replay: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Model {
+    /// tokio, one task per connection.
+    Async,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum History {
+    File,
+    Memory,
+}
+
+/// `--rate-limit`: off, or a token bucket.
+#[derive(Debug, Clone, Copy)]
+struct RateLimit(Option<FloodConfig>);
+
+fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(RateLimit(None));
+    }
+    let expected = "expected RATE/BURST with positive numbers (e.g. 10/20) or `off`";
+    let (rate, burst) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}`: {expected}"))?;
+    let number = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| *n > 0.0 && n.is_finite())
+    };
+    match (number(rate), number(burst)) {
+        (Some(rate), Some(burst)) => Ok(RateLimit(Some(FloodConfig {
+            rate,
+            burst,
+            ..FloodConfig::default()
+        }))),
+        _ => Err(format!("`{text}`: {expected}")),
+    }
+}
+
+impl ServeArgs {
+    fn config(self) -> ServerConfig {
+        let mut config = ServerConfig {
+            listen: self.listen,
+            backlog: self.backlog,
+            max_connections: self.max_connections,
+            data_dir: self.data_dir,
+            history: match self.history {
+                History::File => HistoryMode::File,
+                History::Memory => HistoryMode::Memory,
+            },
+            max_line: self.max_line,
+            max_ws_message: self.max_message,
+            outbox_limit: self.outbox_limit,
+            flood: self.rate_limit.0,
+            handshake_timeout: Duration::from_secs(self.handshake_timeout),
+            ping_interval: Duration::from_secs(self.ping_interval),
+            pong_timeout: Duration::from_secs(self.ping_interval),
+            allowed_origins: self.allow_origin,
+            ..ServerConfig::default()
+        };
+        config.hub.motd = self.motd;
+        config.hub.replay_on_join = self.replay;
+        config
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then shuts down gracefully.
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let model = args.model;
+    let config = args.config();
+    let history = match config.history {
+        HistoryMode::File => format!(
+            "history in {}",
+            config.data_dir.join("history.sqlite3").display()
+        ),
+        HistoryMode::Memory => "history in memory".into(),
+    };
+    let server =
+        rustchat_server::server::start(config.clone()).context("the server could not start")?;
+    for addr in server.addrs() {
+        tracing::info!(
+            "rustchat listening on {addr} (model {model:?}, {history}; max {} connections, lines ≤ {} B, WebSocket messages ≤ {} B, outbox ≤ {} B, rate limit {})",
+            config.max_connections,
+            config.max_line,
+            config.max_ws_message,
+            config.outbox_limit,
+            config
+                .flood
+                .map_or("off".into(), |f| format!("{}/s burst {}", f.rate, f.burst)),
+        );
+        tracing::info!(
+            "chat: nc {} {} | browser: http://{addr}/ | WebSocket: ws://{addr}/ws",
+            addr.ip(),
+            addr.port()
+        );
+    }
+    wait_for_signal()?;
+    tracing::info!("shutting down: saying goodbye to clients and flushing the history");
+    server
+        .shutdown()
+        .context("the history did not close cleanly")?;
+    tracing::info!("bye");
+    Ok(())
+}
+
+/// Blocks until Ctrl-C (SIGINT) or SIGTERM.
+fn wait_for_signal() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal runtime")?;
+    runtime
+        .block_on(async {
+            #[cfg(unix)]
+            {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => r,
+                    _ = term.recv() => Ok(()),
+                }
+            }
+            #[cfg(not(unix))]
+            tokio::signal::ctrl_c().await
+        })
+        .context("cannot listen for signals")
+}

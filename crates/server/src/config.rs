@@ -1,0 +1,105 @@
+//! Server settings: every limit of ARCHITECTURE.md's "Safety defaults", with its default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::flood::FloodConfig;
+use crate::hub::HubConfig;
+
+/// Where room history is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryMode {
+    /// An SQLite file under the data directory (survives restarts).
+    File,
+    /// In memory only (lost when the process exits).
+    Memory,
+}
+
+/// Everything `rustchat serve` can be told.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Addresses to listen on (default `127.0.0.1:8080`).
+    pub listen: Vec<SocketAddr>,
+    /// The listen(2) backlog: connections the kernel queues before we accept them.
+    pub backlog: i32,
+    /// Most connections at once; more are told the server is full and closed.
+    pub max_connections: usize,
+    /// Directory for the history database.
+    pub data_dir: PathBuf,
+    /// File or memory history.
+    pub history: HistoryMode,
+    /// Longest line of the line protocol, in bytes (default 4 KiB).
+    pub max_line: usize,
+    /// Largest WebSocket frame and message, in bytes (default 64 KiB).
+    pub max_ws_message: usize,
+    /// Most frames one WebSocket message may have (default 64).
+    pub max_ws_fragments: usize,
+    /// Largest HTTP request head, in bytes (default 8 KiB).
+    pub max_http_head: usize,
+    /// Most HTTP header fields (default 64).
+    pub max_http_headers: usize,
+    /// Time to send a complete HTTP head or finish the HELLO handshake (default 10 s).
+    pub handshake_timeout: Duration,
+    /// How long to wait for a client's first bytes before assuming the line protocol and
+    /// greeting it (HTTP clients speak first; people with `nc` wait to be greeted).
+    pub detect_timeout: Duration,
+    /// Bytes of events queued per connection before it counts as a slow consumer (1 MiB).
+    pub outbox_limit: usize,
+    /// Flood control; `None` turns it off.
+    pub flood: Option<FloodConfig>,
+    /// WebSocket keepalive: ping a quiet client this often (20 s)...
+    pub ping_interval: Duration,
+    /// ...and drop it if no pong comes back within this (20 s).
+    pub pong_timeout: Duration,
+    /// Browser origins allowed besides the server's own host (`--allow-origin`).
+    pub allowed_origins: Vec<String>,
+    /// Time connections get to say goodbye at shutdown.
+    pub shutdown_grace: Duration,
+    /// Chat settings.
+    pub hub: HubConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            backlog: 1024,
+            max_connections: 10_000,
+            data_dir: PathBuf::from("rustchat-data"),
+            history: HistoryMode::File,
+            max_line: 4096,
+            max_ws_message: 64 * 1024,
+            max_ws_fragments: 64,
+            max_http_head: 8 * 1024,
+            max_http_headers: 64,
+            handshake_timeout: Duration::from_secs(10),
+            detect_timeout: Duration::from_millis(250),
+            outbox_limit: 1 << 20,
+            flood: Some(FloodConfig::default()),
+            ping_interval: Duration::from_secs(20),
+            pong_timeout: Duration::from_secs(20),
+            allowed_origins: Vec::new(),
+            shutdown_grace: Duration::from_secs(2),
+            hub: HubConfig::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The WebSocket limits as the ws crate's config.
+    pub fn ws_config(&self) -> rustchat_ws::Config {
+        rustchat_ws::Config::default()
+            .max_frame_size(self.max_ws_message)
+            .max_message_size(self.max_ws_message)
+            .max_fragments(self.max_ws_fragments)
+    }
+
+    /// The HTTP head limits as the ws crate's handshake limits.
+    pub fn head_limits(&self) -> rustchat_ws::handshake::HeadLimits {
+        rustchat_ws::handshake::HeadLimits {
+            max_head_bytes: self.max_http_head,
+            max_headers: self.max_http_headers,
+        }
+    }
+}

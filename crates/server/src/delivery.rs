@@ -1,0 +1,135 @@
+//! What the hub hands to the rest of the server: who gets which event, and what to persist.
+//!
+//! Each event is wrapped once in an [`Encoded`], which encodes it lazily, at most once per
+//! wire format, and is shared (`Arc`) by every receiver: fanning a message out to a thousand
+//! connections copies a thousand pointers, not a thousand encodings.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use rustchat_proto::{ChatMessage, ServerEvent};
+use rustchat_ws::{Message, Prepared};
+
+/// Identifies one client connection for the life of the server process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "conn-{}", self.0)
+    }
+}
+
+/// How a connection wants to receive events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// Text lines on a TCP stream (`nc`, `telnet`, the HELLO handshake).
+    Line,
+    /// WebSocket text frames, each holding one event as a line (`websocat`).
+    WsLine,
+    /// WebSocket text frames, each holding one event as a JSON object (browser, programs).
+    WsJson,
+}
+
+/// A server event with its encodings, computed on first use and then shared.
+#[derive(Debug)]
+pub struct Encoded {
+    event: ServerEvent,
+    line: OnceLock<Bytes>,
+    ws_line: OnceLock<Prepared>,
+    ws_json: OnceLock<Prepared>,
+}
+
+impl Encoded {
+    /// Wraps an event; nothing is encoded yet.
+    pub fn new(event: ServerEvent) -> Arc<Self> {
+        Arc::new(Self {
+            event,
+            line: OnceLock::new(),
+            ws_line: OnceLock::new(),
+            ws_json: OnceLock::new(),
+        })
+    }
+
+    /// The event.
+    pub fn event(&self) -> &ServerEvent {
+        &self.event
+    }
+
+    /// The line-protocol bytes (one line, `\n`-terminated).
+    pub fn line(&self) -> &Bytes {
+        self.line.get_or_init(|| Bytes::from(self.event.to_line()))
+    }
+
+    /// The complete WebSocket frame for a connection on `wire` (`Line` has no frame: `None`).
+    pub fn frame(&self, wire: Wire) -> Option<&Prepared> {
+        match wire {
+            Wire::Line => None,
+            Wire::WsLine => Some(self.ws_line.get_or_init(|| {
+                let mut line = self.event.to_line();
+                if line.ends_with('\n') {
+                    line.pop();
+                }
+                Prepared::new(&Message::from(line))
+            })),
+            Wire::WsJson => Some(
+                self.ws_json
+                    .get_or_init(|| Prepared::new(&Message::from(self.event.to_json()))),
+            ),
+        }
+    }
+
+    /// The bytes a connection on `wire` is sent for this event.
+    pub fn bytes(&self, wire: Wire) -> &Bytes {
+        match self.frame(wire) {
+            Some(frame) => frame.as_bytes(),
+            None => self.line(),
+        }
+    }
+}
+
+/// One event for one connection.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The receiver.
+    pub to: ConnId,
+    /// The event, shared with its other receivers.
+    pub event: Arc<Encoded>,
+}
+
+/// The result of one hub call, in the order things must happen: first `record` is made durable
+/// (appended to the history), then `deliveries` are fanned out, then `close` is acted on.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// A room message to append to the history before anyone receives it.
+    pub record: Option<ChatMessage>,
+    /// Events to send, in order (per receiver, the order is the order here).
+    pub deliveries: Vec<Delivery>,
+    /// A connection the server should close after its deliveries are flushed (`/quit`).
+    pub close: Option<ConnId>,
+}
+
+impl Outcome {
+    /// Adds one event for one receiver.
+    pub fn push(&mut self, to: ConnId, event: &Arc<Encoded>) {
+        self.deliveries.push(Delivery {
+            to,
+            event: Arc::clone(event),
+        });
+    }
+
+    /// Adds one event for each receiver (the event is shared, not copied).
+    pub fn push_all(&mut self, to: impl IntoIterator<Item = ConnId>, event: &Arc<Encoded>) {
+        self.deliveries.extend(to.into_iter().map(|to| Delivery {
+            to,
+            event: Arc::clone(event),
+        }));
+    }
+
+    /// An outcome with one event for one receiver.
+    pub fn reply(to: ConnId, event: ServerEvent) -> Self {
+        let mut outcome = Self::default();
+        outcome.push(to, &Encoded::new(event));
+        outcome
+    }
+}

@@ -1,0 +1,508 @@
+//! `History`: the room messages the server keeps, in SQLite.
+//!
+//! Data path: the hub's `Outcome::record` → the committer thread (committer.rs) →
+//! [`History::append_batch`], one transaction per batch → only then are the deliveries fanned
+//! out. At startup, [`History::recent`] and [`History::next_id`] seed the hub's in-memory
+//! history and id counter. At run time the database is write-mostly: `/history` is answered from
+//! the hub's memory, not from here.
+//!
+//! Durability ([`Durability`]): the file is in WAL mode. With `synchronous=NORMAL` (the default)
+//! a commit writes the transaction to the WAL and returns without `fsync`: a committed message
+//! survives a crash of the process (even `SIGKILL`), because the bytes are in the OS page cache,
+//! but the last commits may be lost if the *machine* loses power or the kernel panics (the WAL
+//! is synced at checkpoints). `Durability::Full` syncs the WAL at every commit, which survives
+//! power loss at the cost of one `fsync` per transaction — affordable because the committer
+//! groups many messages into one transaction.
+//!
+//! `--history memory` ([`History::memory`]) is the same store on an SQLite `:memory:` database:
+//! `/history` and the startup path behave the same, nothing touches the disk, nothing survives
+//! the process, and each room keeps a bounded number of messages so memory cannot grow forever.
+//!
+//! Rows that do not read back as a valid message (a hand-edited file) are skipped with a warning.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, Row, TransactionBehavior, params};
+use rustchat_proto::{ChatMessage, Nick, RoomName};
+
+#[cfg(test)]
+mod tests;
+
+/// The schema this code writes and understands (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Messages kept per room by [`History::memory`]: the most `/history` can ask for
+/// (`MAX_HISTORY` = 500) with room to spare.
+pub const MEMORY_KEEP_PER_ROOM: usize = 1000;
+
+/// How long a statement waits for a lock held by another connection (a backup, `sqlite3` run
+/// by the operator) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS messages (
+        id     INTEGER PRIMARY KEY,        -- ChatMessage::id: the order of history
+        ts     INTEGER NOT NULL,           -- unix milliseconds
+        room   TEXT NOT NULL,              -- '#lobby': lowercase, with its '#'
+        nick   TEXT NOT NULL,              -- as spelled when said
+        text   TEXT NOT NULL,
+        action INTEGER NOT NULL DEFAULT 0  -- 1 for /me
+    );
+    -- \"the last N messages of a room\": an index seek, then a backward scan.
+    CREATE INDEX IF NOT EXISTS messages_room_id ON messages (room, id);
+";
+
+const INSERT: &str =
+    "INSERT INTO messages (id, ts, room, nick, text, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+const LAST_OF_ROOM: &str = "SELECT id, ts, room, nick, text, action FROM messages
+     WHERE room = ?1 ORDER BY id DESC LIMIT ?2";
+
+/// Every distinct room, one index seek per room (not a scan of all messages).
+const ROOMS: &str = "
+    WITH RECURSIVE rooms(room) AS (
+        SELECT MIN(room) FROM messages
+        UNION ALL
+        SELECT (SELECT MIN(room) FROM messages WHERE room > rooms.room)
+        FROM rooms WHERE rooms.room IS NOT NULL
+    )
+    SELECT room FROM rooms WHERE room IS NOT NULL";
+
+/// How hard a commit tries to reach the disk (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: survives a process crash; the last commits may be lost on power
+    /// loss. The fast default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: survives power loss; one `fsync` per committed batch.
+    Full,
+}
+
+/// What went wrong with the history store, and where.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The directory for the history file could not be created.
+    #[error("cannot create the directory {dir} for the history file")]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file could not be opened as an SQLite database, or configured (WAL, pragmas).
+    #[error("cannot open {place} (is it an SQLite file we can write?)")]
+    Open {
+        place: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer rustchat.
+    #[error(
+        "{place} has schema version {found}, this rustchat understands up to {supported}: \
+         upgrade rustchat or point --history at another file"
+    )]
+    NewerSchema {
+        place: String,
+        found: u32,
+        supported: u32,
+    },
+    /// Creating the tables failed.
+    #[error("cannot create the history tables in {place}")]
+    Schema {
+        place: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A message has a value SQLite cannot store (an integer above `i64::MAX`).
+    #[error("cannot store message {id} in {place}: its {field} {value} is above {max}", max = i64::MAX)]
+    OutOfRange {
+        place: String,
+        id: u64,
+        field: &'static str,
+        value: u64,
+    },
+    /// The append transaction failed (disk full, I/O error, duplicate id); nothing of the batch
+    /// was stored.
+    #[error("cannot append {count} messages to {place}")]
+    Append {
+        place: String,
+        count: usize,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Reading messages back failed.
+    #[error("cannot read messages from {place}")]
+    Read {
+        place: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The committer's writer thread could not be spawned.
+    #[error("cannot start the rustchat-history writer thread")]
+    Spawn {
+        #[source]
+        source: std::io::Error,
+    },
+    /// The committer's writer thread panicked (in the fan-out); outcomes still queued were
+    /// dropped.
+    #[error("the rustchat-history writer thread panicked; outcomes still queued were dropped")]
+    WriterPanicked,
+    /// The final checkpoint or close failed (the data is committed; the WAL file may remain).
+    #[error("cannot close {place} cleanly")]
+    Close {
+        place: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// The message store: an SQLite file, or an SQLite `:memory:` database.
+#[derive(Debug)]
+pub struct History {
+    conn: Connection,
+    /// "history file /path" or "in-memory history": where errors and warnings say they happened.
+    place: String,
+    /// Memory mode only: keeps each room bounded.
+    prune: Option<Prune>,
+}
+
+/// Memory mode's bound: rooms are cut back to `keep` messages once they have grown by `keep`
+/// since the last cut, so a room holds at most `2 * keep` and pruning costs one `DELETE` per
+/// `keep` messages.
+#[derive(Debug)]
+struct Prune {
+    keep: usize,
+    grown: HashMap<RoomName, usize>,
+}
+
+impl HistoryError {
+    pub(crate) fn spawn(source: std::io::Error) -> Self {
+        Self::Spawn { source }
+    }
+}
+
+impl History {
+    /// Opens (creating it and its directory if missing) the history file, with
+    /// [`Durability::Normal`].
+    pub fn open(path: &Path) -> Result<Self, HistoryError> {
+        Self::open_with(path, Durability::Normal)
+    }
+
+    /// Opens the history file with the given durability.
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self, HistoryError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| HistoryError::CreateDir {
+                dir: dir.to_owned(),
+                source,
+            })?;
+        }
+        let place = format!("history file {}", path.display());
+        let open_err = |source| HistoryError::Open {
+            place: place.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        configure_file(&conn, durability).map_err(open_err)?;
+        Self::with_schema(conn, place, None)
+    }
+
+    /// An in-memory store (`--history memory`) keeping [`MEMORY_KEEP_PER_ROOM`] messages per room.
+    pub fn memory() -> Self {
+        match Self::memory_keeping(MEMORY_KEEP_PER_ROOM) {
+            Ok(history) => history,
+            // Opening `:memory:` only fails if SQLite cannot allocate a few kilobytes.
+            Err(err) => panic!("cannot create an in-memory SQLite database: {err}"),
+        }
+    }
+
+    /// An in-memory store keeping at least `per_room` (and at most twice that) messages per room.
+    pub fn memory_keeping(per_room: usize) -> Result<Self, HistoryError> {
+        let place = "in-memory history".to_owned();
+        let conn = Connection::open_in_memory().map_err(|source| HistoryError::Open {
+            place: place.clone(),
+            source,
+        })?;
+        let prune = Prune {
+            keep: per_room.max(1),
+            grown: HashMap::new(),
+        };
+        Self::with_schema(conn, place, Some(prune))
+    }
+
+    /// Checks the schema version, creating the tables in a new file.
+    fn with_schema(
+        conn: Connection,
+        place: String,
+        prune: Option<Prune>,
+    ) -> Result<Self, HistoryError> {
+        let found: u32 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|source| HistoryError::Open {
+                place: place.clone(),
+                source,
+            })?;
+        if found > SCHEMA_VERSION {
+            return Err(HistoryError::NewerSchema {
+                place,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            let create = format!(
+                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            );
+            if let Err(source) = conn.execute_batch(&create) {
+                return Err(HistoryError::Schema { place, source });
+            }
+        }
+        Ok(Self { conn, place, prune })
+    }
+
+    /// Where this store is, as errors say it ("history file /var/lib/rustchat/history.db").
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    /// Appends the messages in one transaction: all are stored, or none.
+    pub fn append_batch(&mut self, messages: &[ChatMessage]) -> Result<(), HistoryError> {
+        self.append_all(messages)
+    }
+
+    /// Like [`History::append_batch`], for messages that are not in one slice (the committer
+    /// takes them from its outcomes without copying).
+    pub fn append_all<'a>(
+        &mut self,
+        messages: impl IntoIterator<Item = &'a ChatMessage>,
+    ) -> Result<(), HistoryError> {
+        let mut count = 0;
+        let result = self.try_append(messages, &mut count);
+        result.map_err(|err| match err {
+            AppendError::Sql(source) => HistoryError::Append {
+                place: self.place.clone(),
+                count,
+                source,
+            },
+            AppendError::Range { id, field, value } => HistoryError::OutOfRange {
+                place: self.place.clone(),
+                id,
+                field,
+                value,
+            },
+        })
+    }
+
+    fn try_append<'a>(
+        &mut self,
+        messages: impl IntoIterator<Item = &'a ChatMessage>,
+        count: &mut usize,
+    ) -> Result<(), AppendError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(INSERT)?;
+            for message in messages {
+                *count += 1;
+                insert.execute(params![
+                    sql_int(message, "id", message.id)?,
+                    sql_int(message, "ts", message.ts)?,
+                    message.room.as_str(),
+                    message.from.as_str(),
+                    message.text,
+                    message.action,
+                ])?;
+                if let Some(prune) = &mut self.prune {
+                    prune.grew(&tx, &message.room)?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The next message id to hand out: one past the largest stored, or 1 for an empty store.
+    pub fn next_id(&self) -> Result<u64, HistoryError> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(id) FROM messages", [], |row| row.get(0))
+            .map_err(|source| self.read_err(source))?;
+        Ok(max.map_or(1, |max| u64::try_from(max).unwrap_or(0) + 1))
+    }
+
+    /// The last `n` messages of `room`, oldest first.
+    pub fn last(&self, room: &RoomName, n: usize) -> Result<Vec<ChatMessage>, HistoryError> {
+        let mut messages = self.last_raw(&Value::Text(room.as_str().to_owned()), n)?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    /// For startup: the last `per_room` messages of every room, oldest first overall (by id).
+    pub fn recent(&self, per_room: usize) -> Result<Vec<ChatMessage>, HistoryError> {
+        let mut messages = Vec::new();
+        if per_room == 0 {
+            return Ok(messages);
+        }
+        for room in self.rooms()? {
+            messages.extend(self.last_raw(&room, per_room)?);
+        }
+        messages.sort_unstable_by_key(|message| message.id);
+        Ok(messages)
+    }
+
+    /// Checkpoints the WAL into the main file and closes the database.
+    pub fn close(self) -> Result<(), HistoryError> {
+        let place = self.place;
+        let close_err = |source| HistoryError::Close {
+            place: place.clone(),
+            source,
+        };
+        if self.prune.is_none() {
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(close_err)?;
+        }
+        self.conn.close().map_err(|(_, source)| close_err(source))
+    }
+
+    /// The stored room values, as stored (a hand-edited one may not even be text).
+    fn rooms(&self) -> Result<Vec<Value>, HistoryError> {
+        let read = || -> rusqlite::Result<Vec<Value>> {
+            let mut stmt = self.conn.prepare_cached(ROOMS)?;
+            let rooms = stmt.query_map([], |row| row.get(0))?;
+            rooms.collect()
+        };
+        read().map_err(|source| self.read_err(source))
+    }
+
+    /// The last `n` messages of a room, newest first; unreadable rows skipped.
+    fn last_raw(&self, room: &Value, n: usize) -> Result<Vec<ChatMessage>, HistoryError> {
+        let limit = i64::try_from(n).unwrap_or(i64::MAX);
+        let read = || -> rusqlite::Result<Vec<ChatMessage>> {
+            let mut stmt = self.conn.prepare_cached(LAST_OF_ROOM)?;
+            let mut rows = stmt.query(params![room, limit])?;
+            let mut messages = Vec::new();
+            while let Some(row) = rows.next()? {
+                match parse_row(row) {
+                    Ok(message) => messages.push(message),
+                    Err(why) => self.warn_skipped(row, &why),
+                }
+            }
+            Ok(messages)
+        };
+        read().map_err(|source| self.read_err(source))
+    }
+
+    fn warn_skipped(&self, row: &Row<'_>, why: &str) {
+        let id = row.get_ref(0).ok().and_then(|id| id.as_i64().ok());
+        tracing::warn!(place = %self.place, ?id, "skipping a history row: {why}");
+    }
+
+    fn read_err(&self, source: rusqlite::Error) -> HistoryError {
+        HistoryError::Read {
+            place: self.place.clone(),
+            source,
+        }
+    }
+}
+
+/// WAL, the chosen `synchronous` level, and a busy timeout.
+fn configure_file(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(%mode, "the history file is not in WAL mode; appends will be slower");
+    }
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)
+}
+
+impl Prune {
+    /// Counts one new message of `room`; cuts the room back to `keep` when it has grown by `keep`.
+    fn grew(&mut self, conn: &Connection, room: &RoomName) -> rusqlite::Result<()> {
+        let grown = match self.grown.get_mut(room) {
+            Some(grown) => grown,
+            None => self.grown.entry(room.clone()).or_insert(0),
+        };
+        *grown += 1;
+        if *grown < self.keep {
+            return Ok(());
+        }
+        *grown = 0;
+        let keep = i64::try_from(self.keep).unwrap_or(i64::MAX);
+        conn.prepare_cached(
+            "DELETE FROM messages WHERE room = ?1 AND id < (SELECT MIN(id) FROM
+                (SELECT id FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT ?2))",
+        )?
+        .execute(params![room.as_str(), keep])?;
+        Ok(())
+    }
+}
+
+/// Why an append failed, before the place and count are attached.
+enum AppendError {
+    Sql(rusqlite::Error),
+    Range {
+        id: u64,
+        field: &'static str,
+        value: u64,
+    },
+}
+
+impl From<rusqlite::Error> for AppendError {
+    fn from(err: rusqlite::Error) -> Self {
+        Self::Sql(err)
+    }
+}
+
+/// A `u64` as SQLite's `i64`, or which value of which message does not fit.
+fn sql_int(message: &ChatMessage, field: &'static str, value: u64) -> Result<i64, AppendError> {
+    i64::try_from(value).map_err(|_| AppendError::Range {
+        id: message.id,
+        field,
+        value,
+    })
+}
+
+/// A row back into a message, or why it cannot be one.
+fn parse_row(row: &Row<'_>) -> Result<ChatMessage, String> {
+    let room = text_col(row, 2, "room")?;
+    let nick = text_col(row, 3, "nick")?;
+    let text = text_col(row, 4, "text")?;
+    if text.is_empty() {
+        return Err("the text is empty".to_owned());
+    }
+    Ok(ChatMessage {
+        id: int_col(row, 0, "id")?,
+        ts: int_col(row, 1, "ts")?,
+        room: RoomName::parse(room).map_err(|err| format!("room {room:?}: {err}"))?,
+        from: Nick::parse_known(nick).map_err(|err| format!("nick {nick:?}: {err}"))?,
+        text: text.to_owned(),
+        action: int_col(row, 5, "action")? != 0,
+    })
+}
+
+fn int_col(row: &Row<'_>, idx: usize, name: &str) -> Result<u64, String> {
+    match row.get_ref(idx).map_err(|err| err.to_string())? {
+        ValueRef::Integer(value) => {
+            u64::try_from(value).map_err(|_| format!("{name} {value} is negative"))
+        }
+        other => Err(format!("{name} is {}, not an integer", other.data_type())),
+    }
+}
+
+fn text_col<'r>(row: &'r Row<'_>, idx: usize, name: &str) -> Result<&'r str, String> {
+    match row.get_ref(idx).map_err(|err| err.to_string())? {
+        ValueRef::Text(bytes) => {
+            std::str::from_utf8(bytes).map_err(|err| format!("{name} is not UTF-8: {err}"))
+        }
+        other => Err(format!("{name} is {}, not text", other.data_type())),
+    }
+}

@@ -1,0 +1,145 @@
+//! Plain HTTP on the chat port: the browser page, health, metrics, and the WebSocket upgrade.
+//!
+//! Every answer closes the connection (`Connection: close`): the page is one small request, and
+//! keeping HTTP connections open would only give slow clients something to hold.
+
+use bytes::Bytes;
+use rustchat_ws::handshake::{HandshakeError, Request, Upgrade, http_response};
+
+use crate::delivery::Wire;
+
+/// The chat page, embedded in the binary (no build step, no CDN).
+pub const PAGE: &str = include_str!("../assets/index.html");
+
+/// The subprotocol for JSON events.
+pub const PROTOCOL_JSON: &str = "rustchat.json";
+/// The subprotocol for line events.
+pub const PROTOCOL_LINE: &str = "rustchat.line";
+
+/// What to do with a request.
+#[derive(Debug)]
+pub enum Route {
+    /// Send these bytes and close.
+    Respond(Bytes),
+    /// Upgrade to a WebSocket chat session: send `response`, then speak `wire`.
+    Upgrade {
+        /// The 101 answer.
+        response: Bytes,
+        /// The wire format fixed by the subprotocol, if one was chosen.
+        wire: Option<Wire>,
+    },
+}
+
+/// What a request may be answered with besides the static page.
+pub struct HttpContext<'a> {
+    /// `/metrics` body.
+    pub metrics: &'a (dyn Fn() -> String + Sync),
+    /// Origins allowed besides the server's own host.
+    pub allowed_origins: &'a [String],
+}
+
+impl std::fmt::Debug for HttpContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpContext")
+            .field("allowed_origins", &self.allowed_origins)
+            .finish()
+    }
+}
+
+/// Routes one request.
+pub fn route(request: &Request, ctx: &HttpContext<'_>) -> Route {
+    let path = request.path().split('?').next().unwrap_or("/");
+    if request.method() != "GET" && request.method() != "HEAD" {
+        let body = format!(
+            "method {} not allowed: this server answers GET\n",
+            request.method()
+        );
+        return Route::Respond(http_response(
+            405,
+            "Method Not Allowed",
+            &[("Allow", "GET, HEAD")],
+            body.as_bytes(),
+        ));
+    }
+    match path {
+        "/ws" => upgrade(request, ctx),
+        "/" | "/index.html" => {
+            Route::Respond(ok(request, "text/html; charset=utf-8", PAGE.as_bytes()))
+        }
+        "/healthz" => Route::Respond(ok(request, "text/plain; charset=utf-8", b"ok\n")),
+        "/metrics" => {
+            let body = (ctx.metrics)();
+            Route::Respond(ok(
+                request,
+                "text/plain; version=0.0.4; charset=utf-8",
+                body.as_bytes(),
+            ))
+        }
+        _ => {
+            let body = format!(
+                "no page at {path}: try / (chat page), /ws (WebSocket), /healthz or /metrics\n"
+            );
+            Route::Respond(http_response(
+                404,
+                "Not Found",
+                &[("Content-Type", "text/plain; charset=utf-8")],
+                body.as_bytes(),
+            ))
+        }
+    }
+}
+
+fn ok(request: &Request, content_type: &str, body: &[u8]) -> Bytes {
+    let headers = [
+        ("Content-Type", content_type),
+        ("Cache-Control", "no-store"),
+    ];
+    let body = if request.method() == "HEAD" {
+        &b""[..]
+    } else {
+        body
+    };
+    http_response(200, "OK", &headers, body)
+}
+
+fn upgrade(request: &Request, ctx: &HttpContext<'_>) -> Route {
+    let answer = request.upgrade().and_then(|up| {
+        check_origin(&up, ctx.allowed_origins)?;
+        let chosen = up
+            .protocols()
+            .find(|p| *p == PROTOCOL_JSON || *p == PROTOCOL_LINE);
+        let wire = chosen.map(|p| {
+            if p == PROTOCOL_JSON {
+                Wire::WsJson
+            } else {
+                Wire::WsLine
+            }
+        });
+        Ok((up.accept(chosen)?, wire))
+    });
+    match answer {
+        Ok((response, wire)) => Route::Upgrade { response, wire },
+        Err(e) => Route::Respond(e.response()),
+    }
+}
+
+/// Cross-site WebSocket hijacking guard: a browser always sends `Origin`; it must name this
+/// server's own host (or an allowed origin). Programs that send no `Origin` are let in.
+fn check_origin(up: &Upgrade, allowed: &[String]) -> Result<(), HandshakeError> {
+    let Some(origin) = up.origin() else {
+        return Ok(());
+    };
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    if origin_host.eq_ignore_ascii_case(up.host())
+        || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
+    {
+        return Ok(());
+    }
+    Err(HandshakeError::Forbidden {
+        reason: format!(
+            "origin {origin} is not allowed: expected this server's own origin (host {}) or one \
+             given with --allow-origin",
+            up.host()
+        ),
+    })
+}

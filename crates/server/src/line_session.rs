@@ -1,0 +1,197 @@
+//! The line protocol's session: `nc`/`telnet` clients, and the HELLO handshake.
+
+use std::collections::VecDeque;
+
+use bytes::BytesMut;
+use rustchat_proto::{
+    Command, ErrorKind, ErrorReply, HelloServer, HelloStep, LineCodec, LineError, ServerEvent,
+    is_hello,
+};
+use rustchat_ws::outbound::Outbound;
+
+use crate::delivery::Encoded;
+use crate::session::{Action, Ending, line_bytes};
+
+/// Where the session is in its life.
+#[derive(Debug)]
+enum Phase {
+    /// Nothing said yet: the first line decides whether a HELLO handshake runs.
+    Fresh,
+    /// `HELLO X` received and `HELLO X+1` sent; `HELLO X+2` expected.
+    Hello(HelloServer),
+    /// In the chat.
+    Chat,
+    /// Over.
+    Ended(Ending),
+}
+
+/// A line-protocol session.
+#[derive(Debug)]
+pub struct LineSession {
+    codec: LineCodec,
+    buf: BytesMut,
+    out: Outbound,
+    phase: Phase,
+    /// Actions decided but not yet handed out (a first line yields two: register, then it).
+    pending: VecDeque<Action>,
+}
+
+impl LineSession {
+    /// A session whose lines are at most `max_line` bytes.
+    pub fn new(max_line: usize) -> Self {
+        Self {
+            codec: LineCodec::with_max_length(max_line),
+            buf: BytesMut::new(),
+            out: Outbound::default(),
+            phase: Phase::Fresh,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Registers the client now, without waiting for a first line (it is silent).
+    pub fn greet(&mut self) -> Option<Action> {
+        matches!(self.phase, Phase::Fresh).then(|| {
+            self.phase = Phase::Chat;
+            Action::Register
+        })
+    }
+
+    /// Feeds socket bytes.
+    pub fn receive(&mut self, data: &[u8]) {
+        if !matches!(self.phase, Phase::Ended(_)) {
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// The next action from the lines received.
+    pub fn next_action(&mut self) -> Option<Action> {
+        loop {
+            if let Some(action) = self.pending.pop_front() {
+                return Some(action);
+            }
+            if matches!(self.phase, Phase::Ended(_)) {
+                return None;
+            }
+            let line = match self.codec.decode(&mut self.buf) {
+                Ok(Some(line)) => line,
+                Ok(None) => {
+                    self.release_idle_buffer();
+                    return None;
+                }
+                Err(e) => return Some(Action::Reply(line_error(&e))),
+            };
+            if let Some(action) = self.on_line(&line) {
+                return Some(action);
+            }
+        }
+    }
+
+    fn on_line(&mut self, line: &str) -> Option<Action> {
+        match &mut self.phase {
+            Phase::Fresh if is_hello(line) => self.hello_step(HelloServer::new(), line),
+            Phase::Fresh => {
+                self.phase = Phase::Chat;
+                let first = self.on_line(line);
+                self.pending.extend(first);
+                Some(Action::Register)
+            }
+            Phase::Hello(hello) => {
+                let hello = std::mem::take(hello);
+                self.hello_step(hello, line)
+            }
+            Phase::Chat => match Command::parse(line) {
+                Ok(Some(command)) => Some(Action::Command(command)),
+                Ok(None) => None,
+                Err(e) => Some(Action::Reply(e.to_event())),
+            },
+            Phase::Ended(_) => None,
+        }
+    }
+
+    fn hello_step(&mut self, mut hello: HelloServer, line: &str) -> Option<Action> {
+        match hello.receive(line) {
+            Ok(HelloStep::Reply(reply)) => {
+                self.out.push_encoded(&line_bytes(&reply));
+                self.phase = Phase::Hello(hello);
+                None
+            }
+            Ok(HelloStep::Done) => {
+                self.phase = Phase::Chat;
+                Some(Action::Register)
+            }
+            Err(e) => {
+                self.out
+                    .push_encoded(&bytes::Bytes::from(e.to_event().to_line()));
+                self.phase = Phase::Ended(Ending::Protocol(e.to_string()));
+                None
+            }
+        }
+    }
+
+    /// Queues an event line.
+    pub fn push_event(&mut self, event: &Encoded) {
+        self.out.push_encoded(event.line());
+    }
+
+    /// Ends the session with a last line saying why.
+    pub fn end(&mut self, ending: Ending) {
+        if matches!(self.phase, Phase::Ended(_)) {
+            return;
+        }
+        let last = match &ending {
+            Ending::SlowConsumer => {
+                Some(ServerEvent::error(ErrorKind::SlowConsumer, ending.reason()))
+            }
+            Ending::Flood => Some(ServerEvent::error(ErrorKind::Flood, ending.reason())),
+            Ending::Timeout(_) | Ending::Shutdown => Some(ServerEvent::Bye {
+                reason: ending.reason(),
+            }),
+            Ending::Peer | Ending::Quit | Ending::Protocol(_) => None,
+        };
+        if let Some(event) = last {
+            self.out.push_encoded(&bytes::Bytes::from(event.to_line()));
+        }
+        self.phase = Phase::Ended(ending);
+        self.buf = BytesMut::new();
+    }
+
+    /// The socket hit end of file: lines still buffered are handed out (a final line without
+    /// its newline counts too), then the session ends.
+    pub fn eof(&mut self) {
+        let mut ready = Vec::new();
+        while let Some(action) = self.next_action() {
+            ready.push(action);
+        }
+        self.pending.extend(ready);
+        if let Ok(Some(line)) = self.codec.decode_eof(&mut self.buf) {
+            let action = self.on_line(&line);
+            self.pending.extend(action);
+        }
+        if !matches!(self.phase, Phase::Ended(_)) {
+            self.phase = Phase::Ended(Ending::Peer);
+        }
+    }
+
+    /// Bytes for the socket.
+    pub fn outbound(&mut self) -> &mut Outbound {
+        &mut self.out
+    }
+
+    /// Why it ended, if it has.
+    pub fn ending(&self) -> Option<&Ending> {
+        match &self.phase {
+            Phase::Ended(ending) => Some(ending),
+            _ => None,
+        }
+    }
+
+    fn release_idle_buffer(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+}
+
+fn line_error(e: &LineError) -> ServerEvent {
+    e.to_event()
+}

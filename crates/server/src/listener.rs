@@ -1,0 +1,48 @@
+//! The listening socket, made step by step with socket2 the way the Berkeley sockets API
+//! spells it: socket → `SO_REUSEADDR` → bind → listen(backlog). Every model accepts from it.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Opens a listening TCP socket on `addr` with room for `backlog` pending connections.
+///
+/// `SO_REUSEADDR` lets a restarted server bind at once even while connections of the previous
+/// run linger in TIME_WAIT. An IPv6 address listens on IPv6 only, so `[::]` and `0.0.0.0` can be
+/// given side by side.
+pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into()).map_err(|e| {
+        io::Error::new(e.kind(), format!("cannot listen on {addr}: {e} (is another server running there? pick another with --listen)"))
+    })?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_an_ephemeral_port_and_accepts() {
+        let listener = bind("127.0.0.1:0".parse().expect("address"), 16).expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        assert_ne!(addr.port(), 0);
+        let _client = std::net::TcpStream::connect(addr).expect("connect");
+        let (_server_side, peer) = listener.accept().expect("accept");
+        assert!(peer.ip().is_loopback());
+    }
+
+    #[test]
+    fn a_taken_port_is_a_clear_error() {
+        let first = bind("127.0.0.1:0".parse().expect("address"), 16).expect("bind");
+        let addr = first.local_addr().expect("local address");
+        let err = bind(addr, 16).expect_err("the port is taken");
+        assert!(err.to_string().contains("--listen"), "{err}");
+    }
+}

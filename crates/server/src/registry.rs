@@ -1,0 +1,82 @@
+//! The outboxes of all live connections, and the fan-out that fills them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::committer::Fanout;
+use crate::delivery::{ConnId, Outcome};
+use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+
+/// Who is connected, by id, with the queue each one drains.
+#[derive(Debug, Default)]
+pub struct Registry {
+    outboxes: RwLock<HashMap<ConnId, Arc<Outbox>>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Adds a connection's outbox.
+    pub fn insert(&self, conn: ConnId, outbox: Arc<Outbox>) {
+        self.outboxes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(conn, outbox);
+    }
+
+    /// Removes a connection.
+    pub fn remove(&self, conn: ConnId) {
+        self.outboxes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&conn);
+    }
+
+    /// Number of registered connections.
+    pub fn len(&self) -> usize {
+        self.outboxes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Whether no connection is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Queues every delivery of `outcome` on its receiver's outbox: a pointer copy each. A
+    /// receiver that overflows is marked as a slow consumer; nobody else is affected.
+    pub fn deliver(&self, outcome: &Outcome, metrics: &Metrics) {
+        let outboxes = self.outboxes.read().unwrap_or_else(|p| p.into_inner());
+        let mut delivered = 0;
+        for delivery in &outcome.deliveries {
+            if let Some(outbox) = outboxes.get(&delivery.to) {
+                delivered += u64::from(outbox.push(&delivery.event));
+            }
+        }
+        metrics.add_delivered(delivered);
+        if let Some(outbox) = outcome.close.and_then(|conn| outboxes.get(&conn)) {
+            outbox.close_after_flush();
+        }
+    }
+}
+
+/// The committer's fan-out target: the registry.
+#[derive(Debug)]
+pub struct RegistryFanout {
+    /// Where events go.
+    pub registry: Arc<Registry>,
+    /// Counts deliveries.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Fanout for RegistryFanout {
+    fn deliver(&mut self, outcome: Outcome) {
+        self.registry.deliver(&outcome, &self.metrics);
+    }
+}

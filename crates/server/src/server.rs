@@ -1,0 +1,120 @@
+//! Starting and stopping a server: bind the listeners, open the history, run a model.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+use crate::committer::CommitterJoin;
+use crate::config::ServerConfig;
+use crate::history::HistoryError;
+use crate::listener;
+use crate::model_async;
+use crate::state::Shared;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listening socket could not be made.
+    #[error("{0}")]
+    Listen(std::io::Error),
+    /// The history database could not be opened.
+    #[error("cannot open the history: {0}")]
+    History(#[from] HistoryError),
+    /// The runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// A server running on its own threads.
+#[derive(Debug)]
+pub struct RunningServer {
+    addrs: Vec<SocketAddr>,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    history: Option<CommitterJoin>,
+}
+
+/// Binds every `--listen` address, opens the history and starts serving. Returns once the
+/// sockets listen, so a client may connect at once.
+pub fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let listeners = config
+        .listen
+        .iter()
+        .map(|addr| listener::bind(*addr, config.backlog))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StartError::Listen)?;
+    let addrs = listeners
+        .iter()
+        .map(std::net::TcpListener::local_addr)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StartError::Listen)?;
+    let (shared, history) = Shared::open(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("rustchat-io")
+        .build()
+        .map_err(StartError::Runtime)?;
+    let (stop, stopped) = watch::channel(false);
+    let serving = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("rustchat-async".into())
+        .spawn(move || {
+            if let Err(e) = runtime.block_on(model_async::serve(serving, listeners, stopped)) {
+                tracing::error!("server stopped: {e}");
+            }
+        })
+        .map_err(StartError::Runtime)?;
+    Ok(RunningServer {
+        addrs,
+        stop,
+        thread: Some(thread),
+        shared,
+        history: Some(history),
+    })
+}
+
+impl RunningServer {
+    /// The addresses it listens on (with the ports the OS chose for `:0`).
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The first listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// The `/metrics` text, for tests and tools.
+    pub fn metrics_text(&self) -> String {
+        self.shared.metrics_text()
+    }
+
+    /// Graceful shutdown: stop accepting, tell every client goodbye (WebSocket close 1001, a
+    /// `BYE` line), let them flush within the grace period, commit the history, return.
+    pub fn shutdown(mut self) -> Result<(), HistoryError> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> Result<(), HistoryError> {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.shared.shutdown_history();
+        match self.history.take() {
+            Some(history) => history.join().map(|_| ()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop_and_join() {
+            tracing::error!("history did not close cleanly: {e}");
+        }
+    }
+}

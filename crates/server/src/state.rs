@@ -1,0 +1,160 @@
+//! What every connection of every model shares: the hub, the history pipeline, the outboxes
+//! and the counters — and the one place where a session's actions reach them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::committer::{CommitConfig, Committer, CommitterJoin};
+use crate::config::{HistoryMode, ServerConfig};
+use crate::delivery::{ConnId, Outcome, Wire};
+use crate::history::{History, HistoryError};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+use crate::registry::{Registry, RegistryFanout};
+use crate::session::Action;
+
+/// The server's shared state.
+#[derive(Debug)]
+pub struct Shared {
+    /// The settings.
+    pub config: ServerConfig,
+    /// Rooms and nicks. Locked briefly per command; the outcome is submitted to the committer
+    /// under the same lock, so the history and every receiver see the hub's order.
+    hub: Mutex<Hub>,
+    /// Appends room messages (in batches), then fans out.
+    committer: Committer,
+    /// Outboxes of live connections.
+    pub registry: Arc<Registry>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    /// Opens the history (restoring the hub's recent messages) and starts the committer.
+    pub fn open(config: ServerConfig) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
+        let history = match config.history {
+            HistoryMode::File => History::open(&config.data_dir.join("history.sqlite3"))?,
+            HistoryMode::Memory => History::memory(),
+        };
+        let mut hub = Hub::new(config.hub.clone());
+        hub.restore(history.recent(config.hub.history_cap)?, history.next_id()?);
+        let registry = Registry::new();
+        let metrics = Arc::new(Metrics::default());
+        let fanout = RegistryFanout {
+            registry: registry.clone(),
+            metrics: metrics.clone(),
+        };
+        let (committer, join) = Committer::start(history, fanout, CommitConfig::default())?;
+        let shared = Self {
+            config,
+            hub: Mutex::new(hub),
+            committer,
+            registry,
+            metrics,
+            next_conn: AtomicU64::new(1),
+        };
+        Ok((Arc::new(shared), join))
+    }
+
+    fn hub(&self) -> MutexGuard<'_, Hub> {
+        self.hub.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh connection id and its outbox, registered for fan-out.
+    pub fn open_conn(&self, wire: Wire) -> (ConnId, Arc<Outbox>) {
+        let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
+        let outbox = Outbox::new(self.config.outbox_limit, wire);
+        self.registry.insert(conn, outbox.clone());
+        (conn, outbox)
+    }
+
+    /// Carries out a session's action.
+    pub fn apply(&self, conn: ConnId, action: Action, outbox: &Outbox) {
+        let now = now_ms();
+        match action {
+            Action::Register => self.with_hub(|hub| hub.connect(conn, now)),
+            Action::Command(command) => {
+                self.metrics.command();
+                if let rustchat_proto::Command::Say(text) | rustchat_proto::Command::Me(text) =
+                    &command
+                {
+                    tracing::info!(target: "rustchat::chat", %conn, "{text}");
+                }
+                self.with_hub(|hub| hub.handle(conn, command, now));
+            }
+            // Replies go through the committer too, so they never overtake earlier events.
+            Action::Reply(event) => self.submit(Outcome::reply(conn, event)),
+            Action::Wire(wire) => outbox.set_wire(wire),
+        }
+    }
+
+    /// The connection is gone: tell its rooms, forget it.
+    pub fn close_conn(&self, conn: ConnId, reason: Option<String>) {
+        self.with_hub(|hub| hub.disconnect(conn, reason, now_ms()));
+        self.registry.remove(conn);
+    }
+
+    fn with_hub(&self, f: impl FnOnce(&mut Hub) -> Outcome) {
+        let mut hub = self.hub();
+        let outcome = f(&mut hub);
+        self.submit(outcome);
+    }
+
+    fn submit(&self, outcome: Outcome) {
+        if outcome.record.is_none() && outcome.deliveries.is_empty() && outcome.close.is_none() {
+            return;
+        }
+        if self.committer.submit(outcome).is_err() {
+            tracing::warn!("the history committer has stopped: an event was dropped");
+        }
+    }
+
+    /// The `/metrics` page.
+    pub fn metrics_text(&self) -> String {
+        let hub = self.hub().stats();
+        let commit = self.committer.stats();
+        self.metrics.render(&[
+            (
+                "rustchat_users",
+                "Chat users connected to the hub.",
+                hub.connections as u64,
+            ),
+            ("rustchat_rooms", "Rooms with members.", hub.rooms as u64),
+            (
+                "rustchat_messages_total",
+                "Room and private messages accepted.",
+                hub.messages,
+            ),
+            (
+                "rustchat_history_batches_total",
+                "History transactions committed.",
+                commit.batches(),
+            ),
+            (
+                "rustchat_history_appended_total",
+                "Messages appended to the history.",
+                commit.appended(),
+            ),
+            (
+                "rustchat_history_errors_total",
+                "History appends that failed.",
+                commit.errors(),
+            ),
+        ])
+    }
+
+    /// Stops the committer after everything submitted is committed and delivered.
+    pub fn shutdown_history(&self) {
+        self.committer.close();
+    }
+}
+
+/// Unix time in milliseconds: the server reads the clock and passes it to the pure cores.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,218 @@
+//! The WebSocket session: each text frame is one JSON object (the JSON protocol) or one line
+//! (the line protocol), so a browser and `websocat` are both at home.
+
+use std::collections::VecDeque;
+
+use rustchat_proto::{Command, ErrorKind, ErrorReply, ServerEvent};
+use rustchat_ws::outbound::Outbound;
+use rustchat_ws::{CloseCode, CloseFrame, Connection, Event, Message, Role};
+
+use crate::delivery::{Encoded, Wire};
+use crate::session::{Action, Ending};
+
+/// Keepalive timings, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Keepalive {
+    /// Ping a client that has been quiet this long.
+    pub interval_ms: u64,
+    /// Drop it if the pong takes longer than this.
+    pub timeout_ms: u64,
+}
+
+/// A WebSocket chat session.
+#[derive(Debug)]
+pub struct WsSession {
+    conn: Connection,
+    wire: Wire,
+    /// Fixed by a negotiated subprotocol; otherwise the client's first JSON message switches
+    /// the session to JSON.
+    wire_fixed: bool,
+    keepalive: Keepalive,
+    /// When we last heard from the client.
+    last_heard_ms: u64,
+    /// When our unanswered ping went out.
+    ping_sent_ms: Option<u64>,
+    /// The last measured round trip.
+    rtt_ms: Option<u64>,
+    pending: VecDeque<Action>,
+    ending: Option<Ending>,
+}
+
+impl WsSession {
+    /// A session after a successful upgrade. `leftover` holds frames that came with the request.
+    pub fn new(
+        config: rustchat_ws::Config,
+        wire: Option<Wire>,
+        keepalive: Keepalive,
+        now_ms: u64,
+        leftover: &[u8],
+    ) -> Self {
+        let mut conn = Connection::new(Role::Server, config);
+        conn.receive(leftover);
+        Self {
+            conn,
+            wire: wire.unwrap_or(Wire::WsLine),
+            wire_fixed: wire.is_some(),
+            keepalive,
+            last_heard_ms: now_ms,
+            ping_sent_ms: None,
+            rtt_ms: None,
+            pending: VecDeque::from([Action::Register]),
+            ending: None,
+        }
+    }
+
+    /// Feeds socket bytes.
+    pub fn receive(&mut self, data: &[u8]) {
+        self.conn.receive(data);
+    }
+
+    /// The next action from the frames received.
+    pub fn next_action(&mut self, now_ms: u64) -> Option<Action> {
+        loop {
+            if let Some(action) = self.pending.pop_front() {
+                return Some(action);
+            }
+            if self.ending.is_some() {
+                return None;
+            }
+            let event = match self.conn.next_event() {
+                Ok(Some(event)) => event,
+                Ok(None) => {
+                    self.conn.release_idle_buffer();
+                    return None;
+                }
+                Err(e) => {
+                    self.ending = Some(Ending::Protocol(e.to_string()));
+                    return None;
+                }
+            };
+            self.last_heard_ms = now_ms;
+            self.on_event(event, now_ms);
+        }
+    }
+
+    fn on_event(&mut self, event: Event, now_ms: u64) {
+        match event {
+            Event::Message(Message::Text(text)) => self.on_text(text.as_str()),
+            Event::Message(Message::Binary(_)) => {
+                self.pending.push_back(Action::Reply(ServerEvent::error(
+                    ErrorKind::Usage,
+                    "binary frames are not understood: send text frames holding a JSON \
+                     object or a line",
+                )))
+            }
+            Event::Ping(_) => {} // the pong is already queued by the connection
+            Event::Pong(_) => {
+                if let Some(sent) = self.ping_sent_ms.take() {
+                    self.rtt_ms = Some(now_ms.saturating_sub(sent));
+                }
+            }
+            Event::Close(_) => self.ending = Some(Ending::Peer),
+        }
+    }
+
+    fn on_text(&mut self, text: &str) {
+        let is_json = text.trim_start().starts_with('{');
+        if is_json && !self.wire_fixed && self.wire != Wire::WsJson {
+            self.wire = Wire::WsJson;
+            self.pending.push_back(Action::Wire(Wire::WsJson));
+        }
+        let parsed = if is_json {
+            Command::from_json(text).map(Some).map_err(|e| e.to_event())
+        } else {
+            Command::parse(text).map_err(|e| e.to_event())
+        };
+        match parsed {
+            Ok(Some(command)) => self.pending.push_back(Action::Command(command)),
+            Ok(None) => {}
+            Err(event) => self.pending.push_back(Action::Reply(event)),
+        }
+    }
+
+    /// Queues an event: its frame, encoded once for all receivers, costs a pointer copy.
+    pub fn push_event(&mut self, event: &Encoded) {
+        if let Some(frame) = event.frame(self.wire) {
+            // Fails only after our Close went out, when nothing more may be sent.
+            let _ = self.conn.send_prepared(frame);
+        }
+    }
+
+    /// Ends the session with a Close frame whose code says why.
+    pub fn end(&mut self, ending: Ending) {
+        if self.ending.is_some() {
+            return;
+        }
+        let code = match &ending {
+            Ending::Peer | Ending::Quit => CloseCode::NORMAL,
+            Ending::Protocol(_) => CloseCode::PROTOCOL,
+            Ending::SlowConsumer | Ending::Flood => CloseCode::POLICY,
+            // ARCHITECTURE.md: an unanswered keepalive closes with 1011.
+            Ending::Timeout(_) => CloseCode::INTERNAL,
+            Ending::Shutdown => CloseCode::GOING_AWAY,
+        };
+        let mut reason = ending.reason();
+        truncate(&mut reason, 123);
+        let _ = self.conn.close(Some(CloseFrame::new(code, reason)));
+        self.ending = Some(ending);
+    }
+
+    /// Keepalive: ping a quiet client; give up on one that does not answer.
+    pub fn tick(&mut self, now_ms: u64) {
+        if self.ending.is_some() {
+            return;
+        }
+        match self.ping_sent_ms {
+            Some(sent) if now_ms.saturating_sub(sent) >= self.keepalive.timeout_ms => {
+                let waited = now_ms.saturating_sub(sent) / 1000;
+                self.end(Ending::Timeout(format!(
+                    "no pong to our ping in {waited} s"
+                )));
+            }
+            Some(_) => {}
+            None if now_ms.saturating_sub(self.last_heard_ms) >= self.keepalive.interval_ms => {
+                if self.conn.ping(now_ms.to_be_bytes().to_vec()).is_ok() {
+                    self.ping_sent_ms = Some(now_ms);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Bytes for the socket.
+    pub fn outbound(&mut self) -> &mut Outbound {
+        self.conn.outbound()
+    }
+
+    /// Why it ended, if it has.
+    pub fn ending(&self) -> Option<&Ending> {
+        self.ending.as_ref()
+    }
+
+    /// How the client wants events.
+    pub fn wire(&self) -> Wire {
+        self.wire
+    }
+
+    /// The last keepalive round trip.
+    pub fn rtt_ms(&self) -> Option<u64> {
+        self.rtt_ms
+    }
+
+    /// The socket hit end of file without a Close frame.
+    pub fn eof(&mut self) {
+        if self.ending.is_none() {
+            self.ending = Some(Ending::Peer);
+        }
+    }
+}
+
+fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
