@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use rustchat_server::config::{HistoryMode, ServerConfig};
+use rustchat_server::config::{HistoryMode, Model, ServerConfig};
 use rustchat_server::flood::FloodConfig;
 
 /// Options of `rustchat serve`. Every limit has the default of docs/ARCHITECTURE.md.
@@ -15,8 +15,9 @@ pub(crate) struct ServeArgs {
     /// Address to listen on; repeat for several (e.g. `--listen 0.0.0.0:8080 --listen [::]:8080`).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: Vec<SocketAddr>,
-    /// Concurrency model (the blocking models come in a later release).
-    #[arg(long, value_enum, default_value_t = Model::Async)]
+    /// Concurrency model: `async` (tokio), `threads` (one per connection), `pool[:N]` (N workers,
+    /// default 4 per core; a connection holds one for its life) or `sequential` (one at a time).
+    #[arg(long, default_value = "async", value_parser = parse_model)]
     model: Model,
     /// Directory of the history database.
     #[arg(long, value_name = "DIR", default_value = "rustchat-data")]
@@ -59,10 +60,8 @@ pub(crate) struct ServeArgs {
     replay: usize,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Model {
-    /// tokio, one task per connection.
-    Async,
+fn parse_model(text: &str) -> Result<Model, String> {
+    Model::parse(text, ServerConfig::default_pool_size())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -103,6 +102,7 @@ impl ServeArgs {
     fn config(self) -> ServerConfig {
         let mut config = ServerConfig {
             listen: self.listen,
+            model: self.model,
             backlog: self.backlog,
             max_connections: self.max_connections,
             data_dir: self.data_dir,
@@ -128,8 +128,8 @@ impl ServeArgs {
 
 /// Runs the server until Ctrl-C or SIGTERM, then shuts down gracefully.
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let model = args.model;
     let config = args.config();
+    let model = config.model.name();
     let history = match config.history {
         HistoryMode::File => format!(
             "history in {}",
@@ -141,7 +141,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         rustchat_server::server::start(config.clone()).context("the server could not start")?;
     for addr in server.addrs() {
         tracing::info!(
-            "rustchat listening on {addr} (model {model:?}, {history}; max {} connections, lines ≤ {} B, WebSocket messages ≤ {} B, outbox ≤ {} B, rate limit {})",
+            "rustchat listening on {addr} (model {model}, {history}; max {} connections, lines ≤ {} B, WebSocket messages ≤ {} B, outbox ≤ {} B, rate limit {})",
             config.max_connections,
             config.max_line,
             config.max_ws_message,

@@ -6,6 +6,44 @@ use std::time::Duration;
 
 use crate::flood::FloodConfig;
 use crate::hub::HubConfig;
+use crate::model_blocking::Blocking;
+
+/// How connections are served (`--model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// tokio, a task per connection (the default).
+    Async,
+    /// One of the blocking models.
+    Blocking(Blocking),
+}
+
+impl Model {
+    /// Parses `sequential`, `threads`, `pool`, `pool:N` or `async`; `pool` alone means
+    /// `default_pool` workers.
+    pub fn parse(text: &str, default_pool: usize) -> Result<Self, String> {
+        let expected = "expected sequential, threads, pool, pool:N (N ≥ 1) or async";
+        Ok(match text {
+            "async" => Self::Async,
+            "sequential" => Self::Blocking(Blocking::Sequential),
+            "threads" => Self::Blocking(Blocking::Threads),
+            "pool" => Self::Blocking(Blocking::Pool(default_pool.max(1))),
+            other => match other.strip_prefix("pool:").map(str::parse::<usize>) {
+                Some(Ok(n)) if n >= 1 => Self::Blocking(Blocking::Pool(n)),
+                _ => return Err(format!("unknown model `{text}`: {expected}")),
+            },
+        })
+    }
+
+    /// The name `--model` takes.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Async => "async".into(),
+            Self::Blocking(Blocking::Sequential) => "sequential".into(),
+            Self::Blocking(Blocking::Threads) => "threads".into(),
+            Self::Blocking(Blocking::Pool(n)) => format!("pool:{n}"),
+        }
+    }
+}
 
 /// Where room history is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +59,8 @@ pub enum HistoryMode {
 pub struct ServerConfig {
     /// Addresses to listen on (default `127.0.0.1:8080`).
     pub listen: Vec<SocketAddr>,
+    /// The concurrency model (default `async`).
+    pub model: Model,
     /// The listen(2) backlog: connections the kernel queues before we accept them.
     pub backlog: i32,
     /// Most connections at once; more are told the server is full and closed.
@@ -64,6 +104,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            model: Model::Async,
             backlog: 1024,
             max_connections: 10_000,
             data_dir: PathBuf::from("rustchat-data"),
@@ -95,11 +136,44 @@ impl ServerConfig {
             .max_fragments(self.max_ws_fragments)
     }
 
+    /// The default `pool` size: four workers per core (connections mostly wait, so a pool
+    /// sized to the cores alone would leave them idle).
+    pub fn default_pool_size() -> usize {
+        std::thread::available_parallelism().map_or(4, |n| n.get() * 4)
+    }
+
     /// The HTTP head limits as the ws crate's handshake limits.
     pub fn head_limits(&self) -> rustchat_ws::handshake::HeadLimits {
         rustchat_ws::handshake::HeadLimits {
             max_head_bytes: self.max_http_head,
             max_headers: self.max_http_headers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_round_trip() {
+        for name in ["async", "sequential", "threads", "pool:3"] {
+            assert_eq!(
+                Model::parse(name, 8).map(|m| m.name()),
+                Ok(name.to_string())
+            );
+        }
+        assert_eq!(
+            Model::parse("pool", 8),
+            Ok(Model::Blocking(Blocking::Pool(8)))
+        );
+    }
+
+    #[test]
+    fn bad_models_say_what_is_expected() {
+        for bad in ["pool:0", "pool:x", "fibers", ""] {
+            let err = Model::parse(bad, 8).expect_err(bad);
+            assert!(err.contains("expected sequential, threads, pool"), "{err}");
         }
     }
 }

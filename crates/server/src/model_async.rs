@@ -20,16 +20,13 @@ use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, timeout};
 
 use crate::detect::{Kind, classify};
+use crate::driver::Driver;
 use crate::flood::TokenBucket;
 use crate::http::{HttpContext, Route, route};
 use crate::line_session::LineSession;
-use crate::outbox::Drained;
 use crate::session::{Action, Ending, Session, Transport};
 use crate::state::{Shared, now_ms};
 use crate::ws_session::{Keepalive, WsSession};
-
-/// Pending outbound bytes above which the task stops taking events from its outbox.
-const HIGH_WATER: usize = 256 * 1024;
 
 thread_local! {
     /// Read buffer shared by all connections of one runtime thread.
@@ -276,21 +273,11 @@ async fn run_session(
     initial: Option<Action>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let (conn, outbox) = shared.open_conn(session.wire());
-    let mut registered = false;
-    // A silent line client is greeted before it says a word.
-    if let Some(action) = initial {
-        registered |= action == Action::Register;
-        shared.apply(conn, action, &outbox);
-    }
-    let started = Instant::now();
-    let mut events = Vec::new();
+    let mut driver = Driver::open(shared, &session, initial);
+    let outbox = driver.outbox().clone();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let result = loop {
-        while let Some(action) = session.next_action(now_ms()) {
-            registered |= action == Action::Register;
-            shared.apply(conn, action, &outbox);
-        }
+        driver.act(&mut session);
         if let Err(e) = write_some(&tcp, session.outbound()) {
             break Err(e);
         }
@@ -298,7 +285,7 @@ async fn run_session(
             break Ok(());
         }
         let want_write = !session.outbound().is_empty();
-        let want_events = session.outbound().len() < HIGH_WATER;
+        let want_events = driver.wants_events(&mut session);
         tokio::select! {
             () = stopped(&mut shutdown) => session.end(Ending::Shutdown),
             ready = tcp.readable() => {
@@ -311,46 +298,12 @@ async fn run_session(
                     break Err(e);
                 }
             }
-            () = outbox.wait(), if want_events => {
-                events.clear();
-                match outbox.drain(&mut events) {
-                    Drained::Overflowed => {
-                        shared.metrics.slow_consumer();
-                        session.end(Ending::SlowConsumer);
-                    }
-                    drained => {
-                        for event in &events {
-                            session.push_event(event);
-                        }
-                        if drained == Drained::Closing {
-                            session.end(Ending::Quit);
-                        }
-                    }
-                }
-            }
-            _ = tick.tick() => {
-                session.tick(now_ms());
-                if !registered && started.elapsed() > shared.config.handshake_timeout {
-                    shared.metrics.timeout();
-                    let secs = shared.config.handshake_timeout.as_secs();
-                    session.end(Ending::Timeout(format!("HELLO handshake not finished within {secs} s")));
-                }
-            }
+            () = outbox.wait(), if want_events => driver.pump(&mut session),
+            _ = tick.tick() => driver.tick(&mut session),
         }
     };
-    let ending = session.ending().cloned();
-    if matches!(ending, Some(Ending::Protocol(_))) {
-        shared.metrics.protocol_error();
-    }
-    if matches!(ending, Some(Ending::Flood)) {
-        shared.metrics.flood_disconnect();
-    }
-    let reason = ending
-        .as_ref()
-        .filter(|e| **e != Ending::Quit)
-        .map(Ending::reason);
-    shared.close_conn(conn, reason);
-    if result.is_ok() && !matches!(ending, Some(Ending::SlowConsumer)) {
+    let flush = driver.close(&session);
+    if result.is_ok() && flush {
         finish(&tcp, session.outbound(), shared.config.shutdown_grace).await;
     }
     result
@@ -367,8 +320,7 @@ async fn finish(tcp: &TcpStream, out: &mut Outbound, grace: Duration) {
         }
     };
     let _ = timeout(grace, flush).await;
-    let std = tcp.as_ref();
-    let _ = socket2::SockRef::from(std).shutdown(std::net::Shutdown::Write);
+    let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write);
     let mut sink = BytesMut::new();
     let _ = timeout(Duration::from_millis(500), async {
         while read_into(tcp, &mut sink).await.is_ok_and(|n| n > 0) {

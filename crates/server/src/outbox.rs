@@ -7,7 +7,7 @@
 //! in order, and the server's memory per connection stays bounded.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::Notify;
 
@@ -41,8 +41,17 @@ pub struct Outbox {
     limit: usize,
     /// Wakes an async driver.
     notify: Notify,
-    /// Wakes a blocking driver.
-    ready: Condvar,
+    /// Wakes a blocking driver (its poller's waker), if it set one.
+    waker: OnceLock<Waker>,
+}
+
+/// A blocking driver's wake-up call.
+struct Waker(Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waker")
+    }
 }
 
 impl Outbox {
@@ -55,7 +64,7 @@ impl Outbox {
             }),
             limit,
             notify: Notify::new(),
-            ready: Condvar::new(),
+            waker: OnceLock::new(),
         })
     }
 
@@ -98,9 +107,16 @@ impl Outbox {
         self.wake();
     }
 
+    /// Has `wake` called whenever something is queued (for a driver that blocks in a poller).
+    pub fn set_waker(&self, wake: impl Fn() + Send + Sync + 'static) {
+        let _ = self.waker.set(Waker(Box::new(wake)));
+    }
+
     fn wake(&self) {
         self.notify.notify_one();
-        self.ready.notify_one();
+        if let Some(Waker(wake)) = self.waker.get() {
+            wake();
+        }
     }
 
     /// Moves the queued events into `into` (oldest first).
@@ -128,14 +144,6 @@ impl Outbox {
     pub async fn wait(&self) {
         if !self.is_ready() {
             self.notify.notified().await;
-        }
-    }
-
-    /// Waits (blocking) up to `timeout` until something is ready.
-    pub fn wait_blocking(&self, timeout: std::time::Duration) {
-        let q = self.lock();
-        if q.events.is_empty() && !q.overflowed && !q.closing {
-            let _unused = self.ready.wait_timeout(q, timeout);
         }
     }
 

@@ -4,14 +4,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::watch;
 
 use crate::committer::CommitterJoin;
-use crate::config::ServerConfig;
+use crate::config::{Model, ServerConfig};
 use crate::history::HistoryError;
 use crate::listener;
-use crate::model_async;
 use crate::state::Shared;
+use crate::{model_async, model_blocking};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +33,10 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct RunningServer {
     addrs: Vec<SocketAddr>,
+    /// The async model's stop signal.
     stop: watch::Sender<bool>,
+    /// The blocking models' stop flag.
+    stop_flag: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     history: Option<CommitterJoin>,
@@ -51,25 +56,44 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .map(std::net::TcpListener::local_addr)
         .collect::<Result<Vec<_>, _>>()
         .map_err(StartError::Listen)?;
+    let model = config.model;
     let (shared, history) = Shared::open(config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("rustchat-io")
-        .build()
-        .map_err(StartError::Runtime)?;
     let (stop, stopped) = watch::channel(false);
+    let stop_flag = Arc::new(AtomicBool::new(false));
     let serving = shared.clone();
-    let thread = std::thread::Builder::new()
-        .name("rustchat-async".into())
-        .spawn(move || {
-            if let Err(e) = runtime.block_on(model_async::serve(serving, listeners, stopped)) {
-                tracing::error!("server stopped: {e}");
-            }
-        })
-        .map_err(StartError::Runtime)?;
+    let thread = match model {
+        Model::Async => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("rustchat-io")
+                .build()
+                .map_err(StartError::Runtime)?;
+            std::thread::Builder::new()
+                .name("rustchat-async".into())
+                .spawn(move || {
+                    if let Err(e) =
+                        runtime.block_on(model_async::serve(serving, listeners, stopped))
+                    {
+                        tracing::error!("server stopped: {e}");
+                    }
+                })
+        }
+        Model::Blocking(blocking) => {
+            let flag = stop_flag.clone();
+            std::thread::Builder::new()
+                .name("rustchat-accept".into())
+                .spawn(move || {
+                    if let Err(e) = model_blocking::serve(serving, listeners, blocking, flag) {
+                        tracing::error!("server stopped: {e}");
+                    }
+                })
+        }
+    }
+    .map_err(StartError::Runtime)?;
     Ok(RunningServer {
         addrs,
         stop,
+        stop_flag,
         thread: Some(thread),
         shared,
         history: Some(history),
@@ -100,6 +124,7 @@ impl RunningServer {
 
     fn stop_and_join(&mut self) -> Result<(), HistoryError> {
         let _ = self.stop.send(true);
+        self.stop_flag.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

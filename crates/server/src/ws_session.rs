@@ -169,13 +169,12 @@ impl WsSession {
                     "no pong to our ping in {waited} s"
                 )));
             }
-            Some(_) => {}
-            None if now_ms.saturating_sub(self.last_heard_ms) >= self.keepalive.interval_ms => {
-                if self.conn.ping(now_ms.to_be_bytes().to_vec()).is_ok() {
-                    self.ping_sent_ms = Some(now_ms);
-                }
+            None if now_ms.saturating_sub(self.last_heard_ms) >= self.keepalive.interval_ms
+                && self.conn.ping(now_ms.to_be_bytes().to_vec()).is_ok() =>
+            {
+                self.ping_sent_ms = Some(now_ms);
             }
-            None => {}
+            Some(_) | None => {}
         }
     }
 

@@ -1,0 +1,117 @@
+//! What every concurrency model does with a session, whatever drives its I/O: apply its
+//! actions, pump its outbox into it, keep its deadlines, and settle the books when it ends.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::delivery::{ConnId, Encoded};
+use crate::outbox::{Drained, Outbox};
+use crate::session::{Action, Ending, Session};
+use crate::state::{Shared, now_ms};
+
+/// Pending outbound bytes above which a connection stops taking events from its outbox: past
+/// it, the outbox fills up and the slow-consumer policy decides.
+pub const HIGH_WATER: usize = 256 * 1024;
+
+/// One session's link to the shared state.
+#[derive(Debug)]
+pub struct Driver<'a> {
+    shared: &'a Shared,
+    conn: ConnId,
+    outbox: Arc<Outbox>,
+    events: Vec<Arc<Encoded>>,
+    registered: bool,
+    started: Instant,
+}
+
+impl<'a> Driver<'a> {
+    /// Registers the session's outbox; `initial` is an action decided before any byte was read
+    /// (greeting a silent line client).
+    pub fn open(shared: &'a Shared, session: &Session, initial: Option<Action>) -> Self {
+        let (conn, outbox) = shared.open_conn(session.wire());
+        let mut driver = Self {
+            shared,
+            conn,
+            outbox,
+            events: Vec::new(),
+            registered: false,
+            started: Instant::now(),
+        };
+        if let Some(action) = initial {
+            driver.apply(action);
+        }
+        driver
+    }
+
+    /// The outbox, for drivers that wait on it.
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
+    fn apply(&mut self, action: Action) {
+        self.registered |= action == Action::Register;
+        self.shared.apply(self.conn, action, &self.outbox);
+    }
+
+    /// Carries out everything the session has decided from the bytes it was fed.
+    pub fn act(&mut self, session: &mut Session) {
+        while let Some(action) = session.next_action(now_ms()) {
+            self.apply(action);
+        }
+    }
+
+    /// Whether the session has room for more events (its socket is keeping up).
+    pub fn wants_events(&self, session: &mut Session) -> bool {
+        session.is_open() && session.outbound().len() < HIGH_WATER
+    }
+
+    /// Moves queued events into the session (a pointer copy each), or ends it as a slow
+    /// consumer, or after `/quit`.
+    pub fn pump(&mut self, session: &mut Session) {
+        self.events.clear();
+        match self.outbox.drain(&mut self.events) {
+            Drained::Overflowed => {
+                self.shared.metrics.slow_consumer();
+                session.end(Ending::SlowConsumer);
+            }
+            drained => {
+                for event in &self.events {
+                    session.push_event(event);
+                }
+                if drained == Drained::Closing {
+                    session.end(Ending::Quit);
+                }
+            }
+        }
+    }
+
+    /// Once a second: keepalive, and the deadline for finishing the HELLO handshake.
+    pub fn tick(&mut self, session: &mut Session) {
+        session.tick(now_ms());
+        let limit = self.shared.config.handshake_timeout;
+        if !self.registered && session.is_open() && self.started.elapsed() > limit {
+            self.shared.metrics.timeout();
+            let secs = limit.as_secs();
+            session.end(Ending::Timeout(format!(
+                "HELLO handshake not finished within {secs} s"
+            )));
+        }
+    }
+
+    /// The session is over: count why, tell its rooms, forget it. Returns whether its last
+    /// bytes are worth flushing (not for a slow consumer, whose socket is stuck).
+    pub fn close(self, session: &Session) -> bool {
+        let ending = session.ending().cloned();
+        match &ending {
+            Some(Ending::Protocol(_)) => self.shared.metrics.protocol_error(),
+            Some(Ending::Flood) => self.shared.metrics.flood_disconnect(),
+            _ => {}
+        }
+        let reason = ending
+            .as_ref()
+            .filter(|e| **e != Ending::Quit)
+            .map(Ending::reason);
+        self.shared.close_conn(self.conn, reason);
+        !matches!(ending, Some(Ending::SlowConsumer))
+    }
+}

@@ -1,0 +1,481 @@
+//! The blocking concurrency models: `sequential`, `threads` and `pool:N`.
+//!
+//! They differ only in who runs a connection: the accepting thread itself (`sequential`: the
+//! others wait in the kernel's backlog), a new thread per connection (`threads`), or one of N
+//! workers that keeps it for its whole life (`pool`). The thread serving a connection blocks in
+//! `poll(2)` (mio) on two things: its socket, and a waker its outbox rings when events arrive —
+//! so a broadcast never waits for a slow receiver, exactly as in the async model.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mio::{Events, Interest, Poll, Token, Waker};
+use rustchat_ws::handshake::{HandshakeError, Request, http_response};
+use rustchat_ws::outbound::Outbound;
+
+use crate::detect::{Kind, classify};
+use crate::driver::Driver;
+use crate::flood::TokenBucket;
+use crate::http::{HttpContext, Route, route};
+use crate::line_session::LineSession;
+use crate::session::{Action, Ending, Session, Transport};
+use crate::state::{Shared, now_ms};
+use crate::ws_session::{Keepalive, WsSession};
+
+/// How the blocking models share out connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocking {
+    /// One connection at a time, on the accepting thread.
+    Sequential,
+    /// A thread per connection.
+    Threads,
+    /// N worker threads; a connection holds one for its lifetime, the rest queue.
+    Pool(usize),
+}
+
+const SOCKET: Token = Token(0);
+const WAKE: Token = Token(1);
+/// How often a blocked thread looks at the stop flag and its deadlines.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Serves until `stop` is set, then lets connections say goodbye and returns.
+pub fn serve(
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+    model: Blocking,
+    stop: Arc<AtomicBool>,
+) -> io::Result<()> {
+    let mut poll = Poll::new()?;
+    let mut sockets = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        listener.set_nonblocking(true)?;
+        let mut listener = mio::net::TcpListener::from_std(listener);
+        poll.registry()
+            .register(&mut listener, Token(i), Interest::READABLE)?;
+        sockets.push(listener);
+    }
+    let live = Arc::new(AtomicUsize::new(0));
+    let pool = match model {
+        Blocking::Pool(n) => Some(Pool::start(n.max(1), shared.clone(), stop.clone())?),
+        _ => None,
+    };
+    let mut events = Events::with_capacity(64);
+    while !stop.load(Ordering::Acquire) {
+        poll_retrying(&mut poll, &mut events, TICK)?;
+        for event in &events {
+            let Some(listener) = sockets.get(event.token().0) else {
+                continue;
+            };
+            while let Ok((tcp, _)) = listener.accept() {
+                let Some(tcp) = admit(tcp, &shared) else {
+                    continue;
+                };
+                match (&pool, model) {
+                    (Some(pool), _) => pool.queue(tcp),
+                    (None, Blocking::Sequential) => serve_one(tcp, &shared, &stop),
+                    (None, _) => spawn_thread(tcp, shared.clone(), stop.clone(), live.clone()),
+                }
+            }
+        }
+    }
+    drop(sockets); // stop listening before the goodbyes
+    if let Some(pool) = pool {
+        pool.join();
+    }
+    let deadline = Instant::now() + shared.config.shutdown_grace + Duration::from_secs(1);
+    while live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// Turns a mio stream back into a blocking std stream, or refuses it when the server is full.
+fn admit(tcp: mio::net::TcpStream, shared: &Shared) -> Option<TcpStream> {
+    shared.metrics.connection_opened();
+    let tcp = TcpStream::from(socket2::Socket::from(std::os::fd::OwnedFd::from(tcp)));
+    if tcp.set_nonblocking(false).is_err() {
+        return None;
+    }
+    if shared.metrics.open_now() >= shared.config.max_connections as u64 {
+        shared.metrics.connection_refused();
+        let max = shared.config.max_connections;
+        std::thread::spawn(move || refuse_full(tcp, max));
+        return None;
+    }
+    Some(tcp)
+}
+
+fn spawn_thread(
+    tcp: TcpStream,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    live: Arc<AtomicUsize>,
+) {
+    live.fetch_add(1, Ordering::AcqRel);
+    let spawned = std::thread::Builder::new()
+        .name("rustchat-conn".into())
+        .spawn({
+            let live = live.clone();
+            move || {
+                serve_one(tcp, &shared, &stop);
+                live.fetch_sub(1, Ordering::AcqRel);
+            }
+        });
+    if let Err(e) = spawned {
+        live.fetch_sub(1, Ordering::AcqRel);
+        tracing::warn!("cannot start a connection thread: {e}");
+    }
+}
+
+/// A fixed set of workers fed through a queue of accepted connections.
+#[derive(Debug)]
+struct Pool {
+    queue: mpsc::Sender<TcpStream>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Pool {
+    fn start(size: usize, shared: Arc<Shared>, stop: Arc<AtomicBool>) -> io::Result<Self> {
+        let (queue, inbox) = mpsc::channel::<TcpStream>();
+        let inbox = Arc::new(Mutex::new(inbox));
+        let workers = (0..size)
+            .map(|i| {
+                let (inbox, shared, stop) = (inbox.clone(), shared.clone(), stop.clone());
+                std::thread::Builder::new()
+                    .name(format!("rustchat-worker-{i}"))
+                    .spawn(move || {
+                        loop {
+                            let next = inbox.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                            match next {
+                                Ok(tcp) => serve_one(tcp, &shared, &stop),
+                                Err(_) => return, // queue closed: shutting down
+                            }
+                        }
+                    })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Self { queue, workers })
+    }
+
+    fn queue(&self, tcp: TcpStream) {
+        let _ = self.queue.send(tcp);
+    }
+
+    /// Closes the queue (queued connections are still served) and waits for the workers.
+    fn join(self) {
+        drop(self.queue);
+        for worker in self.workers {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// One client, start to end, on the calling thread.
+fn serve_one(tcp: TcpStream, shared: &Shared, stop: &AtomicBool) {
+    shared.metrics.open_connections(1);
+    if let Err(e) = connection(tcp, shared, stop) {
+        tracing::debug!("connection ended: {e}");
+    }
+    shared.metrics.open_connections(-1);
+}
+
+fn connection(tcp: TcpStream, shared: &Shared, stop: &AtomicBool) -> io::Result<()> {
+    tcp.set_nodelay(true)?;
+    let config = &shared.config;
+    let mut first = BytesMut::new();
+    let deadline = Instant::now() + config.detect_timeout;
+    let kind = loop {
+        match read_until(&tcp, &mut first, deadline, stop)? {
+            None => break Kind::Line, // silent: greet it
+            Some(0) => return Ok(()),
+            Some(_) => {
+                if let Some(kind) = classify(&first) {
+                    break kind;
+                }
+            }
+        }
+    };
+    match kind {
+        Kind::Line => {
+            shared.metrics.line_session();
+            let mut line = LineSession::new(config.max_line);
+            let greet = first.is_empty().then(|| line.greet()).flatten();
+            line.receive(&first);
+            run_session(
+                tcp,
+                shared,
+                Session::new(Transport::Line(line), flood(shared)),
+                greet,
+                stop,
+            )
+        }
+        Kind::Http => http(tcp, shared, first, stop),
+    }
+}
+
+fn http(tcp: TcpStream, shared: &Shared, mut buf: BytesMut, stop: &AtomicBool) -> io::Result<()> {
+    let config = &shared.config;
+    let limits = config.head_limits();
+    let deadline = Instant::now() + config.handshake_timeout;
+    let (request, used) = loop {
+        match Request::parse(&buf, &limits) {
+            Ok(Some(done)) => break done,
+            Ok(None) => {}
+            Err(e) => return refuse_http(&tcp, shared, &e),
+        }
+        match read_until(&tcp, &mut buf, deadline, stop)? {
+            Some(0) => return Ok(()),
+            Some(_) => {}
+            None => {
+                shared.metrics.timeout();
+                let body = format!(
+                    "request head not complete within {} s: send the whole head at once\n",
+                    config.handshake_timeout.as_secs()
+                );
+                return write_and_close(
+                    &tcp,
+                    &http_response(408, "Request Timeout", &[], body.as_bytes()),
+                );
+            }
+        }
+    };
+    let metrics = || shared.metrics_text();
+    let routed = route(
+        &request,
+        &HttpContext {
+            metrics: &metrics,
+            allowed_origins: &config.allowed_origins,
+        },
+    );
+    match routed {
+        Route::Respond(bytes) => {
+            shared.metrics.http_request();
+            write_and_close(&tcp, &bytes)
+        }
+        Route::Upgrade { response, wire } => {
+            (&tcp).write_all(&response)?;
+            shared.metrics.ws_session();
+            let keepalive = Keepalive {
+                interval_ms: config.ping_interval.as_millis() as u64,
+                timeout_ms: config.pong_timeout.as_millis() as u64,
+            };
+            let ws = WsSession::new(config.ws_config(), wire, keepalive, now_ms(), &buf[used..]);
+            run_session(
+                tcp,
+                shared,
+                Session::new(Transport::Ws(ws), flood(shared)),
+                None,
+                stop,
+            )
+        }
+    }
+}
+
+fn refuse_http(tcp: &TcpStream, shared: &Shared, e: &HandshakeError) -> io::Result<()> {
+    shared.metrics.protocol_error();
+    write_and_close(tcp, &e.response())
+}
+
+fn flood(shared: &Shared) -> Option<TokenBucket> {
+    shared.config.flood.map(|f| TokenBucket::new(f, now_ms()))
+}
+
+/// Reads once into `buf`, waiting at most until `deadline` (`None`: it passed, or we stop).
+fn read_until(
+    tcp: &TcpStream,
+    buf: &mut BytesMut,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> io::Result<Option<usize>> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stop.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        tcp.set_read_timeout(Some(left.min(TICK)))?;
+        match (&*tcp).read(&mut chunk) {
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Ok(Some(n));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Drives a session: the thread blocks in poll on its socket and its outbox's waker.
+fn run_session(
+    tcp: TcpStream,
+    shared: &Shared,
+    mut session: Session,
+    initial: Option<Action>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    tcp.set_nonblocking(true)?;
+    let mut sock = mio::net::TcpStream::from_std(tcp);
+    let mut poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+    poll.registry()
+        .register(&mut sock, SOCKET, Interest::READABLE)?;
+    let mut driver = Driver::open(shared, &session, initial);
+    let ring = waker.clone();
+    driver.outbox().set_waker(move || {
+        let _ = ring.wake();
+    });
+    let mut events = Events::with_capacity(8);
+    let mut writing = false;
+    let mut last_tick = Instant::now();
+    let result = loop {
+        driver.act(&mut session);
+        if driver.wants_events(&mut session) && driver.outbox().is_ready() {
+            driver.pump(&mut session);
+            continue;
+        }
+        if let Err(e) = write_some(&mut sock, session.outbound()) {
+            break Err(e);
+        }
+        if !session.is_open() {
+            break Ok(());
+        }
+        let want_write = !session.outbound().is_empty();
+        if want_write != writing {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            poll.registry().reregister(&mut sock, SOCKET, interest)?;
+            writing = want_write;
+        }
+        poll_retrying(&mut poll, &mut events, TICK)?;
+        if events
+            .iter()
+            .any(|e| e.token() == SOCKET && (e.is_readable() || e.is_read_closed()))
+        {
+            if let Err(e) = read_all(&mut sock, &mut session, &mut driver) {
+                break Err(e);
+            }
+        }
+        if stop.load(Ordering::Acquire) {
+            session.end(Ending::Shutdown);
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            driver.tick(&mut session);
+        }
+    };
+    let flush = driver.close(&session);
+    if result.is_ok() && flush {
+        finish(sock, session.outbound(), shared.config.shutdown_grace);
+    }
+    result
+}
+
+/// Reads until the socket would block (mio readiness is edge-triggered), acting on each read
+/// so buffers stay bounded.
+fn read_all(
+    sock: &mut mio::net::TcpStream,
+    session: &mut Session,
+    driver: &mut Driver<'_>,
+) -> io::Result<()> {
+    let mut buf = [0u8; 16 * 1024];
+    while session.is_open() {
+        match sock.read(&mut buf) {
+            Ok(0) => {
+                session.eof();
+                return Ok(());
+            }
+            Ok(n) => {
+                session.receive(&buf[..n]);
+                driver.act(session);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes what the socket takes now (vectored), leaving the rest queued.
+fn write_some(sock: &mut mio::net::TcpStream, out: &mut Outbound) -> io::Result<()> {
+    while !out.is_empty() {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let count = out.io_slices(&mut slices);
+        match sock.write_vectored(&slices[..count]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => out.advance(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Flushes the last bytes within `grace`, closes our side first, waits briefly for theirs.
+fn finish(sock: mio::net::TcpStream, out: &mut Outbound, grace: Duration) {
+    let tcp = TcpStream::from(socket2::Socket::from(std::os::fd::OwnedFd::from(sock)));
+    let _ = tcp.set_nonblocking(false);
+    let _ = tcp.set_write_timeout(Some(grace));
+    let mut rest = BytesMut::new();
+    while !out.is_empty() {
+        rest.extend_from_slice(out.first_chunk());
+        let n = out.first_chunk().len();
+        out.advance(n);
+    }
+    let _ = write_and_close(&tcp, &rest);
+}
+
+/// Writes `bytes`, shuts down our side, and drains the peer's for up to half a second.
+fn write_and_close(tcp: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+    let result = (&*tcp).write_all(bytes);
+    let _ = tcp.shutdown(Shutdown::Write);
+    let _ = tcp.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut sink = [0u8; 1024];
+    while matches!((&*tcp).read(&mut sink), Ok(n) if n > 0) {}
+    result
+}
+
+fn refuse_full(tcp: TcpStream, max: usize) {
+    let mut first = BytesMut::new();
+    let _ = read_until(
+        &tcp,
+        &mut first,
+        Instant::now() + Duration::from_millis(500),
+        &AtomicBool::new(false),
+    );
+    let text = format!("server full: {max} connections already open — try again later\n");
+    let bytes = match classify(&first) {
+        Some(Kind::Http) | None => http_response(
+            503,
+            "Service Unavailable",
+            &[("Retry-After", "5")],
+            text.as_bytes(),
+        ),
+        Some(Kind::Line) => Bytes::from(format!("ERROR {text}")),
+    };
+    let _ = write_and_close(&tcp, &bytes);
+}
+
+fn poll_retrying(poll: &mut Poll, events: &mut Events, timeout: Duration) -> io::Result<()> {
+    match poll.poll(events, Some(timeout)) {
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+            events.clear();
+            Ok(())
+        }
+        other => other,
+    }
+}
