@@ -289,30 +289,3 @@ fn close_through_a_shared_reference_flushes_then_refuses() -> TestResult {
     assert_eq!(committer.stats().queued(), 0);
     Ok(())
 }
-
-#[test]
-fn zz_scratch_throughput() -> TestResult {
-    for (name, durability) in [
-        ("normal", crate::history::Durability::Normal),
-        ("full", crate::history::Durability::Full),
-    ] {
-        let dir = tempfile::tempdir()?;
-        let history = History::open_with(&dir.path().join("h.db"), durability)?;
-        let outcomes: Vec<_> = (1..=100_000).map(|n| outcome(n, true)).collect();
-        let mut count = 0u64;
-        let fanout = move |_: Outcome| count += 1;
-        let start = Instant::now();
-        let (committer, join) = Committer::start(history, fanout, CommitConfig::default())?;
-        for o in outcomes {
-            committer.submit(o)?;
-        }
-        committer.shutdown();
-        let stats = join.join()?;
-        let secs = start.elapsed().as_secs_f64();
-        eprintln!(
-            "{name}: {:.0} msg/s ({secs:.3}s) {stats:?}",
-            100_000.0 / secs
-        );
-    }
-    Ok(())
-}
