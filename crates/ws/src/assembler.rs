@@ -124,11 +124,15 @@ impl Assembler {
     /// A message that arrived as one frame in one piece: no copy.
     fn whole(&mut self, chunk: FrameChunk) -> Result<Message, ProtocolError> {
         let payload: Bytes = chunk.payload;
-        if chunk.header.opcode == OpCode::Text {
+        // ASCII (most chat text) is checked in one vectorised pass; only other text needs the
+        // full UTF-8 check.
+        if chunk.header.opcode == OpCode::Text && !payload.is_ascii() {
             std::str::from_utf8(&payload).map_err(|_| ProtocolError::InvalidUtf8)?;
-            return Ok(Message::Text(Text::from_validated(payload)));
         }
-        Ok(Message::Binary(payload))
+        Ok(match chunk.header.opcode {
+            OpCode::Text => Message::Text(Text::from_validated(payload)),
+            _ => Message::Binary(payload),
+        })
     }
 }
 

@@ -82,6 +82,9 @@ impl FrameDecoder {
                     return Ok(None);
                 };
                 self.check(&header)?;
+                if let Some(chunk) = whole_frame(buf, header, len) {
+                    return Ok(Some(chunk));
+                }
                 buf.advance(len);
                 let remaining = header.payload_len;
                 self.state = State::Payload {
@@ -154,6 +157,26 @@ impl FrameDecoder {
             last,
         })
     }
+}
+
+/// The fast path: a frame already complete in `buf` comes out in one piece, split off the
+/// buffer together with its header (one split instead of an advance and a split).
+fn whole_frame(buf: &mut BytesMut, header: FrameHeader, head_len: usize) -> Option<FrameChunk> {
+    let end = head_len.checked_add(usize::try_from(header.payload_len).ok()?)?;
+    if buf.len() < end {
+        return None;
+    }
+    if let Some(key) = header.mask {
+        apply_mask(&mut buf[head_len..end], key, 0);
+    }
+    let mut frame = buf.split_to(end).freeze();
+    frame.advance(head_len);
+    Some(FrameChunk {
+        header,
+        payload: frame,
+        first: true,
+        last: true,
+    })
 }
 
 #[cfg(test)]

@@ -28,8 +28,16 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
         chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
     }
     // The word loop consumed a multiple of 8 (so of 4) bytes: the key phase is unchanged.
-    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
-        *byte ^= key[i & 3];
+    let mut rest = chunks.into_remainder();
+    if rest.len() >= 4 {
+        let (word, tail) = rest.split_at_mut(4);
+        let mut bytes = [0u8; 4];
+        bytes.copy_from_slice(word);
+        word.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ u32::from_ne_bytes(key)).to_ne_bytes());
+        rest = tail;
+    }
+    for (byte, k) in rest.iter_mut().zip(key) {
+        *byte ^= k;
     }
 }
 
@@ -40,10 +48,13 @@ pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// The key as seen from `offset` bytes into the key stream.
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut out = key;
-    out.rotate_left(offset & 3);
-    out
+    // Little-endian: the byte at index 1 is bits 8..16, so rotating the bytes left by one is
+    // rotating the number right by 8 bits. One instruction instead of a slice rotation.
+    u32::from_le_bytes(key)
+        .rotate_right(8 * (offset & 3) as u32)
+        .to_le_bytes()
 }
 
 #[cfg(test)]

@@ -117,10 +117,14 @@ impl Outbound {
         }
     }
 
-    /// Drops a large idle buffer so idle connections hold no memory.
+    /// Frees the buffer once everything is written, so an idle connection holds no memory
+    /// (the next burst allocates afresh: one allocation per flush, next to a system call).
     fn release_if_large(&mut self) {
-        if self.tail.capacity() > 16 * 1024 {
+        if self.tail.capacity() > 0 {
             self.tail = BytesMut::new();
+        }
+        if self.chunks.capacity() > 8 {
+            self.chunks = VecDeque::new();
         }
     }
 
