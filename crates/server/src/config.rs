@@ -115,7 +115,7 @@ impl Default for ServerConfig {
             max_http_head: 8 * 1024,
             max_http_headers: 64,
             handshake_timeout: Duration::from_secs(10),
-            detect_timeout: Duration::from_millis(250),
+            detect_timeout: Duration::from_millis(500),
             outbox_limit: 1 << 20,
             flood: Some(FloodConfig::default()),
             ping_interval: Duration::from_secs(20),

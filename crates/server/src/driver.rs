@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::delivery::{ConnId, Encoded};
 use crate::outbox::{Drained, Outbox};
-use crate::session::{Action, Ending, Session};
+use crate::session::{Ending, Session};
 use crate::state::{Shared, now_ms};
 
 /// Pending outbound bytes above which a connection stops taking events from its outbox: past
@@ -20,27 +20,20 @@ pub struct Driver<'a> {
     conn: ConnId,
     outbox: Arc<Outbox>,
     events: Vec<Arc<Encoded>>,
-    registered: bool,
     started: Instant,
 }
 
 impl<'a> Driver<'a> {
-    /// Registers the session's outbox; `initial` is an action decided before any byte was read
-    /// (greeting a silent line client).
-    pub fn open(shared: &'a Shared, session: &Session, initial: Option<Action>) -> Self {
+    /// Registers the session's outbox.
+    pub fn open(shared: &'a Shared, session: &Session) -> Self {
         let (conn, outbox) = shared.open_conn(session.wire());
-        let mut driver = Self {
+        Self {
             shared,
             conn,
             outbox,
             events: Vec::new(),
-            registered: false,
             started: Instant::now(),
-        };
-        if let Some(action) = initial {
-            driver.apply(action);
         }
-        driver
     }
 
     /// The outbox, for drivers that wait on it.
@@ -48,15 +41,10 @@ impl<'a> Driver<'a> {
         &self.outbox
     }
 
-    fn apply(&mut self, action: Action) {
-        self.registered |= action == Action::Register;
-        self.shared.apply(self.conn, action, &self.outbox);
-    }
-
     /// Carries out everything the session has decided from the bytes it was fed.
     pub fn act(&mut self, session: &mut Session) {
         while let Some(action) = session.next_action(now_ms()) {
-            self.apply(action);
+            self.shared.apply(self.conn, action, &self.outbox);
         }
     }
 
@@ -89,7 +77,7 @@ impl<'a> Driver<'a> {
     pub fn tick(&mut self, session: &mut Session) {
         session.tick(now_ms());
         let limit = self.shared.config.handshake_timeout;
-        if !self.registered && session.is_open() && self.started.elapsed() > limit {
+        if session.in_handshake() && session.is_open() && self.started.elapsed() > limit {
             self.shared.metrics.timeout();
             let secs = limit.as_secs();
             session.end(Ending::Timeout(format!(

@@ -17,6 +17,10 @@ use crate::session::{Action, Ending, line_bytes};
 enum Phase {
     /// Nothing said yet: the first line decides whether a HELLO handshake runs.
     Fresh,
+    /// Silent for a while, so greeted with a hint; the first line joins the chat (or runs the
+    /// HELLO handshake). Not in the hub yet, so idle sockets (a browser's preconnections) do
+    /// not show up as guests.
+    Greeted,
     /// `HELLO X` received and `HELLO X+1` sent; `HELLO X+2` expected.
     Hello(HelloServer),
     /// In the chat.
@@ -48,12 +52,13 @@ impl LineSession {
         }
     }
 
-    /// Registers the client now, without waiting for a first line (it is silent).
-    pub fn greet(&mut self) -> Option<Action> {
-        matches!(self.phase, Phase::Fresh).then(|| {
-            self.phase = Phase::Chat;
-            Action::Register
-        })
+    /// Greets a client that has said nothing yet (a person at `nc`), without joining it to the
+    /// chat: that happens on its first line.
+    pub fn greet(&mut self) {
+        if matches!(self.phase, Phase::Fresh) {
+            self.out.push_encoded(&line_bytes(GREETING));
+            self.phase = Phase::Greeted;
+        }
     }
 
     /// Feeds socket bytes.
@@ -88,8 +93,18 @@ impl LineSession {
 
     fn on_line(&mut self, line: &str) -> Option<Action> {
         match &mut self.phase {
-            Phase::Fresh if is_hello(line) => self.hello_step(HelloServer::new(), line),
-            Phase::Fresh => {
+            Phase::Fresh | Phase::Greeted if is_hello(line) => {
+                self.hello_step(HelloServer::new(), line)
+            }
+            Phase::Greeted if is_http_request_line(line) => {
+                // A browser whose request came after our greeting: the greeting has already
+                // spoiled its response, so close quietly rather than chat as `GET / HTTP/1.1`.
+                self.end(Ending::Protocol(
+                    "an HTTP request after the line-protocol greeting".into(),
+                ));
+                None
+            }
+            Phase::Fresh | Phase::Greeted => {
                 self.phase = Phase::Chat;
                 let first = self.on_line(line);
                 self.pending.extend(first);
@@ -126,6 +141,11 @@ impl LineSession {
                 None
             }
         }
+    }
+
+    /// Whether a HELLO handshake is under way (it has a deadline).
+    pub fn in_handshake(&self) -> bool {
+        matches!(self.phase, Phase::Hello(_))
     }
 
     /// Queues an event line.
@@ -190,6 +210,23 @@ impl LineSession {
             self.buf = BytesMut::new();
         }
     }
+}
+
+/// What a silent client is told.
+pub const GREETING: &str =
+    "*** rustchat: press Enter to join #lobby, type a message, or /help for the commands";
+
+/// `METHOD /target HTTP/1.x`: an HTTP request line.
+fn is_http_request_line(line: &str) -> bool {
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    method.bytes().all(|b| b.is_ascii_uppercase())
+        && target.starts_with('/')
+        && version.starts_with("HTTP/1.")
 }
 
 fn line_error(e: &LineError) -> ServerEvent {

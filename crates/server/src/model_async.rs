@@ -24,7 +24,7 @@ use crate::driver::Driver;
 use crate::flood::TokenBucket;
 use crate::http::{HttpContext, Route, route};
 use crate::line_session::LineSession;
-use crate::session::{Action, Ending, Session, Transport};
+use crate::session::{Ending, Session, Transport};
 use crate::state::{Shared, now_ms};
 use crate::ws_session::{Keepalive, WsSession};
 
@@ -166,10 +166,12 @@ async fn connection(
         Kind::Line => {
             shared.metrics.line_session();
             let mut line = LineSession::new(config.max_line);
-            let greet = first.is_empty().then(|| line.greet()).flatten();
+            if first.is_empty() {
+                line.greet();
+            }
             line.receive(&first);
             let session = Session::new(Transport::Line(line), flood(shared));
-            run_session(tcp, shared, session, greet, shutdown).await
+            run_session(tcp, shared, session, shutdown).await
         }
         Kind::Http => http(tcp, shared, first, shutdown).await,
     }
@@ -226,7 +228,7 @@ async fn http(
             };
             let ws = WsSession::new(config.ws_config(), wire, keepalive, now_ms(), &buf[used..]);
             let session = Session::new(Transport::Ws(ws), flood(shared));
-            run_session(tcp, shared, session, None, shutdown).await
+            run_session(tcp, shared, session, shutdown).await
         }
     }
 }
@@ -270,10 +272,9 @@ async fn run_session(
     tcp: TcpStream,
     shared: &Shared,
     mut session: Session,
-    initial: Option<Action>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let mut driver = Driver::open(shared, &session, initial);
+    let mut driver = Driver::open(shared, &session);
     let outbox = driver.outbox().clone();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let result = loop {

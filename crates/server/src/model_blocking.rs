@@ -23,7 +23,7 @@ use crate::driver::Driver;
 use crate::flood::TokenBucket;
 use crate::http::{HttpContext, Route, route};
 use crate::line_session::LineSession;
-use crate::session::{Action, Ending, Session, Transport};
+use crate::session::{Ending, Session, Transport};
 use crate::state::{Shared, now_ms};
 use crate::ws_session::{Keepalive, WsSession};
 
@@ -204,13 +204,14 @@ fn connection(tcp: TcpStream, shared: &Shared, stop: &AtomicBool) -> io::Result<
         Kind::Line => {
             shared.metrics.line_session();
             let mut line = LineSession::new(config.max_line);
-            let greet = first.is_empty().then(|| line.greet()).flatten();
+            if first.is_empty() {
+                line.greet();
+            }
             line.receive(&first);
             run_session(
                 tcp,
                 shared,
                 Session::new(Transport::Line(line), flood(shared)),
-                greet,
                 stop,
             )
         }
@@ -269,7 +270,6 @@ fn http(tcp: TcpStream, shared: &Shared, mut buf: BytesMut, stop: &AtomicBool) -
                 tcp,
                 shared,
                 Session::new(Transport::Ws(ws), flood(shared)),
-                None,
                 stop,
             )
         }
@@ -320,7 +320,6 @@ fn run_session(
     tcp: TcpStream,
     shared: &Shared,
     mut session: Session,
-    initial: Option<Action>,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     tcp.set_nonblocking(true)?;
@@ -329,7 +328,7 @@ fn run_session(
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
     poll.registry()
         .register(&mut sock, SOCKET, Interest::READABLE)?;
-    let mut driver = Driver::open(shared, &session, initial);
+    let mut driver = Driver::open(shared, &session);
     let ring = waker.clone();
     driver.outbox().set_waker(move || {
         let _ = ring.wake();

@@ -143,6 +143,14 @@ impl Session {
         }
     }
 
+    /// Whether a handshake with a deadline is under way (the line protocol's HELLO).
+    pub fn in_handshake(&self) -> bool {
+        match &self.transport {
+            Transport::Line(s) => s.in_handshake(),
+            Transport::Ws(_) => false,
+        }
+    }
+
     /// Bytes waiting for the socket.
     pub fn outbound(&mut self) -> &mut Outbound {
         match &mut self.transport {
