@@ -1,0 +1,358 @@
+#!/usr/bin/env node
+// End-to-end test of the rustchat browser page (crates/server/assets/index.html).
+//
+// Usage: node tests/browser/chat.test.mjs http://127.0.0.1:PORT [--screenshots DIR] [--update-docs]
+//
+// Two Chromium pages (two browser contexts, so two separate users) and one raw TCP client
+// speaking the line protocol on the same port meet in #lobby: alice (page A), bob (page B) and
+// carol (the terminal). Each says something and sees the others; a message holding HTML renders
+// as literal text; private messages, the room list, history on join, reconnection with nick and
+// room restored, keyboard use and the phone-width layout are checked. Screenshots go to DIR
+// (default target/browser); --update-docs also writes docs/screenshot-page.png.
+//
+// The browser is Debian's /usr/bin/chromium (override with $CHROMIUM), driven by playwright-core,
+// which downloads nothing. `scripts/setup-browser` installs both. Exits non-zero on failure.
+
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const OVERALL_TIMEOUT_MS = 60_000;
+const WAIT_MS = 5_000;
+const XSS = '<script>alert(1)</script><b>x</b>';
+
+const args = process.argv.slice(2);
+const url = args.find((a) => /^https?:\/\//.test(a));
+const flag = (name) => args.includes(name);
+const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const screenshots = path.resolve(option('--screenshots') ?? path.join(ROOT, 'target/browser'));
+if (!url) {
+  console.error('usage: node tests/browser/chat.test.mjs http://HOST:PORT [--screenshots DIR] [--update-docs]');
+  process.exit(2);
+}
+
+let passed = 0;
+let failed = 0;
+const problems = []; // page errors, console errors and dialogs, reported by every page
+
+setTimeout(() => {
+  console.error(`not ok - the whole test took more than ${OVERALL_TIMEOUT_MS / 1000} s`);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+}, OVERALL_TIMEOUT_MS).unref();
+
+async function check(name, body) {
+  const started = Date.now();
+  try {
+    await body();
+    passed += 1;
+    console.log(`ok - ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    failed += 1;
+    console.log(`not ok - ${name}\n  ${String(error?.stack || error).split('\n').slice(0, 4).join('\n  ')}`);
+    throw error;
+  }
+}
+
+const assert = (ok, what) => { if (!ok) throw new Error(what); };
+
+// ---- the terminal client: the line protocol over plain TCP ------------------------------
+class LineClient {
+  static connect(address) {
+    const { hostname, port } = new URL(address);
+    return new Promise((resolve, reject) => {
+      const client = new LineClient();
+      client.socket = net.connect({ host: hostname, port: Number(port) }, () => resolve(client));
+      client.socket.once('error', reject);
+      client.socket.setEncoding('utf8');
+      client.socket.on('data', (chunk) => client.receive(chunk));
+    });
+  }
+
+  constructor() {
+    this.lines = [];
+    this.partial = '';
+  }
+
+  receive(chunk) {
+    const parts = (this.partial + chunk).split('\n');
+    this.partial = parts.pop();
+    this.lines.push(...parts);
+  }
+
+  send(line) {
+    this.socket.write(line + '\n');
+  }
+
+  /** Waits until some line received so far contains `text`; returns it. */
+  async waitFor(text, timeout = WAIT_MS) {
+    const until = Date.now() + timeout;
+    while (Date.now() < until) {
+      const line = this.lines.find((l) => l.includes(text));
+      if (line !== undefined) return line;
+      await sleep(20);
+    }
+    throw new Error(`the terminal client never got a line with ${JSON.stringify(text)}; got:\n    ${this.lines.join('\n    ')}`);
+  }
+
+  close() {
+    this.socket.end();
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---- the pages ----------------------------------------------------------------------------
+async function openPage(browser, name) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  // Keep a handle on each WebSocket the page opens, so the test can cut the connection.
+  await context.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.__sockets = [];
+    window.WebSocket = class extends Native {
+      constructor(...a) {
+        super(...a);
+        window.__sockets.push(this);
+      }
+    };
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${name}: console error: ${m.text()}`); });
+  page.on('dialog', async (d) => { problems.push(`${name}: a ${d.type()} dialog opened: ${d.message()}`); await d.dismiss(); });
+  await page.goto(url);
+  await page.waitForSelector('#status[data-state=connected]');
+  return page;
+}
+
+/** Types a line into the message box and presses Enter, as a person would. */
+async function type(page, text) {
+  await page.fill('#text', text);
+  await page.press('#text', 'Enter');
+}
+
+/** Waits for a visible log entry whose sender and text are exactly these. */
+async function waitForMessage(page, from, text, selector = 'li.msg') {
+  await page.waitForFunction(({ from, text, selector }) => [...document.querySelectorAll(`#log ${selector}`)]
+    .some((li) => li.checkVisibility() && li.querySelector('.from')?.textContent.endsWith(from) && li.querySelector('.text')?.textContent === text),
+  { from, text, selector }).catch(async () => {
+    const log = await visibleLog(page);
+    throw new Error(`no ${selector} from ${from} saying ${JSON.stringify(text)}; visible log:\n    ${log.join('\n    ')}`);
+  });
+}
+
+async function waitForText(page, selector, text) {
+  await page.waitForFunction(({ selector, text }) => [...document.querySelectorAll(selector)]
+    .some((e) => e.textContent.includes(text)), { selector, text });
+}
+
+const visibleLog = (page) => page.$$eval('#log li', (lis) => lis.filter((li) => li.checkVisibility()).map((li) => li.textContent));
+const texts = (page, selector) => page.$$eval(selector, (els) => els.map((e) => e.textContent));
+
+async function main() {
+  fs.mkdirSync(screenshots, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Playwright gives the browser a fresh temporary profile (user-data-dir) of its own.
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  let carol;
+  try {
+    let alice;
+    let bob;
+    await check('two pages load and connect', async () => {
+      [alice, bob] = await Promise.all([openPage(browser, 'alice'), openPage(browser, 'bob')]);
+      assert(await alice.textContent('#status') === 'Connected', 'status should say Connected');
+      assert(await alice.textContent('#room-title') === '#lobby', 'a new page is in #lobby');
+    });
+
+    await check('the terminal client, silent for 300 ms, is greeted and joins on Enter', async () => {
+      carol = await LineClient.connect(url);
+      await sleep(300);
+      await carol.waitFor('*** rustchat: press Enter to join');
+      carol.send('');
+      await carol.waitFor('*** welcome, guest-');
+    });
+
+    await check('nicks: page A sets alice, page B bob, the terminal /nick carol', async () => {
+      for (const [page, nick] of [[alice, 'alice'], [bob, 'bob']]) {
+        await page.fill('#nick', nick);
+        await page.press('#nick', 'Enter');
+        await waitForText(page, '#log li.notice', `is now known as ${nick}`);
+      }
+      carol.send('/nick carol');
+      await carol.waitFor('is now known as carol');
+      await waitForText(alice, '#log li.notice', 'is now known as carol');
+      await alice.waitForFunction(() => ['alice', 'bob', 'carol'].every((n) => [...document.querySelectorAll('#member-list .member-name')].some((e) => e.textContent === n)));
+    });
+
+    await check('a taken nick is refused with a visible error', async () => {
+      await bob.fill('#nick', 'alice');
+      await bob.press('#nick', 'Enter');
+      await waitForText(bob, '#nick-error', 'nick taken');
+      await bob.fill('#nick', 'bob');
+    });
+
+    await check('each sends a message and sees the other two', async () => {
+      await type(alice, 'hello from alice');
+      await type(bob, 'hi from bob');
+      carol.send('hey from the terminal');
+      for (const [page, others] of [[alice, ['bob', 'carol']], [bob, ['alice', 'carol']]]) {
+        const said = { alice: 'hello from alice', bob: 'hi from bob', carol: 'hey from the terminal' };
+        for (const other of others) await waitForMessage(page, other, said[other]);
+      }
+      await carol.waitFor('#lobby <alice> hello from alice');
+      await carol.waitFor('#lobby <bob> hi from bob');
+    });
+
+    await check('own messages are marked and times are HH:MM', async () => {
+      const own = await texts(alice, '#log li.msg.own .text');
+      assert(own.includes('hello from alice'), `alice's own message is marked: ${own}`);
+      assert(!own.includes('hi from bob'), 'bob\'s message is not marked as alice\'s');
+      const times = await texts(alice, '#log li time');
+      assert(times.length && times.every((t) => /^\d\d:\d\d$/.test(t)), `times: ${times}`);
+    });
+
+    await check('HTML in a message is shown as literal text', async () => {
+      await type(bob, XSS);
+      await waitForMessage(alice, 'bob', XSS);
+      await carol.waitFor(`<bob> ${XSS}`);
+      await sleep(200);
+      for (const page of [alice, bob]) {
+        const found = await page.evaluate(() => ({
+          injected: document.querySelectorAll('#log script, #log b').length,
+          children: [...document.querySelectorAll('#log .text')].reduce((n, e) => n + e.childElementCount, 0),
+        }));
+        assert(found.injected === 0 && found.children === 0, `elements were created from message text: ${JSON.stringify(found)}`);
+      }
+      assert(!problems.some((p) => p.includes('dialog')), problems.join('; '));
+    });
+
+    await check('private messages: /msg typed in the page and in the terminal', async () => {
+      carol.send('/msg alice psst, from the terminal');
+      await waitForMessage(alice, 'carol → alice', 'psst, from the terminal', 'li.private');
+      await type(alice, '/msg bob a secret for bob');
+      await waitForMessage(bob, 'alice → bob', 'a secret for bob', 'li.private');
+      await waitForMessage(alice, 'alice → bob', 'a secret for bob', 'li.private');
+      const bobLog = (await texts(bob, '#log li')).join('\n');
+      assert(!bobLog.includes('psst'), 'bob must not see a private message to alice');
+    });
+
+    await check('page A switches to #rust from the room list and sees its history', async () => {
+      carol.send('/join #rust');
+      await carol.waitFor('-> carol joined #rust');
+      carol.send('anyone tried the new borrow checker diagnostics?');
+      carol.send('/me is reading the 2024 edition guide');
+      await carol.waitFor('* carol is reading the 2024 edition guide');
+      await type(alice, '/list');
+      await alice.click('#room-list button[data-room="#rust"]');
+      await alice.waitForFunction(() => document.querySelector('#room-title').textContent === '#rust');
+      await waitForMessage(alice, 'carol', 'anyone tried the new borrow checker diagnostics?');
+      await waitForMessage(alice, '* carol', 'is reading the 2024 edition guide', 'li.action');
+      const visible = (await visibleLog(alice)).join('\n');
+      assert(!visible.includes('hi from bob'), '#lobby messages are hidden in #rust');
+      await alice.waitForFunction(() => [...document.querySelectorAll('#member-list .member-name')].map((e) => e.textContent).join() === 'alice,carol');
+      await carol.waitFor('-> alice joined #rust');
+    });
+
+    await check('page B joins #rust with /join and the two talk there', async () => {
+      await type(bob, '/join #rust');
+      await bob.waitForFunction(() => document.querySelector('#room-title').textContent === '#rust');
+      await type(bob, 'yes! the suggestions got much better');
+      await waitForMessage(alice, 'bob', 'yes! the suggestions got much better');
+      await type(alice, 'same here, and the compile times too');
+      await waitForMessage(bob, 'alice', 'same here, and the compile times too');
+      await carol.waitFor('#rust <alice> same here');
+      carol.send('nice: cargo check on the workspace went from 40 s to 25 s here');
+      await type(bob, '/me waves from the browser');
+      await waitForMessage(alice, '* bob', 'waves from the browser', 'li.action');
+      await waitForMessage(alice, 'carol', 'nice: cargo check on the workspace went from 40 s to 25 s here');
+    });
+
+    await check('desktop screenshots at 1200x800, light and dark', async () => {
+      await alice.fill('#text', '');
+      await alice.focus('#text');
+      const file = path.join(screenshots, 'screenshot-page.png');
+      await alice.screenshot({ path: file });
+      if (flag('--update-docs')) fs.copyFileSync(file, path.join(ROOT, 'docs/screenshot-page.png'));
+      await alice.emulateMedia({ colorScheme: 'dark' });
+      await alice.screenshot({ path: path.join(screenshots, 'screenshot-page-dark.png') });
+      await alice.emulateMedia({ colorScheme: 'light' });
+      console.log(`  screenshots: ${screenshots}`);
+    });
+
+    await check('after the connection drops, page A reconnects and restores nick and room', async () => {
+      await alice.evaluate(() => window.__sockets.at(-1).close());
+      await alice.waitForFunction(() => /^Reconnecting in \d+s/.test(document.querySelector('#status').textContent));
+      await alice.waitForSelector('#status[data-state=connected]', { timeout: 8000 });
+      await alice.waitForFunction(() => document.querySelector('#room-title').textContent === '#rust'
+        && document.querySelector('#nick').value === 'alice'
+        && document.querySelectorAll('#member-list .member-name').length === 3);
+      await carol.waitFor('<- alice left #rust');
+      carol.send('welcome back alice');
+      await waitForMessage(alice, 'carol', 'welcome back alice');
+      const own = await alice.$$eval('#log li.msg.own .text', (els) => els.map((e) => e.textContent));
+      assert(own.includes('same here, and the compile times too'), 'own messages still marked');
+    });
+
+    await check('keyboard: a room button works with Enter', async () => {
+      await bob.focus('#room-list button[data-room="#lobby"]');
+      await bob.keyboard.press('Enter');
+      await bob.waitForFunction(() => document.querySelector('#room-title').textContent === '#lobby');
+      await waitForMessage(bob, 'carol', 'hey from the terminal');
+      await bob.focus('#room-list button[data-room="#rust"]');
+      await bob.keyboard.press('Enter');
+      await bob.waitForFunction(() => document.querySelector('#room-title').textContent === '#rust');
+    });
+
+    await check('a typed /history is replayed where the user is looking', async () => {
+      await type(bob, '/history #rust 2');
+      await waitForText(bob, '#log li.info:not([hidden])', 'History of #rust:');
+      const last = (await visibleLog(bob)).slice(-3);
+      const ok = last[0].includes('History of #rust:') && last[1].endsWith('waves from the browser') && last[2].endsWith('welcome back alice');
+      assert(ok, `the replay ends the log:\n${last.join('\n')}`);
+    });
+
+    await check('phone width 390x844: no horizontal overflow, panels open as drawers', async () => {
+      await bob.setViewportSize({ width: 390, height: 844 });
+      const size = await bob.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        body: document.body.scrollWidth,
+        sidebar: getComputedStyle(document.querySelector('#rooms')).display,
+        input: document.querySelector('#text').getBoundingClientRect().right,
+      }));
+      assert(size.page <= 390 && size.body <= 390, `the page overflows: ${JSON.stringify(size)}`);
+      assert(size.sidebar === 'none', 'the room panel is collapsed');
+      assert(size.input <= 390, 'the message box fits');
+      await bob.screenshot({ path: path.join(screenshots, 'screenshot-page-phone.png') });
+      await bob.click('#rooms-toggle');
+      await bob.waitForSelector('#rooms button[data-room="#lobby"]', { state: 'visible' });
+      await bob.screenshot({ path: path.join(screenshots, 'screenshot-page-phone-rooms.png') });
+      await bob.keyboard.press('Escape');
+      await bob.waitForSelector('#rooms', { state: 'hidden' });
+    });
+
+    await check('no page errors, console errors or dialogs', async () => {
+      assert(problems.length === 0, problems.join('\n  '));
+    });
+  } finally {
+    carol?.close();
+    await browser.close();
+  }
+}
+
+main().then(() => {
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}, (error) => {
+  if (!failed) console.log(`not ok - ${error?.stack || error}`);
+  console.log(`${passed} passed, ${Math.max(failed, 1)} failed`);
+  process.exit(1);
+});
