@@ -33,6 +33,37 @@
 //! assert!(matches!(server.next_event().unwrap(), Some(Event::Pong(_))));
 //! ```
 //!
+//! ## Example: a blocking echo server and a client, over real TCP
+//! ```
+//! use rustchat_ws::blocking::WebSocket;
+//! use rustchat_ws::{CloseCode, CloseFrame, Message};
+//! use std::net::TcpListener;
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let url = format!("ws://{}/", listener.local_addr()?);
+//! let server = std::thread::spawn(move || -> Result<(), rustchat_ws::StreamError> {
+//!     let (tcp, _) = listener.accept()?;
+//!     let mut ws = WebSocket::accept(tcp)?;
+//!     while let Some(message) = ws.recv()? {
+//!         ws.send(message)?; // echo
+//!     }
+//!     Ok(()) // the client closed: the closing handshake is done
+//! });
+//!
+//! let (mut client, _response) = WebSocket::connect(&url)?;
+//! client.send(Message::text("hello"))?;
+//! assert_eq!(client.recv()?, Some(Message::text("hello")));
+//! client.close(Some(CloseFrame::new(CloseCode::NORMAL, "done")))?;
+//! assert_eq!(client.recv()?, None);
+//! server.join().expect("server thread")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The same with tokio (feature `tokio`) is in the `tokio` module (`WebSocketStream`,
+//! whose `recv` is cancel-safe and which splits into a reader and a writer), and runnable
+//! programs are in `examples/`: `echo-server`, `blocking-echo-server`, `client`,
+//! `autobahn-client`.
+//!
 //! ## Limits
 //! | limit | library default | on violation |
 //! | --- | --- | --- |

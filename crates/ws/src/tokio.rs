@@ -5,20 +5,34 @@
 //! loses nothing. [`WebSocketStream::split`] gives a reader and a writer that work from two
 //! tasks; pongs the reader owes are written through the writer's lock.
 //!
-//! ```no_run
-//! # async fn run() -> Result<(), rustchat_ws::StreamError> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use rustchat_ws::Message;
 //! use rustchat_ws::tokio::WebSocketStream;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
-//! loop {
-//!     let (tcp, _) = listener.accept().await?;
-//!     tokio::spawn(async move {
-//!         let mut ws = WebSocketStream::accept(tcp).await?;
-//!         while let Some(message) = ws.recv().await? {
-//!             ws.send(message).await?;
-//!         }
-//!         Ok::<_, rustchat_ws::StreamError>(())
-//!     });
-//! }
+//!
+//! // An echo server: a task per connection.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let url = format!("ws://{}/", listener.local_addr()?);
+//! tokio::spawn(async move {
+//!     while let Ok((tcp, _)) = listener.accept().await {
+//!         tokio::spawn(async move {
+//!             let mut ws = WebSocketStream::accept(tcp).await?;
+//!             while let Some(message) = ws.recv().await? {
+//!                 ws.send(message).await?;
+//!             }
+//!             Ok::<_, rustchat_ws::StreamError>(())
+//!         });
+//!     }
+//! });
+//!
+//! // A client.
+//! let (mut ws, _response) = WebSocketStream::connect(&url).await?;
+//! ws.send(Message::text("hello")).await?;
+//! assert_eq!(ws.recv().await?, Some(Message::text("hello")));
+//! ws.close(None).await?;
+//! assert_eq!(ws.recv().await?, None);
+//! # Ok(())
 //! # }
 //! ```
 
