@@ -81,7 +81,8 @@ impl Shared {
                 if let rustchat_proto::Command::Say(text) | rustchat_proto::Command::Me(text) =
                     &command
                 {
-                    tracing::info!(target: "rustchat::chat", %conn, "{text}");
+                    // Debug formatting escapes control characters and bidi overrides for the operator.
+                    tracing::info!(target: "rustchat::chat", %conn, "{text:?}");
                 }
                 self.with_hub(|hub| hub.handle(conn, command, now));
             }
