@@ -1,0 +1,152 @@
+//! End to end: the HELLO handshake of the line protocol (docs/PROTOCOL.md).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{LineClient, metric, serve, serve_default};
+
+#[test]
+fn hello_then_chat() {
+    let (server, _dir) = serve_default();
+    let mut client = LineClient::connect(server.addr());
+    client.send("HELLO 41");
+    client.next_is("HELLO 42");
+    client.send("HELLO 43");
+    client.next_is("*** welcome, guest-1! you are in #lobby; /help lists the commands");
+    client.expect_exact("*** members of #lobby (1): guest-1");
+    client.send("hello after the handshake");
+    client.expect_event("#lobby <guest-1> hello after the handshake");
+}
+
+#[test]
+fn hello_tolerates_spaces_leading_zeros_and_the_largest_number() {
+    let (server, _dir) = serve_default();
+    let mut client = LineClient::connect(server.addr());
+    client.send("  HELLO   007 ");
+    client.next_is("HELLO 8");
+    client.send("HELLO 9");
+    client.expect("the welcome", |l| l.starts_with("*** welcome, "));
+
+    let mut max = LineClient::connect(server.addr());
+    max.send("HELLO 18446744073709551613");
+    max.next_is("HELLO 18446744073709551614");
+    max.send("HELLO 18446744073709551615");
+    max.expect("the welcome", |l| l.starts_with("*** welcome, "));
+}
+
+#[test]
+fn hello_everyone_is_a_message_not_a_handshake() {
+    let (server, _dir) = serve_default();
+    let mut client = LineClient::connect(server.addr());
+    client.send("HELLO everyone");
+    client.next_is("*** welcome, guest-1! you are in #lobby; /help lists the commands");
+    client.expect_event("#lobby <guest-1> HELLO everyone");
+}
+
+/// Sends `lines`, expects exactly `answer` (after any HELLO replies) and the server's close.
+fn refused(lines: &[&str], answer: &[&str]) {
+    let (server, _dir) = serve_default();
+    let mut client = LineClient::connect(server.addr());
+    for line in lines {
+        client.send(line);
+    }
+    let got = client.expect_eof();
+    assert_eq!(got, answer, "after sending {lines:?}");
+    // The server counted it and still serves others.
+    assert_eq!(
+        metric(&server.metrics_text(), "rustchat_protocol_errors_total"),
+        1
+    );
+    let (mut other, _) = LineClient::join(server.addr());
+    other.sync();
+}
+
+#[test]
+fn a_wrong_answer_is_refused_and_closed() {
+    refused(
+        &["HELLO 41", "HELLO 44"],
+        &[
+            "HELLO 42",
+            "ERROR handshake: expected HELLO 43, got HELLO 44",
+        ],
+    );
+}
+
+#[test]
+fn garbage_is_refused_and_closed() {
+    refused(
+        &["HELLO 12x"],
+        &["ERROR handshake: expected HELLO <n>, got HELLO 12x"],
+    );
+    refused(
+        &["HELLO -1"],
+        &["ERROR handshake: expected HELLO <n>, got HELLO -1"],
+    );
+    refused(
+        &["HELLO 41", "hi there"],
+        &[
+            "HELLO 42",
+            "ERROR handshake: expected HELLO 43, got hi there",
+        ],
+    );
+}
+
+#[test]
+fn an_overflowing_number_is_refused_not_wrapped() {
+    refused(
+        &["HELLO 18446744073709551615"],
+        &[
+            "ERROR handshake: HELLO 18446744073709551615 is too large, expected a number at most \
+             18446744073709551613",
+        ],
+    );
+    refused(
+        &["HELLO 99999999999999999999999"],
+        &[
+            "ERROR handshake: HELLO 99999999999999999999999 is too large, expected a number at \
+             most 18446744073709551613",
+        ],
+    );
+}
+
+#[test]
+fn a_client_that_stops_halfway_is_dropped_after_the_handshake_timeout() {
+    let (server, _dir) = serve(|c| c.handshake_timeout = Duration::from_secs(1));
+    let mut client = LineClient::connect(server.addr());
+    let started = Instant::now();
+    client.send("HELLO 5");
+    client.next_is("HELLO 6");
+    let rest = client.expect_eof();
+    let waited = started.elapsed();
+    assert_eq!(
+        rest,
+        ["BYE timeout: HELLO handshake not finished within 1 s"]
+    );
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "dropped after {waited:?}"
+    );
+    assert_eq!(metric(&server.metrics_text(), "rustchat_timeouts_total"), 1);
+}
+
+#[test]
+#[ignore = "bug: the HELLO deadline runs from the connection's start, not from the HELLO \
+            (driver.rs tick: `self.started.elapsed() > limit` with `started` set in \
+            Driver::open), so a greeted client that waited before its HELLO is dropped \
+            mid-handshake"]
+fn the_handshake_deadline_starts_with_the_hello() {
+    let (server, _dir) = serve(|c| c.handshake_timeout = Duration::from_secs(1));
+    let mut client = LineClient::connect(server.addr());
+    client.next_is(
+        "*** rustchat: press Enter to join #lobby, type a message, or /help for the commands",
+    );
+    // A person reads the greeting for a while, then starts a handshake...
+    std::thread::sleep(Duration::from_millis(1500));
+    client.send("HELLO 5");
+    client.next_is("HELLO 6");
+    // ...and answers well within the timeout.
+    std::thread::sleep(Duration::from_millis(600));
+    client.send("HELLO 7");
+    client.next_is("*** welcome, guest-1! you are in #lobby; /help lists the commands");
+}

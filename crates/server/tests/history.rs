@@ -1,0 +1,182 @@
+//! End to end: room history — replay on join, `/history`, and what survives a restart of the
+//! server on the same data directory (and what does not, with `--history memory`).
+
+mod common;
+
+use common::{LineClient, WsClient, config, metric, serve};
+use rustchat_proto::ServerEvent;
+use rustchat_server::config::{HistoryMode, ServerConfig};
+use rustchat_server::server::start;
+
+/// Starts a server on `dir` (a fresh port each time).
+fn start_on(
+    dir: &std::path::Path,
+    tune: impl FnOnce(&mut ServerConfig),
+) -> rustchat_server::server::RunningServer {
+    let mut config = config(dir);
+    config.flood = None;
+    tune(&mut config);
+    start(config).expect("the server starts")
+}
+
+#[test]
+fn a_joiner_is_replayed_the_recent_history_and_history_n_works() {
+    let (server, _dir) = serve(|c| c.hub.replay_on_join = 3);
+    let mut alice = LineClient::named(server.addr(), "alice");
+    alice.send("/join #rust");
+    alice.expect_event("-> alice joined #rust");
+    for i in 1..=5 {
+        alice.send(&format!("rust {i}"));
+        alice.expect_event(&format!("#rust <alice> rust {i}"));
+    }
+    alice.send("/me is done");
+    alice.expect_event("#rust * alice is done");
+
+    let (mut bob, nick) = LineClient::join(server.addr());
+    bob.send("/join #rust");
+    bob.expect_event(&format!("-> {nick} joined #rust"));
+    // The last three, bracketed, oldest first.
+    bob.next_is("*** history of #rust (3 messages)");
+    for want in [
+        "#rust <alice> rust 4",
+        "#rust <alice> rust 5",
+        "#rust * alice is done",
+    ] {
+        let line = bob.next_line().expect("a history line");
+        assert_eq!(common::untimed(&line), want);
+    }
+    bob.next_is("*** end of history of #rust");
+    bob.next_is(&format!("*** members of #rust (2): alice {nick}"));
+
+    bob.send("/history 2");
+    bob.next_is("*** history of #rust (2 messages)");
+    bob.expect_event("#rust <alice> rust 5");
+    bob.expect_event("#rust * alice is done");
+    bob.next_is("*** end of history of #rust");
+    bob.send("/history #rust 500");
+    bob.next_is("*** history of #rust (6 messages)");
+    bob.expect_event("#rust <alice> rust 1");
+    bob.expect_exact("*** end of history of #rust");
+    // Any room with history may be asked, member or not; an empty one says so.
+    bob.send("/history #lobby");
+    bob.next_is("*** no history in #lobby");
+    bob.send("/history #nowhere 5");
+    bob.next_is(
+        "ERROR no such room: #nowhere has no members and no history — /list shows the rooms",
+    );
+}
+
+#[test]
+fn history_survives_a_restart_on_the_same_data_directory() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = start_on(dir.path(), |_| {});
+    let mut alice = LineClient::named(server.addr(), "alice");
+    alice.send("/join #keep");
+    alice.expect_event("-> alice joined #keep");
+    let mut ids = Vec::new();
+    let mut ws = WsClient::named_json(server.addr(), "bob");
+    ws.send_text(r##"{"type":"join","room":"#keep"}"##);
+    ws.expect_json("joined", |e| matches!(e, ServerEvent::Joined { .. }));
+    for i in 0..20 {
+        alice.send(&format!("kept {i}"));
+        let (_, event) = ws.expect_json("a message", |e| matches!(e, ServerEvent::Message(_)));
+        let ServerEvent::Message(m) = event else {
+            unreachable!()
+        };
+        assert_eq!(m.text, format!("kept {i}"));
+        ids.push(m.id);
+    }
+    alice.send("/join #other");
+    alice.send("elsewhere");
+    alice.expect_event("#other <alice> elsewhere");
+    drop((alice, ws));
+    server.shutdown().expect("a clean shutdown");
+
+    // A new server, a new port, the same directory.
+    let server = start_on(dir.path(), |c| c.hub.replay_on_join = 5);
+    let mut carol = WsClient::named_json(server.addr(), "carol");
+    carol.send_text(r##"{"type":"join","room":"#keep"}"##);
+    let (_, event) = carol.expect_json("the replay", |e| matches!(e, ServerEvent::History { .. }));
+    let ServerEvent::History { room, messages } = event else {
+        unreachable!()
+    };
+    assert_eq!(room.as_str(), "#keep");
+    let texts: Vec<_> = messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["kept 15", "kept 16", "kept 17", "kept 18", "kept 19"]
+    );
+    let replayed: Vec<_> = messages.iter().map(|m| m.id).collect();
+    assert_eq!(replayed, ids[15..], "the same ids as before the restart");
+    assert!(messages.iter().all(|m| m.from.as_str() == "alice"));
+
+    carol.send_text(r#"{"type":"history","limit":500}"#);
+    let (_, event) = carol.expect_json("history", |e| matches!(e, ServerEvent::History { .. }));
+    let ServerEvent::History { messages, .. } = event else {
+        unreachable!()
+    };
+    assert_eq!(
+        messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        ids,
+        "/history 500 has all twenty"
+    );
+    carol.send_text(r##"{"type":"history","room":"#other"}"##);
+    let (_, event) = carol.expect_json("history", |e| matches!(e, ServerEvent::History { .. }));
+    assert!(
+        matches!(&event, ServerEvent::History { messages, .. } if messages.len() == 1 && messages[0].text == "elsewhere"),
+        "{event:?}"
+    );
+    // New messages continue the numbering, never reuse an id.
+    carol.send_text(r#"{"type":"say","text":"after the restart"}"#);
+    let (_, event) = carol.expect_json("a message", |e| matches!(e, ServerEvent::Message(_)));
+    let ServerEvent::Message(m) = event else {
+        unreachable!()
+    };
+    assert!(m.id > ids[19] + 1, "id {} after {}", m.id, ids[19]);
+    drop(carol);
+
+    // And a line client sees it the line way, after a second restart.
+    server.shutdown().expect("a clean shutdown");
+    let server = start_on(dir.path(), |_| {});
+    let (mut dave, _) = LineClient::join(server.addr());
+    dave.send("/history #keep 2");
+    dave.next_is("*** history of #keep (2 messages)");
+    dave.expect_event("#keep <alice> kept 19");
+    dave.expect_event("#keep <carol> after the restart");
+    dave.next_is("*** end of history of #keep");
+}
+
+#[test]
+fn memory_history_does_not_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let memory = |c: &mut ServerConfig| c.history = HistoryMode::Memory;
+    let server = start_on(dir.path(), memory);
+    let (mut alice, nick) = LineClient::join(server.addr());
+    alice.send("fleeting");
+    alice.expect_event(&format!("#lobby <{nick}> fleeting"));
+    alice.send("/history");
+    alice.next_is("*** history of #lobby (1 messages)");
+    drop(alice);
+    server.shutdown().expect("shutdown");
+    assert!(
+        !dir.path().join("history.sqlite3").exists(),
+        "memory mode writes no file"
+    );
+
+    let server = start_on(dir.path(), memory);
+    let (mut bob, _) = LineClient::join(server.addr());
+    bob.send("/history");
+    bob.next_is("*** no history in #lobby");
+    drop(bob);
+    server.shutdown().expect("shutdown");
+
+    // A file server on the same directory starts empty too.
+    let server = start_on(dir.path(), |_| {});
+    let (mut carol, _) = LineClient::join(server.addr());
+    carol.send("/history");
+    carol.next_is("*** no history in #lobby");
+    assert_eq!(
+        metric(&server.metrics_text(), "rustchat_history_appended_total"),
+        0
+    );
+}
