@@ -2,6 +2,9 @@
 //!
 //! Reads like a recipe: parse the command line, set up logging, run the subcommand.
 
+mod bench;
+mod connect;
+mod hello;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +21,12 @@ struct Cli {
 enum Command {
     /// Run the chat server (line protocol, WebSocket and HTTP on one port).
     Serve(serve::ServeArgs),
+    /// Chat from the terminal: a full-screen client, or line mode when piped.
+    Connect(connect::ConnectArgs),
+    /// Probe a server with the HELLO handshake and print the round trip.
+    Hello(hello::HelloArgs),
+    /// Load-test a server (ours under each model, or any running one) against peer servers.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -25,6 +34,9 @@ fn main() -> std::process::ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Connect(args) => connect::run(args),
+        Command::Hello(args) => hello::run(args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

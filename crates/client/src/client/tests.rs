@@ -1,0 +1,335 @@
+use super::*;
+use rustchat_proto::{ErrorKind, Nick, RoomName, RoomSummary};
+
+fn nick(name: &str) -> Nick {
+    Nick::parse_known(name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn room(name: &str) -> RoomName {
+    RoomName::parse(name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn event(client: &mut Client, event: ServerEvent) -> Vec<String> {
+    client.on_incoming(Incoming::Event(event))
+}
+
+fn welcome(client: &mut Client, who: &str) {
+    client.on_connected(Wire::WsJson);
+    event(
+        client,
+        ServerEvent::Welcome {
+            nick: nick(who),
+            room: room("#lobby"),
+            motd: Some("Be kind.\nReally.".into()),
+        },
+    );
+}
+
+fn message(id: u64, from: &str, text: &str) -> ChatMessage {
+    ChatMessage {
+        id,
+        ts: id * 1000,
+        room: room("#lobby"),
+        from: nick(from),
+        text: text.into(),
+        action: false,
+    }
+}
+
+fn kinds(client: &Client) -> Vec<&EntryKind> {
+    client.entries().iter().map(|e| &e.kind).collect()
+}
+
+#[test]
+fn welcome_sets_who_and_where_and_shows_the_motd() {
+    let mut client = Client::new(None, None);
+    welcome(&mut client, "guest-1");
+    assert_eq!(
+        (client.nick(), client.room()),
+        (Some("guest-1"), Some("#lobby"))
+    );
+    assert_eq!(
+        kinds(&client),
+        [
+            &EntryKind::Info("welcome, guest-1! you are in #lobby".into()),
+            &EntryKind::Info("Be kind.".into()),
+            &EntryKind::Info("Really.".into()),
+        ]
+    );
+}
+
+#[test]
+fn own_messages_are_marked_and_text_is_sanitised() {
+    let mut client = Client::new(None, None);
+    welcome(&mut client, "alice");
+    event(&mut client, ServerEvent::Message(message(1, "Alice", "hi")));
+    event(
+        &mut client,
+        ServerEvent::Message(message(2, "bob", "\u{1b}[31mred\u{202e}")),
+    );
+    let entries = client.entries();
+    let last = entries.len() - 1;
+    assert!(matches!(
+        &entries[last - 1].kind,
+        EntryKind::Chat { own: true, .. }
+    ));
+    assert_eq!(
+        entries[last],
+        Entry {
+            ts: Some(2000),
+            kind: EntryKind::Chat {
+                room: "#lobby".into(),
+                from: "bob".into(),
+                text: "\\x1b[31mred\\u{202e}".into(),
+                action: false,
+                own: false,
+            }
+        }
+    );
+}
+
+#[test]
+fn joining_asks_for_the_room_list_and_its_answer_is_silent() {
+    let mut client = Client::new(None, None);
+    // Connecting asks for the list once; the answer fills the panel without a scrollback line.
+    assert_eq!(client.on_connected(Wire::WsJson), ["/list"]);
+    welcome(&mut client, "alice");
+    let rooms = |list: &[(&str, usize)]| ServerEvent::Rooms {
+        rooms: list
+            .iter()
+            .map(|(name, members)| RoomSummary {
+                room: room(name),
+                members: *members,
+            })
+            .collect(),
+    };
+    let before = client.entries().len();
+    event(&mut client, rooms(&[("#lobby", 2)]));
+    assert_eq!(client.entries().len(), before);
+    let send = event(
+        &mut client,
+        ServerEvent::Joined {
+            room: room("#rust"),
+            nick: nick("alice"),
+            ts: 5,
+        },
+    );
+    assert_eq!(send, ["/list"]);
+    assert_eq!(client.room(), Some("#rust"));
+    event(&mut client, rooms(&[("#lobby", 1), ("#rust", 1)]));
+    assert_eq!(
+        client.rooms(),
+        [("#lobby".to_owned(), 1), ("#rust".to_owned(), 1)]
+    );
+    // A /list the user typed is shown.
+    event(&mut client, rooms(&[("#lobby", 1), ("#rust", 1)]));
+    assert!(
+        matches!(kinds(&client).last(), Some(EntryKind::Info(t)) if t.starts_with("rooms (2)"))
+    );
+    // Someone else joining is a dimmed notice and asks for nothing.
+    let send = event(
+        &mut client,
+        ServerEvent::Joined {
+            room: room("#rust"),
+            nick: nick("bob"),
+            ts: 6,
+        },
+    );
+    assert!(send.is_empty());
+    assert_eq!(
+        kinds(&client).last(),
+        Some(&&EntryKind::Presence("→ bob joined #rust".into()))
+    );
+    assert_eq!(
+        client.rooms(),
+        [("#lobby".to_owned(), 1), ("#rust".to_owned(), 2)],
+        "counted"
+    );
+    event(
+        &mut client,
+        ServerEvent::Left {
+            room: room("#lobby"),
+            nick: nick("bob"),
+            ts: 7,
+            reason: Some("bye".into()),
+        },
+    );
+    assert_eq!(client.rooms()[0], ("#lobby".to_owned(), 0));
+    assert_eq!(
+        kinds(&client).last(),
+        Some(&&EntryKind::Presence("← bob left #lobby (bye)".into()))
+    );
+}
+
+#[test]
+fn reconnecting_restores_nick_and_room() {
+    let mut client = Client::new(Some("alice".into()), None);
+    assert_eq!(client.on_connected(Wire::WsJson), ["/nick alice", "/list"]);
+    welcome(&mut client, "guest-3");
+    event(
+        &mut client,
+        ServerEvent::NickChanged {
+            old: nick("guest-3"),
+            new: nick("carol"),
+            ts: 1,
+        },
+    );
+    event(
+        &mut client,
+        ServerEvent::Joined {
+            room: room("#rust"),
+            nick: nick("carol"),
+            ts: 2,
+        },
+    );
+    client.on_disconnected();
+    assert_eq!(
+        client.on_connected(Wire::WsJson),
+        ["/nick carol", "/join #rust"]
+    );
+    // Leaving the room means not rejoining it.
+    event(
+        &mut client,
+        ServerEvent::Welcome {
+            nick: nick("carol"),
+            room: room("#lobby"),
+            motd: None,
+        },
+    );
+    event(
+        &mut client,
+        ServerEvent::Left {
+            room: room("#rust"),
+            nick: nick("carol"),
+            ts: 3,
+            reason: None,
+        },
+    );
+    assert_eq!(client.on_connected(Wire::WsJson), ["/nick carol", "/list"]);
+}
+
+#[test]
+fn over_lines_what_we_asked_for_is_remembered() {
+    let mut client = Client::new(None, None);
+    assert_eq!(client.on_connected(Wire::TcpLines), ["/list"]);
+    assert!(client.on_sent("/nick dave").is_empty());
+    assert_eq!(client.on_sent("/JOIN Rust"), ["/list"]);
+    assert!(client.on_sent("hello").is_empty());
+    assert_eq!(
+        (client.nick(), client.room()),
+        (Some("dave"), Some("#rust"))
+    );
+    assert_eq!(
+        client.on_connected(Wire::TcpLines),
+        ["/nick dave", "/join #rust", "/list"]
+    );
+    // Our own /list answers fill the panel quietly; lines are sanitised; errors stand out.
+    client.on_incoming(Incoming::Line(
+        "*** rooms (2): #lobby (3), #rust (1)".into(),
+    ));
+    assert_eq!(
+        client.rooms(),
+        [("#lobby".to_owned(), 3), ("#rust".to_owned(), 1)]
+    );
+    assert!(client.entries().is_empty());
+    client.on_incoming(Incoming::Line(
+        "[12:00:00] #rust <eve> \u{1b}[2J\nERROR nope".into(),
+    ));
+    assert_eq!(
+        kinds(&client),
+        [
+            &EntryKind::Line("[12:00:00] #rust <eve> \\x1b[2J".into()),
+            &EntryKind::Error("nope".into()),
+        ]
+    );
+}
+
+#[test]
+fn history_replays_skip_messages_already_shown() {
+    let mut client = Client::new(None, None);
+    welcome(&mut client, "alice");
+    event(&mut client, ServerEvent::Message(message(7, "bob", "seen")));
+    let before = client.entries().len();
+    let replay = |ids: &[u64]| ServerEvent::History {
+        room: room("#lobby"),
+        messages: ids.iter().map(|id| message(*id, "bob", "m")).collect(),
+    };
+    event(&mut client, replay(&[5, 6, 7]));
+    assert_eq!(client.entries().len(), before, "all seen: nothing shown");
+    event(&mut client, replay(&[6, 7, 8, 9]));
+    assert_eq!(client.entries().len(), before + 4, "bracket, 8, 9, bracket");
+    assert_eq!(
+        client.entries()[before].kind,
+        EntryKind::Info("history of #lobby (2 messages)".into())
+    );
+}
+
+#[test]
+fn errors_private_messages_and_the_rest() {
+    let mut client = Client::new(None, None);
+    welcome(&mut client, "alice");
+    event(
+        &mut client,
+        ServerEvent::error(ErrorKind::NickTaken, "nick taken: bob"),
+    );
+    event(
+        &mut client,
+        ServerEvent::Private {
+            id: 1,
+            ts: 2,
+            from: nick("bob"),
+            to: nick("alice"),
+            text: "psst".into(),
+        },
+    );
+    event(
+        &mut client,
+        ServerEvent::Members {
+            room: room("#lobby"),
+            nicks: vec![nick("alice")],
+        },
+    );
+    event(
+        &mut client,
+        ServerEvent::Bye {
+            reason: "bye\u{7}".into(),
+        },
+    );
+    client.on_incoming(Incoming::Pong(std::time::Duration::ZERO));
+    let kinds = kinds(&client);
+    let n = kinds.len();
+    assert_eq!(kinds[n - 4], &EntryKind::Error("nick taken: bob".into()));
+    assert!(matches!(
+        kinds[n - 3],
+        EntryKind::Private { own: false, .. }
+    ));
+    assert_eq!(
+        kinds[n - 2],
+        &EntryKind::Info("members of #lobby (1): alice".into())
+    );
+    assert_eq!(kinds[n - 1], &EntryKind::Info("BYE bye\\x07".into()));
+}
+
+#[test]
+fn scrollback_is_bounded() {
+    let mut client = Client::new(None, None);
+    for n in 0..SCROLLBACK + 5 {
+        client.notice(&n.to_string(), 0);
+    }
+    assert_eq!(client.entries().len(), SCROLLBACK);
+    assert_eq!(client.entries()[0].kind, EntryKind::Local("5".into()));
+}
+
+#[test]
+fn rooms_lines_parse_or_not() {
+    assert_eq!(
+        parse_rooms_line("*** rooms (1): #a (2)"),
+        Some(vec![("#a".into(), 2)])
+    );
+    assert_eq!(parse_rooms_line("*** rooms (1): a (2)"), None);
+    assert_eq!(parse_rooms_line("*** rooms (1): #a (x)"), None);
+    assert_eq!(
+        parse_rooms_line("[12:00:00] #a <b> *** rooms (1): #a (2)"),
+        None
+    );
+}

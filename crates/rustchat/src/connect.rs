@@ -1,0 +1,103 @@
+//! `rustchat connect [URL]`: flags → a [`Target`] → the full-screen client on a terminal, or
+//! line mode when standard input or output is not a terminal (pipes, scripts).
+//!
+//! Everything else lives in `rustchat-client`; this file only reads the command line.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use rustchat_client::tui::{self, TuiOptions};
+use rustchat_client::{DEFAULT_URL, LineOptions, Target, line_mode};
+use rustchat_proto::{Nick, RoomName};
+
+/// Options of `rustchat connect`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+On a terminal: a full-screen client. /help lists its commands (/connect [URL], /disconnect,
+/quit) and the server's; PageUp/PageDown or the mouse wheel scroll, Up/Down recall sent lines.
+
+Piped (stdin or stdout not a terminal): line mode. Each input line is sent, each event printed
+as one line (--json: as one JSON object); the end of input sends /quit. Control characters and
+escape sequences from other users are always shown escaped (\\x1b), never sent to the terminal.
+
+Exit status: 0 normal, 1 connection failure, 2 usage error.
+
+Examples:
+  rustchat connect --nick alice --room rust
+  echo hello | rustchat connect 127.0.0.1:8080
+  rustchat connect --json ws://127.0.0.1:8080/ws < /dev/null")]
+pub(crate) struct ConnectArgs {
+    /// Server: ws://host:port/path (WebSocket, JSON events), tcp://host:port or host:port (line
+    /// protocol). wss:// comes with TLS, later.
+    #[arg(value_name = "URL", default_value = DEFAULT_URL, value_parser = Target::parse)]
+    url: Target,
+    /// Nick to take after connecting (and after every reconnect).
+    #[arg(long, value_name = "NAME", value_parser = parse_nick)]
+    nick: Option<String>,
+    /// Room to join after connecting, like #rust (the # may be left out).
+    #[arg(long, value_name = "#ROOM", value_parser = parse_room)]
+    room: Option<String>,
+    /// Line mode: print events as JSON objects, one per line (needs a ws:// URL).
+    #[arg(long)]
+    json: bool,
+    /// Seconds to wait for a connection.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    connect_timeout: u64,
+}
+
+fn parse_nick(text: &str) -> Result<String, String> {
+    Nick::parse(text)
+        .map(|nick| nick.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_room(text: &str) -> Result<String, String> {
+    RoomName::parse(text)
+        .map(|room| room.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Runs the client until `/quit` (terminal) or the end of input (line mode).
+pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
+    if args.json && args.url.is_tcp() {
+        clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--json needs a WebSocket URL (ws://host:port/ws): the line protocol has no JSON events\n",
+        )
+        .exit();
+    }
+    let timeout = Duration::from_secs(args.connect_timeout.max(1));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the client runtime")?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let result = if interactive && !args.json {
+        let options = TuiOptions {
+            nick: args.nick,
+            room: args.room,
+            connect_timeout: timeout,
+        };
+        runtime.block_on(tui::run(args.url, options))
+    } else {
+        let options = LineOptions {
+            json: args.json,
+            nick: args.nick,
+            room: args.room,
+            connect_timeout: timeout,
+            ..LineOptions::default()
+        };
+        let input = tokio::io::BufReader::new(tokio::io::stdin());
+        runtime.block_on(line_mode::run(
+            &args.url,
+            &options,
+            input,
+            std::io::stdout().lock(),
+        ))
+    };
+    // A read of standard input may still be blocked in a worker thread: do not wait for it.
+    runtime.shutdown_background();
+    Ok(result?)
+}
