@@ -20,7 +20,8 @@ pub struct Driver<'a> {
     conn: ConnId,
     outbox: Arc<Outbox>,
     events: Vec<Arc<Encoded>>,
-    started: Instant,
+    /// When the session's handshake (HELLO) began, while one is under way.
+    handshake_since: Option<Instant>,
 }
 
 impl<'a> Driver<'a> {
@@ -32,7 +33,7 @@ impl<'a> Driver<'a> {
             conn,
             outbox,
             events: Vec::new(),
-            started: Instant::now(),
+            handshake_since: None,
         }
     }
 
@@ -46,6 +47,11 @@ impl<'a> Driver<'a> {
         while let Some(action) = session.next_action(now_ms()) {
             self.shared.apply(self.conn, action, &self.outbox);
         }
+        self.handshake_since = match self.handshake_since {
+            _ if !session.in_handshake() => None,
+            Some(since) => Some(since),
+            None => Some(Instant::now()),
+        };
     }
 
     /// Whether the session has room for more events (its socket is keeping up).
@@ -77,7 +83,10 @@ impl<'a> Driver<'a> {
     pub fn tick(&mut self, session: &mut Session) {
         session.tick(now_ms());
         let limit = self.shared.config.handshake_timeout;
-        if session.in_handshake() && session.is_open() && self.started.elapsed() > limit {
+        let late = self
+            .handshake_since
+            .is_some_and(|since| since.elapsed() > limit);
+        if late && session.is_open() {
             self.shared.metrics.timeout();
             let secs = limit.as_secs();
             session.end(Ending::Timeout(format!(

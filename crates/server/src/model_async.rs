@@ -96,10 +96,11 @@ async fn accept_loop(
             tokio::spawn(refuse_full(tcp, shared.config.max_connections));
             continue;
         }
+        // Counted here, at accept, so a burst cannot slip past the limit before tasks start.
+        shared.metrics.open_connections(1);
         live.count.fetch_add(1, Ordering::AcqRel);
         let (shared, live, shutdown) = (shared.clone(), live.clone(), shutdown.clone());
         tokio::spawn(async move {
-            shared.metrics.open_connections(1);
             if let Err(e) = connection(tcp, &shared, shutdown).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
@@ -300,6 +301,8 @@ async fn run_session(
                 }
             }
             () = outbox.wait(), if want_events => driver.pump(&mut session),
+            // Not taking events (the socket is stuck): still notice an overflow at once.
+            () = outbox.wait_overflow(), if !want_events => driver.pump(&mut session),
             _ = tick.tick() => driver.tick(&mut session),
         }
     };

@@ -107,6 +107,8 @@ fn admit(tcp: mio::net::TcpStream, shared: &Shared) -> Option<TcpStream> {
         std::thread::spawn(move || refuse_full(tcp, max));
         return None;
     }
+    // Counted at accept, so connections queued for a pool worker count too.
+    shared.metrics.open_connections(1);
     Some(tcp)
 }
 
@@ -177,7 +179,6 @@ impl Pool {
 
 /// One client, start to end, on the calling thread.
 fn serve_one(tcp: TcpStream, shared: &Shared, stop: &AtomicBool) {
-    shared.metrics.open_connections(1);
     if let Err(e) = connection(tcp, shared, stop) {
         tracing::debug!("connection ended: {e}");
     }
@@ -338,7 +339,8 @@ fn run_session(
     let mut last_tick = Instant::now();
     let result = loop {
         driver.act(&mut session);
-        if driver.wants_events(&mut session) && driver.outbox().is_ready() {
+        let overflowed = driver.outbox().is_overflowed();
+        if (driver.wants_events(&mut session) && driver.outbox().is_ready()) || overflowed {
             driver.pump(&mut session);
             continue;
         }

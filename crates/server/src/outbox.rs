@@ -147,6 +147,18 @@ impl Outbox {
         }
     }
 
+    /// Whether the queue overflowed (the client is a slow consumer).
+    pub fn is_overflowed(&self) -> bool {
+        self.lock().overflowed
+    }
+
+    /// Waits (async) until the queue overflows. Cancel-safe.
+    pub async fn wait_overflow(&self) {
+        while !self.is_overflowed() {
+            self.notify.notified().await;
+        }
+    }
+
     /// Bytes queued now.
     pub fn queued_bytes(&self) -> usize {
         self.lock().bytes

@@ -288,24 +288,16 @@ fn burst_of_connections(model: Model) {
 }
 
 #[test]
-#[ignore = "bug: max_connections is checked before the connection is counted (model_async.rs \
-            accept_loop: open_connections(1) runs later, in the spawned task), so a burst of \
-            connections is all admitted"]
 fn a_burst_of_connections_does_not_exceed_the_limit() {
     burst_of_connections(Model::Async);
 }
 
 #[test]
-#[ignore = "bug: same in model_blocking.rs: admit() checks open_now(), which serve_one() only \
-            increments once the connection's thread or pool worker starts running it"]
 fn a_burst_of_connections_does_not_exceed_the_limit_threads() {
     burst_of_connections(Model::Blocking(Blocking::Threads));
 }
 
 #[test]
-#[ignore = "bug: same as a_burst_of_connections_does_not_exceed_the_limit_threads; with a pool, \
-            connections queued for a worker are not counted at all, so any number is admitted \
-            and those beyond the free workers hang in the queue without a word"]
 fn a_burst_of_connections_does_not_exceed_the_limit_pool() {
     burst_of_connections(Model::Blocking(Blocking::Pool(8)));
 }

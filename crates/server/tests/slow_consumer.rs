@@ -249,18 +249,11 @@ fn stuck_client_is_dropped_without_reading(model: Model, first: impl Fn(SocketAd
 }
 
 #[test]
-#[ignore = "bug: under the async model a client that never reads is never disconnected — \
-            model_async.rs run_session only sees Drained::Overflowed when it pumps the outbox, \
-            it stops pumping once outbound > HIGH_WATER, and a stuck socket never becomes \
-            writable, so nothing wakes it (the blocking models retry writes on every outbox \
-            wake-up and catch it while the kernel still takes bytes)"]
 fn a_line_client_that_never_reads_is_disconnected() {
     stuck_client_is_dropped_without_reading(Model::Async, |_| b"\n".to_vec());
 }
 
 #[test]
-#[ignore = "bug: same as a_line_client_that_never_reads_is_disconnected (only the keepalive \
-            timeout, 40 s by default, ends a stuck WebSocket client)"]
 fn a_websocket_client_that_never_reads_is_disconnected() {
     stuck_client_is_dropped_without_reading(Model::Async, |addr| {
         common::upgrade_request(addr, "").into_bytes()
