@@ -150,6 +150,9 @@ impl FrameDecoder {
                 done: done + available,
             }
         };
+        // A control frame always comes out whole, so its one chunk is its first (even when its
+        // header arrived in an earlier read than its payload).
+        let first = first || header.opcode.is_control();
         Some(FrameChunk {
             header,
             payload,
@@ -236,6 +239,16 @@ mod tests {
             (chunk.header.opcode, &chunk.payload[..]),
             (OpCode::Ping, &b"Hello"[..])
         );
+    }
+
+    #[test]
+    fn a_control_frame_split_after_its_header_is_still_a_first_chunk() {
+        let mut d = FrameDecoder::new(Role::Client, 1024);
+        let mut buf = BytesMut::from(&[0x89, 0x02][..]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        buf.extend_from_slice(b"hi");
+        let chunk = d.decode(&mut buf).expect("valid").expect("complete");
+        assert!(chunk.first && chunk.last, "{chunk:?}");
     }
 
     #[test]

@@ -248,7 +248,7 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !SEPARATORS.contains(&b))
 }
 
-/// Checks a header the application wants to add: a token name, a value without CR, LF or NUL,
+/// Checks a header the application wants to add: a token name, a value without control characters,
 /// and not one of the `reserved` names the handshake writes itself.
 fn check_extra_header(name: &str, value: &str, reserved: &[&str]) -> Result<(), HandshakeError> {
     let bad = |reason| {
@@ -260,8 +260,9 @@ fn check_extra_header(name: &str, value: &str, reserved: &[&str]) -> Result<(), 
     if !is_token(name) {
         return bad("the name must be an HTTP token (visible ASCII, no separators)");
     }
-    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | b'\0')) {
-        return bad("the value must not contain CR, LF or NUL");
+    // RFC 9110 §5.5: a field value is visible characters, spaces and tabs (and obs-text).
+    if value.bytes().any(|b| (b.is_ascii_control() && b != b'\t')) {
+        return bad("the value must not contain control characters (CR, LF, NUL, DEL, …)");
     }
     if reserved.iter().any(|r| r.eq_ignore_ascii_case(name)) {
         return bad("the handshake writes this header itself");

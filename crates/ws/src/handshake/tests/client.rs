@@ -241,9 +241,12 @@ fn misuse_is_reported_at_build() {
         build(ClientHandshake::builder("ws://h/").header("sec-websocket-extensions", "x")),
         build(ClientHandshake::builder("ws://h/").header("X-A", "1\r\n\r\nGET /")),
         build(ClientHandshake::builder("ws://h/").header("", "v")),
+        // Found by fuzzing: any control character would make our own server refuse the head.
+        build(ClientHandshake::builder("ws://h/").header("r", ":///\x15/w")),
     ];
     let said: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     assert!(errors.iter().all(HandshakeError::is_misuse), "{said:?}");
     assert!(said[0].contains("without separators") && said[1].contains("offered twice"));
     assert!(said[3].contains("writes this header itself") && said[5].contains("CR, LF"));
+    assert!(said[7].contains("control characters"), "{said:?}");
 }
