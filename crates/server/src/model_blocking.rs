@@ -339,7 +339,7 @@ fn run_session(
     let mut last_tick = Instant::now();
     let result = loop {
         driver.act(&mut session);
-        let overflowed = driver.outbox().is_overflowed();
+        let overflowed = session.is_open() && driver.outbox().is_overflowed();
         if (driver.wants_events(&mut session) && driver.outbox().is_ready()) || overflowed {
             driver.pump(&mut session);
             continue;
