@@ -261,7 +261,7 @@ fn check_extra_header(name: &str, value: &str, reserved: &[&str]) -> Result<(), 
         return bad("the name must be an HTTP token (visible ASCII, no separators)");
     }
     // RFC 9110 §5.5: a field value is visible characters, spaces and tabs (and obs-text).
-    if value.bytes().any(|b| (b.is_ascii_control() && b != b'\t')) {
+    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
         return bad("the value must not contain control characters (CR, LF, NUL, DEL, …)");
     }
     if reserved.iter().any(|r| r.eq_ignore_ascii_case(name)) {
