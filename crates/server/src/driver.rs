@@ -4,10 +4,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::delivery::{ConnId, Encoded};
+use rustchat_ws::handshake::Request;
+
+use crate::delivery::{ConnId, Encoded, Wire};
+use crate::flood::TokenBucket;
+use crate::http::{HttpContext, Route, route};
+use crate::line_session::LineSession;
 use crate::outbox::{Drained, Outbox};
-use crate::session::{Ending, Session};
+use crate::session::{Ending, Session, Transport};
 use crate::state::{Shared, now_ms};
+use crate::ws_session::{Keepalive, WsSession};
 
 /// Pending outbound bytes above which a connection stops taking events from its outbox: past
 /// it, the outbox fills up and the slow-consumer policy decides.
@@ -111,4 +117,41 @@ impl<'a> Driver<'a> {
         self.shared.close_conn(self.conn, reason);
         !matches!(ending, Some(Ending::SlowConsumer))
     }
+}
+
+/// A line session for a client whose first bytes are `first` (none: it is silent, greet it).
+pub fn line_session(shared: &Shared, first: &[u8]) -> Session {
+    shared.metrics.line_session();
+    let mut line = LineSession::new(shared.config.max_line);
+    if first.is_empty() {
+        line.greet();
+    }
+    line.receive(first);
+    Session::new(Transport::Line(line), flood(shared))
+}
+
+/// A WebSocket session after a successful upgrade; `leftover` came with the request.
+pub fn ws_session(shared: &Shared, wire: Option<Wire>, leftover: &[u8]) -> Session {
+    shared.metrics.ws_session();
+    let config = &shared.config;
+    let keepalive = Keepalive {
+        interval_ms: config.ping_interval.as_millis() as u64,
+        timeout_ms: config.pong_timeout.as_millis() as u64,
+    };
+    let ws = WsSession::new(config.ws_config(), wire, keepalive, now_ms(), leftover);
+    Session::new(Transport::Ws(ws), flood(shared))
+}
+
+/// Routes an HTTP request with the server's metrics and origin rules.
+pub fn route_request(shared: &Shared, request: &Request) -> Route {
+    let metrics = || shared.metrics_text();
+    let ctx = HttpContext {
+        metrics: &metrics,
+        allowed_origins: &shared.config.allowed_origins,
+    };
+    route(request, &ctx)
+}
+
+fn flood(shared: &Shared) -> Option<TokenBucket> {
+    shared.config.flood.map(|f| TokenBucket::new(f, now_ms()))
 }

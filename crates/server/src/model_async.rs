@@ -20,13 +20,10 @@ use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, timeout};
 
 use crate::detect::{Kind, classify};
-use crate::driver::Driver;
-use crate::flood::TokenBucket;
-use crate::http::{HttpContext, Route, route};
-use crate::line_session::LineSession;
-use crate::session::{Ending, Session, Transport};
-use crate::state::{Shared, now_ms};
-use crate::ws_session::{Keepalive, WsSession};
+use crate::driver::{self, Driver};
+use crate::http::Route;
+use crate::session::{Ending, Session};
+use crate::state::Shared;
 
 thread_local! {
     /// Read buffer shared by all connections of one runtime thread.
@@ -165,13 +162,7 @@ async fn connection(
     };
     match kind {
         Kind::Line => {
-            shared.metrics.line_session();
-            let mut line = LineSession::new(config.max_line);
-            if first.is_empty() {
-                line.greet();
-            }
-            line.receive(&first);
-            let session = Session::new(Transport::Line(line), flood(shared));
+            let session = driver::line_session(shared, &first);
             run_session(tcp, shared, session, shutdown).await
         }
         Kind::Http => http(tcp, shared, first, shutdown).await,
@@ -202,16 +193,7 @@ async fn http(
             return write_all(&tcp, &response).await;
         }
     };
-    let routed = {
-        let metrics = || shared.metrics_text();
-        route(
-            &request,
-            &HttpContext {
-                metrics: &metrics,
-                allowed_origins: &config.allowed_origins,
-            },
-        )
-    };
+    let routed = driver::route_request(shared, &request);
     match routed {
         Route::Respond(bytes) => {
             shared.metrics.http_request();
@@ -222,13 +204,7 @@ async fn http(
         }
         Route::Upgrade { response, wire } => {
             write_all(&tcp, &response).await?;
-            shared.metrics.ws_session();
-            let keepalive = Keepalive {
-                interval_ms: config.ping_interval.as_millis() as u64,
-                timeout_ms: config.pong_timeout.as_millis() as u64,
-            };
-            let ws = WsSession::new(config.ws_config(), wire, keepalive, now_ms(), &buf[used..]);
-            let session = Session::new(Transport::Ws(ws), flood(shared));
+            let session = driver::ws_session(shared, wire, &buf[used..]);
             run_session(tcp, shared, session, shutdown).await
         }
     }
@@ -262,10 +238,6 @@ async fn read_head(
 async fn refuse_http(tcp: &TcpStream, shared: &Shared, e: &HandshakeError) -> io::Result<()> {
     shared.metrics.protocol_error();
     write_all(tcp, &e.response()).await
-}
-
-fn flood(shared: &Shared) -> Option<TokenBucket> {
-    shared.config.flood.map(|f| TokenBucket::new(f, now_ms()))
 }
 
 /// Drives a session until it ends, then flushes its goodbye (bounded) and leaves the hub.

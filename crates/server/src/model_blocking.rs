@@ -19,13 +19,10 @@ use rustchat_ws::handshake::{HandshakeError, Request, http_response};
 use rustchat_ws::outbound::Outbound;
 
 use crate::detect::{Kind, classify};
-use crate::driver::Driver;
-use crate::flood::TokenBucket;
-use crate::http::{HttpContext, Route, route};
-use crate::line_session::LineSession;
-use crate::session::{Ending, Session, Transport};
-use crate::state::{Shared, now_ms};
-use crate::ws_session::{Keepalive, WsSession};
+use crate::driver::{self, Driver};
+use crate::http::Route;
+use crate::session::{Ending, Session};
+use crate::state::Shared;
 
 /// How the blocking models share out connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,18 +200,8 @@ fn connection(tcp: TcpStream, shared: &Shared, stop: &AtomicBool) -> io::Result<
     };
     match kind {
         Kind::Line => {
-            shared.metrics.line_session();
-            let mut line = LineSession::new(config.max_line);
-            if first.is_empty() {
-                line.greet();
-            }
-            line.receive(&first);
-            run_session(
-                tcp,
-                shared,
-                Session::new(Transport::Line(line), flood(shared)),
-                stop,
-            )
+            let session = driver::line_session(shared, &first);
+            run_session(tcp, shared, session, stop)
         }
         Kind::Http => http(tcp, shared, first, stop),
     }
@@ -246,14 +233,7 @@ fn http(tcp: TcpStream, shared: &Shared, mut buf: BytesMut, stop: &AtomicBool) -
             }
         }
     };
-    let metrics = || shared.metrics_text();
-    let routed = route(
-        &request,
-        &HttpContext {
-            metrics: &metrics,
-            allowed_origins: &config.allowed_origins,
-        },
-    );
+    let routed = driver::route_request(shared, &request);
     match routed {
         Route::Respond(bytes) => {
             shared.metrics.http_request();
@@ -261,18 +241,8 @@ fn http(tcp: TcpStream, shared: &Shared, mut buf: BytesMut, stop: &AtomicBool) -
         }
         Route::Upgrade { response, wire } => {
             (&tcp).write_all(&response)?;
-            shared.metrics.ws_session();
-            let keepalive = Keepalive {
-                interval_ms: config.ping_interval.as_millis() as u64,
-                timeout_ms: config.pong_timeout.as_millis() as u64,
-            };
-            let ws = WsSession::new(config.ws_config(), wire, keepalive, now_ms(), &buf[used..]);
-            run_session(
-                tcp,
-                shared,
-                Session::new(Transport::Ws(ws), flood(shared)),
-                stop,
-            )
+            let session = driver::ws_session(shared, wire, &buf[used..]);
+            run_session(tcp, shared, session, stop)
         }
     }
 }
@@ -280,10 +250,6 @@ fn http(tcp: TcpStream, shared: &Shared, mut buf: BytesMut, stop: &AtomicBool) -
 fn refuse_http(tcp: &TcpStream, shared: &Shared, e: &HandshakeError) -> io::Result<()> {
     shared.metrics.protocol_error();
     write_and_close(tcp, &e.response())
-}
-
-fn flood(shared: &Shared) -> Option<TokenBucket> {
-    shared.config.flood.map(|f| TokenBucket::new(f, now_ms()))
 }
 
 /// Reads once into `buf`, waiting at most until `deadline` (`None`: it passed, or we stop).
