@@ -158,7 +158,7 @@ fn draw_panel(area: &Area<'_>, panel: &Panel, names: &[&str]) -> anyhow::Result<
     if k > 1 {
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::UpperRight)
             .border_style(BLACK)
             .background_style(WHITE.mix(0.8))
             .draw()?;

@@ -163,6 +163,8 @@ async fn connection(
     match kind {
         Kind::Line => {
             let session = driver::line_session(shared, &first);
+            // The session copied what it needs: hold no detection buffer while idle.
+            drop(first);
             run_session(tcp, shared, session, shutdown).await
         }
         Kind::Http => http(tcp, shared, first, shutdown).await,
@@ -205,6 +207,9 @@ async fn http(
         Route::Upgrade { response, wire } => {
             write_all(&tcp, &response).await?;
             let session = driver::ws_session(shared, wire, &buf[used..]);
+            // The session copied the leftover bytes: hold no head buffer while idle.
+            drop(buf);
+            drop(request);
             run_session(tcp, shared, session, shutdown).await
         }
     }
