@@ -155,3 +155,17 @@ pub fn route_request(shared: &Shared, request: &Request) -> Route {
 fn flood(shared: &Shared) -> Option<TokenBucket> {
     shared.config.flood.map(|f| TokenBucket::new(f, now_ms()))
 }
+
+/// What a client is told when the server is full, in the protocol its first bytes suggest.
+pub fn server_full_response(first: &[u8], max: usize) -> bytes::Bytes {
+    let text = format!("server full: {max} connections already open — try again later\n");
+    match crate::detect::classify(first) {
+        Some(crate::detect::Kind::Line) => bytes::Bytes::from(format!("ERROR {text}")),
+        Some(crate::detect::Kind::Http) | None => rustchat_ws::handshake::http_response(
+            503,
+            "Service Unavailable",
+            &[("Retry-After", "5")],
+            text.as_bytes(),
+        ),
+    }
+}

@@ -125,16 +125,7 @@ async fn stopped(flag: &mut watch::Receiver<bool>) {
 async fn refuse_full(tcp: TcpStream, max: usize) {
     let mut first = BytesMut::new();
     let _ = timeout(Duration::from_millis(500), read_into(&tcp, &mut first)).await;
-    let text = format!("server full: {max} connections already open — try again later\n");
-    let bytes = match classify(&first) {
-        Some(Kind::Http) | None => http_response(
-            503,
-            "Service Unavailable",
-            &[("Retry-After", "5")],
-            text.as_bytes(),
-        ),
-        Some(Kind::Line) => bytes::Bytes::from(format!("ERROR {text}")),
-    };
+    let bytes = driver::server_full_response(&first, max);
     let _ = write_all(&tcp, &bytes).await;
 }
 

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustchat_ws::handshake::{HandshakeError, Request, http_response};
 use rustchat_ws::outbound::Outbound;
@@ -424,16 +424,7 @@ fn refuse_full(tcp: TcpStream, max: usize) {
         Instant::now() + Duration::from_millis(500),
         &AtomicBool::new(false),
     );
-    let text = format!("server full: {max} connections already open — try again later\n");
-    let bytes = match classify(&first) {
-        Some(Kind::Http) | None => http_response(
-            503,
-            "Service Unavailable",
-            &[("Retry-After", "5")],
-            text.as_bytes(),
-        ),
-        Some(Kind::Line) => Bytes::from(format!("ERROR {text}")),
-    };
+    let bytes = driver::server_full_response(&first, max);
     let _ = write_and_close(&tcp, &bytes);
 }
 
