@@ -25,6 +25,7 @@
 
 use std::io::{IoSlice, Read, Write};
 use std::net::TcpStream;
+use std::ops::ControlFlow;
 
 use bytes::BytesMut;
 
@@ -37,7 +38,7 @@ use crate::handshake::{Request, Upgrade};
 use crate::message::Message;
 use crate::prepared::Prepared;
 use crate::role::Role;
-use crate::stream_error::StreamError;
+use crate::stream_error::{StreamError, message_or_end, refuse_tls};
 
 /// How many bytes one read asks for.
 const READ_SIZE: usize = 16 * 1024;
@@ -114,10 +115,8 @@ impl<S: Read + Write> WebSocket<S> {
     /// answered and pongs skipped on the way; use [`WebSocket::next_event`] to see them.
     pub fn recv(&mut self) -> Result<Option<Message>, StreamError> {
         loop {
-            match self.next_event()? {
-                Some(Event::Message(message)) => return Ok(Some(message)),
-                Some(Event::Close(_)) | None => return Ok(None),
-                Some(Event::Ping(_) | Event::Pong(_)) => {}
+            if let ControlFlow::Break(message) = message_or_end(self.next_event()?) {
+                return Ok(message);
             }
         }
     }
@@ -232,15 +231,7 @@ impl WebSocket<TcpStream> {
         handshake: &ClientHandshake,
         config: Config,
     ) -> Result<(Self, Response), StreamError> {
-        if handshake.is_secure() {
-            return Err(HandshakeError::InvalidUrl {
-                url: format!("wss://{}", handshake.host()),
-                reason: "wss:// needs TLS, which this adapter does not provide: wrap a TLS \
-                         stream yourself and call WebSocket::client"
-                    .into(),
-            }
-            .into());
-        }
+        refuse_tls(handshake, "WebSocket::client")?;
         let stream = TcpStream::connect((handshake.host(), handshake.port()))?;
         stream.set_nodelay(true)?;
         Self::client(stream, handshake, config)

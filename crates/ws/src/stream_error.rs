@@ -1,7 +1,11 @@
 //! The error of the I/O adapters: the core's errors plus what sockets and handshakes add.
 
+use std::ops::ControlFlow;
+
+use crate::connection::Event;
 use crate::error::{Error, ProtocolError, UsageError};
-use crate::handshake::HandshakeError;
+use crate::handshake::{ClientHandshake, HandshakeError};
+use crate::message::Message;
 
 /// Everything a blocking or async WebSocket can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -33,4 +37,30 @@ impl From<Error> for StreamError {
             Error::Usage(u) => Self::Usage(u),
         }
     }
+}
+
+/// What every adapter's `recv` makes of an event: a message or the end is returned
+/// (`Break`), pings and pongs are skipped (`Continue`).
+pub(crate) fn message_or_end(event: Option<Event>) -> ControlFlow<Option<Message>> {
+    match event {
+        Some(Event::Message(message)) => ControlFlow::Break(Some(message)),
+        Some(Event::Close(_)) | None => ControlFlow::Break(None),
+        Some(Event::Ping(_) | Event::Pong(_)) => ControlFlow::Continue(()),
+    }
+}
+
+/// The adapters' `connect` speaks plain TCP; a `wss://` URL gets an error naming what to call
+/// instead (`client_fn`, which takes any stream, e.g. a TLS one).
+pub(crate) fn refuse_tls(handshake: &ClientHandshake, client_fn: &str) -> Result<(), StreamError> {
+    if !handshake.is_secure() {
+        return Ok(());
+    }
+    Err(HandshakeError::InvalidUrl {
+        url: format!("wss://{}", handshake.host()),
+        reason: format!(
+            "wss:// needs TLS, which this adapter does not provide: wrap a TLS stream yourself \
+             and call {client_fn}"
+        ),
+    }
+    .into())
 }

@@ -37,6 +37,7 @@
 //! ```
 
 use std::io::IoSlice;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -53,7 +54,7 @@ use crate::message::Message;
 use crate::outbound::Outbound;
 use crate::prepared::Prepared;
 use crate::role::Role;
-use crate::stream_error::StreamError;
+use crate::stream_error::{StreamError, message_or_end, refuse_tls};
 
 /// How many bytes one read asks for.
 const READ_SIZE: usize = 16 * 1024;
@@ -128,10 +129,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// The next message; `Ok(None)` once the closing handshake is complete. Cancel-safe.
     pub async fn recv(&mut self) -> Result<Option<Message>, StreamError> {
         loop {
-            match self.next_event().await? {
-                Some(Event::Message(message)) => return Ok(Some(message)),
-                Some(Event::Close(_)) | None => return Ok(None),
-                Some(Event::Ping(_) | Event::Pong(_)) => {}
+            if let ControlFlow::Break(message) = message_or_end(self.next_event().await?) {
+                return Ok(message);
             }
         }
     }
@@ -241,15 +240,7 @@ impl WebSocketStream<::tokio::net::TcpStream> {
         handshake: &ClientHandshake,
         config: Config,
     ) -> Result<(Self, Response), StreamError> {
-        if handshake.is_secure() {
-            return Err(HandshakeError::InvalidUrl {
-                url: format!("wss://{}", handshake.host()),
-                reason: "wss:// needs TLS, which this adapter does not provide: wrap a TLS \
-                         stream yourself and call WebSocketStream::client"
-                    .into(),
-            }
-            .into());
-        }
+        refuse_tls(handshake, "WebSocketStream::client")?;
         let tcp = ::tokio::net::TcpStream::connect((handshake.host(), handshake.port())).await?;
         tcp.set_nodelay(true)?;
         Self::client(tcp, handshake, config).await
@@ -319,10 +310,8 @@ impl<S: AsyncRead + AsyncWrite> WsReader<S> {
     /// The next message; `Ok(None)` after the closing handshake. Cancel-safe.
     pub async fn recv(&mut self) -> Result<Option<Message>, StreamError> {
         loop {
-            match self.next_event().await? {
-                Some(Event::Message(message)) => return Ok(Some(message)),
-                Some(Event::Close(_)) | None => return Ok(None),
-                Some(Event::Ping(_) | Event::Pong(_)) => {}
+            if let ControlFlow::Break(message) = message_or_end(self.next_event().await?) {
+                return Ok(message);
             }
         }
     }
