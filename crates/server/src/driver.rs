@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use rustchat_ws::handshake::Request;
 
-use crate::delivery::{ConnId, Encoded, Wire};
+use crate::delivery::{ConnId, Wire};
 use crate::flood::TokenBucket;
 use crate::http::{HttpContext, Route, route};
 use crate::line_session::LineSession;
@@ -25,7 +25,6 @@ pub struct Driver<'a> {
     shared: &'a Shared,
     conn: ConnId,
     outbox: Arc<Outbox>,
-    events: Vec<Arc<Encoded>>,
     /// When the session's handshake (HELLO) began, while one is under way.
     handshake_since: Option<Instant>,
 }
@@ -38,7 +37,6 @@ impl<'a> Driver<'a> {
             shared,
             conn,
             outbox,
-            events: Vec::new(),
             handshake_since: None,
         }
     }
@@ -68,30 +66,42 @@ impl<'a> Driver<'a> {
     /// Moves queued events into the session (a pointer copy each), or ends it as a slow
     /// consumer, or after `/quit`.
     pub fn pump(&mut self, session: &mut Session) {
-        self.events.clear();
-        match self.outbox.drain(&mut self.events) {
+        match self.outbox.drain(|event| session.push_event(event)) {
             Drained::Overflowed => {
                 self.shared.metrics.slow_consumer();
                 session.end(Ending::SlowConsumer);
             }
-            drained => {
-                for event in &self.events {
-                    session.push_event(event);
-                }
-                if drained == Drained::Closing {
-                    session.end(Ending::Quit);
-                }
-            }
+            Drained::Closing => session.end(Ending::Quit),
+            Drained::Shutdown => session.end(Ending::Shutdown),
+            Drained::Events => {}
         }
     }
 
-    /// Once a second: keepalive, and the deadline for finishing the HELLO handshake.
+    /// The next moment [`tick`](Self::tick) has something to check, if any: a driver may
+    /// sleep until then instead of ticking. Deadlines only move later as the client is heard
+    /// from, so a driver may keep an earlier wake-up and call `tick` early.
+    pub fn deadline(&self, session: &Session) -> Option<Instant> {
+        let handshake = self
+            .handshake_since
+            .map(|since| since + self.shared.config.handshake_timeout);
+        let keepalive = session.next_deadline_ms().map(|at| {
+            let wait = at.saturating_sub(now_ms());
+            Instant::now() + std::time::Duration::from_millis(wait)
+        });
+        match (handshake, keepalive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Keepalive, and the deadline for finishing the HELLO handshake. Harmless to call early
+    /// or often.
     pub fn tick(&mut self, session: &mut Session) {
         session.tick(now_ms());
         let limit = self.shared.config.handshake_timeout;
         let late = self
             .handshake_since
-            .is_some_and(|since| since.elapsed() > limit);
+            .is_some_and(|since| since.elapsed() >= limit);
         if late && session.is_open() {
             self.shared.metrics.timeout();
             let secs = limit.as_secs();

@@ -8,8 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-
-use tokio::sync::Notify;
+use std::task::{Context, Poll};
 
 use crate::delivery::{Encoded, Wire};
 
@@ -22,7 +21,13 @@ pub enum Drained {
     Overflowed,
     /// The server asked to close this connection once its events are sent (`/quit`).
     Closing,
+    /// The server is shutting down: say goodbye after the events.
+    Shutdown,
 }
+
+/// Queues that kept more than this many slots after a burst give the memory back when they
+/// drain, so an idle connection holds no backlog-sized buffer.
+const KEEP_SLOTS: usize = 16;
 
 #[derive(Debug, Default)]
 struct Queue {
@@ -30,7 +35,10 @@ struct Queue {
     bytes: usize,
     overflowed: bool,
     closing: bool,
+    shutdown: bool,
     wire: Option<Wire>,
+    /// The async driver waiting for this queue, if it is waiting.
+    task: Option<std::task::Waker>,
 }
 
 /// One connection's outbound event queue; shared by the fan-out (producer) and the
@@ -39,8 +47,6 @@ struct Queue {
 pub struct Outbox {
     queue: Mutex<Queue>,
     limit: usize,
-    /// Wakes an async driver.
-    notify: Notify,
     /// Wakes a blocking driver (its poller's waker), if it set one.
     waker: OnceLock<Waker>,
 }
@@ -63,7 +69,6 @@ impl Outbox {
                 ..Queue::default()
             }),
             limit,
-            notify: Notify::new(),
             waker: OnceLock::new(),
         })
     }
@@ -81,30 +86,45 @@ impl Outbox {
     }
 
     /// Queues an event; returns `false` if the connection is (now) a slow consumer.
+    ///
+    /// The driver is woken only when the queue goes from empty to not empty (or overflows):
+    /// it drains everything queued when it runs, so one wake-up per batch is enough.
     pub fn push(&self, event: &Arc<Encoded>) -> bool {
         let mut q = self.lock();
         if q.overflowed {
             return false;
         }
         let size = q.wire.map_or(0, |wire| event.bytes(wire).len());
-        if q.bytes + size > self.limit {
+        let wake = if q.bytes + size > self.limit {
             q.overflowed = true;
-            q.events.clear();
+            q.events = VecDeque::new();
             q.bytes = 0;
+            true
         } else {
+            let was_empty = q.events.is_empty();
             q.events.push_back(Arc::clone(event));
             q.bytes += size;
-        }
+            was_empty
+        };
         let ok = !q.overflowed;
-        drop(q);
-        self.wake();
+        if wake {
+            self.wake(q);
+        }
         ok
     }
 
     /// Asks the driver to close the connection after the queued events.
     pub fn close_after_flush(&self) {
-        self.lock().closing = true;
-        self.wake();
+        let mut q = self.lock();
+        q.closing = true;
+        self.wake(q);
+    }
+
+    /// Asks the driver to say goodbye after the queued events: the server is stopping.
+    pub fn shut_down(&self) {
+        let mut q = self.lock();
+        q.shutdown = true;
+        self.wake(q);
     }
 
     /// Has `wake` called whenever something is queued (for a driver that blocks in a poller).
@@ -112,51 +132,67 @@ impl Outbox {
         let _ = self.waker.set(Waker(Box::new(wake)));
     }
 
-    fn wake(&self) {
-        self.notify.notify_one();
+    /// Wakes whichever driver waits, after letting go of the lock.
+    fn wake(&self, mut q: MutexGuard<'_, Queue>) {
+        let task = q.task.take();
+        drop(q);
+        if let Some(task) = task {
+            task.wake();
+        }
         if let Some(Waker(wake)) = self.waker.get() {
             wake();
         }
     }
 
-    /// Moves the queued events into `into` (oldest first).
-    pub fn drain(&self, into: &mut Vec<Arc<Encoded>>) -> Drained {
+    /// Hands the queued events to `each` (oldest first, under the queue's lock: keep it
+    /// cheap), and says what else the driver must do.
+    pub fn drain(&self, mut each: impl FnMut(&Arc<Encoded>)) -> Drained {
         let mut q = self.lock();
         if q.overflowed {
             return Drained::Overflowed;
         }
-        into.extend(q.events.drain(..));
+        q.events.iter().for_each(&mut each);
+        q.events.clear();
+        if q.events.capacity() > KEEP_SLOTS {
+            q.events = VecDeque::new();
+        }
         q.bytes = 0;
         if q.closing {
             Drained::Closing
+        } else if q.shutdown {
+            Drained::Shutdown
         } else {
             Drained::Events
         }
     }
 
-    /// Whether anything is waiting (events, an overflow or a close request).
+    /// Whether anything is waiting (events, an overflow, a close or shutdown request).
     pub fn is_ready(&self) -> bool {
-        let q = self.lock();
-        !q.events.is_empty() || q.overflowed || q.closing
+        Self::ready(&self.lock(), true)
     }
 
-    /// Waits (async) until something may be ready. Cancel-safe.
-    pub async fn wait(&self) {
-        if !self.is_ready() {
-            self.notify.notified().await;
+    fn ready(q: &Queue, taking_events: bool) -> bool {
+        q.overflowed || q.shutdown || (taking_events && (!q.events.is_empty() || q.closing))
+    }
+
+    /// Polls (async) until there is something to drain. A driver whose socket is not keeping
+    /// up (`taking_events` false) is still told at once of an overflow or a shutdown. Only the
+    /// last task to poll is woken.
+    pub fn poll_ready(&self, cx: &mut Context<'_>, taking_events: bool) -> Poll<()> {
+        let mut q = self.lock();
+        if Self::ready(&q, taking_events) {
+            return Poll::Ready(());
         }
+        match &mut q.task {
+            Some(task) if task.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// Whether the queue overflowed (the client is a slow consumer).
     pub fn is_overflowed(&self) -> bool {
         self.lock().overflowed
-    }
-
-    /// Waits (async) until the queue overflows. Cancel-safe.
-    pub async fn wait_overflow(&self) {
-        while !self.is_overflowed() {
-            self.notify.notified().await;
-        }
     }
 
     /// Bytes queued now.
@@ -180,7 +216,7 @@ mod tests {
         assert!(outbox.push(&event("a")));
         assert!(outbox.push(&event("b")));
         let mut got = Vec::new();
-        assert_eq!(outbox.drain(&mut got), Drained::Events);
+        assert_eq!(outbox.drain(|e| got.push(e.clone())), Drained::Events);
         let texts: Vec<_> = got.iter().map(|e| e.line().clone()).collect();
         assert_eq!(
             texts,
@@ -198,8 +234,8 @@ mod tests {
         assert!(outbox.push(&one), "exactly at the limit is fine");
         assert!(!outbox.push(&one), "one past the limit overflows");
         assert!(!outbox.push(&one), "stays overflowed");
-        let mut got = Vec::new();
-        assert_eq!(outbox.drain(&mut got), Drained::Overflowed);
+        let mut got: Vec<Arc<Encoded>> = Vec::new();
+        assert_eq!(outbox.drain(|e| got.push(e.clone())), Drained::Overflowed);
         assert!(
             got.is_empty(),
             "a slow consumer's backlog is dropped, not kept"
@@ -212,7 +248,80 @@ mod tests {
         assert!(outbox.push(&event("bye")));
         outbox.close_after_flush();
         let mut got = Vec::new();
-        assert_eq!(outbox.drain(&mut got), Drained::Closing);
+        assert_eq!(outbox.drain(|e| got.push(e.clone())), Drained::Closing);
         assert_eq!(got.len(), 1);
+    }
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct Counter(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn wakes(counter: &Arc<Counter>) -> usize {
+        counter.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn wakes_once_per_batch_not_per_event() {
+        let outbox = Outbox::new(1024, Wire::Line);
+        let counter = Arc::new(Counter::default());
+        let waker = std::task::Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(outbox.poll_ready(&mut cx, true).is_pending());
+        assert!(outbox.push(&event("a")));
+        assert!(outbox.push(&event("b")));
+        assert!(outbox.push(&event("c")));
+        assert_eq!(
+            wakes(&counter),
+            1,
+            "only the first event of a batch wakes the driver"
+        );
+        assert!(outbox.poll_ready(&mut cx, true).is_ready());
+        let mut got = 0;
+        outbox.drain(|_| got += 1);
+        assert_eq!(got, 3);
+        assert!(outbox.poll_ready(&mut cx, true).is_pending());
+        assert!(outbox.push(&event("d")));
+        assert_eq!(wakes(&counter), 2, "an emptied queue wakes again");
+    }
+
+    #[test]
+    fn a_stuck_driver_still_hears_of_overflow_and_shutdown() {
+        let one = event("x");
+        let outbox = Outbox::new(one.line().len(), Wire::Line);
+        let counter = Arc::new(Counter::default());
+        let waker = std::task::Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(outbox.push(&one));
+        assert!(
+            outbox.poll_ready(&mut cx, false).is_pending(),
+            "events alone do not wake a driver that cannot take them"
+        );
+        assert!(!outbox.push(&one));
+        assert_eq!(wakes(&counter), 1, "the overflow wakes it");
+        assert!(outbox.poll_ready(&mut cx, false).is_ready());
+
+        let outbox = Outbox::new(1024, Wire::Line);
+        assert!(outbox.poll_ready(&mut cx, false).is_pending());
+        outbox.shut_down();
+        assert_eq!(wakes(&counter), 2, "the shutdown wakes it");
+        assert!(outbox.poll_ready(&mut cx, false).is_ready());
+        assert_eq!(outbox.drain(|_| {}), Drained::Shutdown);
+    }
+
+    #[test]
+    fn a_drained_burst_gives_its_memory_back() {
+        let outbox = Outbox::new(1 << 20, Wire::Line);
+        for _ in 0..1000 {
+            assert!(outbox.push(&event("burst")));
+        }
+        outbox.drain(|_| {});
+        assert!(outbox.lock().events.capacity() <= KEEP_SLOTS);
+        assert_eq!(outbox.queued_bytes(), 0);
     }
 }

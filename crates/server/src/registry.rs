@@ -1,6 +1,7 @@
 //! The outboxes of all live connections, and the fan-out that fills them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::committer::Fanout;
@@ -12,6 +13,8 @@ use crate::outbox::Outbox;
 #[derive(Debug, Default)]
 pub struct Registry {
     outboxes: RwLock<HashMap<ConnId, Arc<Outbox>>>,
+    /// Set (under the write lock) once the server stops: later arrivals are told at once.
+    stopping: AtomicBool,
 }
 
 impl Registry {
@@ -22,10 +25,20 @@ impl Registry {
 
     /// Adds a connection's outbox.
     pub fn insert(&self, conn: ConnId, outbox: Arc<Outbox>) {
-        self.outboxes
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(conn, outbox);
+        let mut outboxes = self.outboxes.write().unwrap_or_else(|p| p.into_inner());
+        if self.stopping.load(Ordering::Relaxed) {
+            outbox.shut_down();
+        }
+        outboxes.insert(conn, outbox);
+    }
+
+    /// The server is stopping: every connection, present and future, says goodbye.
+    pub fn shut_down_all(&self) {
+        let outboxes = self.outboxes.write().unwrap_or_else(|p| p.into_inner());
+        self.stopping.store(true, Ordering::Relaxed);
+        for outbox in outboxes.values() {
+            outbox.shut_down();
+        }
     }
 
     /// Removes a connection.

@@ -125,6 +125,7 @@ impl RunningServer {
     fn stop_and_join(&mut self) -> Result<(), HistoryError> {
         let _ = self.stop.send(true);
         self.stop_flag.store(true, Ordering::Release);
+        self.shared.registry.shut_down_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

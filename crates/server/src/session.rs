@@ -143,6 +143,14 @@ impl Session {
         }
     }
 
+    /// When [`tick`](Self::tick) next has work (epoch ms), if ever.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        match &self.transport {
+            Transport::Line(_) => None,
+            Transport::Ws(s) => s.next_deadline_ms(),
+        }
+    }
+
     /// Whether a handshake with a deadline is under way (the line protocol's HELLO).
     pub fn in_handshake(&self) -> bool {
         match &self.transport {

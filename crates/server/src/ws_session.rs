@@ -178,6 +178,20 @@ impl WsSession {
         }
     }
 
+    /// When [`tick`](Self::tick) next has something to check (epoch ms): the pong deadline
+    /// while a ping is out, else when the client will have been quiet for a ping interval.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        if self.ending.is_some() {
+            return None;
+        }
+        Some(match self.ping_sent_ms {
+            Some(sent) => sent.saturating_add(self.keepalive.timeout_ms),
+            None => self
+                .last_heard_ms
+                .saturating_add(self.keepalive.interval_ms),
+        })
+    }
+
     /// Bytes for the socket.
     pub fn outbound(&mut self) -> &mut Outbound {
         self.conn.outbound()
