@@ -52,6 +52,9 @@ pub const THREAD_NAME: &str = "rustchat-history";
 pub trait Fanout: Send + 'static {
     /// Delivers one outcome.
     fn deliver(&mut self, outcome: Outcome);
+
+    /// Called after the last outcome of each batch.
+    fn end_batch(&mut self) {}
 }
 
 impl<F: FnMut(Outcome) + Send + 'static> Fanout for F {
@@ -302,6 +305,7 @@ impl<F: Fanout> Writer<F> {
                 self.fanout.deliver(outcome);
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
             }
+            self.fanout.end_batch();
         }
         self.history.close()
     }

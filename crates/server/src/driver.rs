@@ -10,7 +10,7 @@ use crate::delivery::{ConnId, Wire};
 use crate::flood::TokenBucket;
 use crate::http::{HttpContext, Route, route};
 use crate::line_session::LineSession;
-use crate::outbox::{Drained, Outbox};
+use crate::outbox::{Drained, Outbox, WriteThrough};
 use crate::session::{Ending, Session, Transport};
 use crate::state::{Shared, now_ms};
 use crate::ws_session::{Keepalive, WsSession};
@@ -58,6 +58,26 @@ impl<'a> Driver<'a> {
         };
     }
 
+    /// Lets the fan-out write this session's events straight to `socket` while the driver is
+    /// idle (see `outbox`: [`claim`](Self::claim) and [`release`](Self::release)).
+    pub fn write_through(&self, socket: Arc<dyn WriteThrough>) {
+        self.outbox.set_socket(Some(socket));
+    }
+
+    /// Takes the socket back from the fan-out: call on every wake-up, before the session
+    /// reads, ticks or takes events (anything that may produce bytes).
+    pub fn claim(&self) {
+        self.outbox.claim();
+    }
+
+    /// Lends the socket to the fan-out until the next [`claim`](Self::claim), if the session
+    /// has nothing left to write and nothing is queued for it.
+    pub fn release(&self, session: &mut Session) {
+        if session.is_open() && session.outbound().is_empty() {
+            self.outbox.release();
+        }
+    }
+
     /// Whether the session has room for more events (its socket is keeping up).
     pub fn wants_events(&self, session: &mut Session) -> bool {
         session.is_open() && session.outbound().len() < HIGH_WATER
@@ -66,7 +86,11 @@ impl<'a> Driver<'a> {
     /// Moves queued events into the session (a pointer copy each), or ends it as a slow
     /// consumer, or after `/quit`.
     pub fn pump(&mut self, session: &mut Session) {
-        match self.outbox.drain(|event| session.push_event(event)) {
+        let drained = self.outbox.drain(|event, skip| match skip {
+            0 => session.push_event(event),
+            _ => session.push_rest(event, skip),
+        });
+        match drained {
             Drained::Overflowed => {
                 self.shared.metrics.slow_consumer();
                 session.end(Ending::SlowConsumer);
@@ -114,6 +138,7 @@ impl<'a> Driver<'a> {
     /// The session is over: count why, tell its rooms, forget it. Returns whether its last
     /// bytes are worth flushing (not for a slow consumer, whose socket is stuck).
     pub fn close(self, session: &Session) -> bool {
+        self.outbox.set_socket(None);
         let ending = session.ending().cloned();
         match &ending {
             Some(Ending::Protocol(_)) => self.shared.metrics.protocol_error(),

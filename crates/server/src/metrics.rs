@@ -45,6 +45,7 @@ pub struct Metrics {
     http_requests: Metric,
     commands: Metric,
     deliveries: Metric,
+    write_through: Metric,
     slow_consumers: Metric,
     flood_disconnects: Metric,
     protocol_errors: Metric,
@@ -80,6 +81,10 @@ impl Default for Metrics {
             ),
             commands: Metric::counter("rustchat_commands_total", "Commands received from clients."),
             deliveries: Metric::counter("rustchat_deliveries_total", "Events queued for clients."),
+            write_through: Metric::counter(
+                "rustchat_write_through_bytes_total",
+                "Event bytes the fan-out wrote straight to idle clients' sockets.",
+            ),
             slow_consumers: Metric::counter(
                 "rustchat_slow_consumer_disconnects_total",
                 "Clients disconnected because they read too slowly.",
@@ -148,6 +153,11 @@ impl Metrics {
         self.deliveries.value.fetch_add(n, Relaxed);
     }
 
+    /// Counts event bytes written through to idle connections.
+    pub fn add_written_through(&self, bytes: u64) {
+        self.write_through.value.fetch_add(bytes, Relaxed);
+    }
+
     /// Renders every metric, then the `extra` gauges (hub and history figures read at render
     /// time), in the Prometheus text format.
     pub fn render(&self, extra: &[(&str, &str, u64)]) -> String {
@@ -160,6 +170,7 @@ impl Metrics {
             &self.http_requests,
             &self.commands,
             &self.deliveries,
+            &self.write_through,
             &self.slow_consumers,
             &self.flood_disconnects,
             &self.protocol_errors,

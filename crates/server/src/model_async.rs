@@ -244,7 +244,9 @@ async fn refuse_http(tcp: &TcpStream, shared: &Shared, e: &HandshakeError) -> io
 
 /// Drives a session until it ends, then flushes its goodbye (bounded) and leaves the hub.
 async fn run_session(tcp: TcpStream, shared: &Shared, mut session: Session) -> io::Result<()> {
+    let tcp = Arc::new(tcp);
     let mut driver = Driver::open(shared, &session);
+    driver.write_through(tcp.clone());
     let outbox = driver.outbox().clone();
     let mut timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     // The deadline the timer is set to, while it is set.
@@ -259,6 +261,10 @@ async fn run_session(tcp: TcpStream, shared: &Shared, mut session: Session) -> i
         }
         let want_write = !session.outbound().is_empty();
         let want_events = driver.wants_events(&mut session);
+        if !want_write {
+            // Until it wakes, the fan-out writes this client's events itself.
+            driver.release(&mut session);
+        }
         // Re-armed only when a deadline comes sooner: one that moved later (the client spoke)
         // is found when the timer fires early, so a busy connection never touches the timer.
         if let Some(due) = driver.deadline(&session).map(Instant::from_std) {
@@ -290,6 +296,7 @@ async fn run_session(tcp: TcpStream, shared: &Shared, mut session: Session) -> i
             }
         })
         .await;
+        driver.claim();
         let ready = match ready {
             Ok(ready) => ready,
             Err(e) => break Err(e),

@@ -8,12 +8,14 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustchat_ws::handshake::{HandshakeError, Request, http_response};
 use rustchat_ws::outbound::Outbound;
@@ -39,6 +41,10 @@ const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);
 /// How often a blocked thread looks at the stop flag and its deadlines.
 const TICK: Duration = Duration::from_millis(250);
+/// Stack of a connection thread or pool worker. A session needs little (its deepest frame is
+/// the 16 KiB read buffer); the 2 MiB default would be mapped and unmapped per connection,
+/// while stacks this small are reused from the C library's cache of freed stacks.
+const STACK: usize = 256 * 1024;
 
 /// Serves until `stop` is set, then lets connections say goodbye and returns.
 pub fn serve(
@@ -118,6 +124,7 @@ fn spawn_thread(
     live.fetch_add(1, Ordering::AcqRel);
     let spawned = std::thread::Builder::new()
         .name("rustchat-conn".into())
+        .stack_size(STACK)
         .spawn({
             let live = live.clone();
             move || {
@@ -147,6 +154,7 @@ impl Pool {
                 let (inbox, shared, stop) = (inbox.clone(), shared.clone(), stop.clone());
                 std::thread::Builder::new()
                     .name(format!("rustchat-worker-{i}"))
+                    .stack_size(STACK)
                     .spawn(move || {
                         loop {
                             let next = inbox.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -295,7 +303,10 @@ fn run_session(
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
     poll.registry()
         .register(&mut sock, SOCKET, Interest::READABLE)?;
+    // Shared with the fan-out, which writes through while this thread sleeps.
+    let sock = Arc::new(sock);
     let mut driver = Driver::open(shared, &session);
+    driver.write_through(sock.clone());
     let ring = waker.clone();
     driver.outbox().set_waker(move || {
         let _ = ring.wake();
@@ -310,7 +321,7 @@ fn run_session(
             driver.pump(&mut session);
             continue;
         }
-        if let Err(e) = write_some(&mut sock, session.outbound()) {
+        if let Err(e) = write_some(&sock, session.outbound()) {
             break Err(e);
         }
         if !session.is_open() {
@@ -323,15 +334,22 @@ fn run_session(
             } else {
                 Interest::READABLE
             };
-            poll.registry().reregister(&mut sock, SOCKET, interest)?;
+            let fd = sock.as_raw_fd();
+            poll.registry()
+                .reregister(&mut SourceFd(&fd), SOCKET, interest)?;
             writing = want_write;
         }
+        if !want_write {
+            // Until it wakes, the fan-out writes this client's events itself.
+            driver.release(&mut session);
+        }
         poll_retrying(&mut poll, &mut events, TICK)?;
+        driver.claim();
         if events
             .iter()
             .any(|e| e.token() == SOCKET && (e.is_readable() || e.is_read_closed()))
         {
-            if let Err(e) = read_all(&mut sock, &mut session, &mut driver) {
+            if let Err(e) = read_all(&sock, &mut session, &mut driver) {
                 break Err(e);
             }
         }
@@ -353,7 +371,7 @@ fn run_session(
 /// Reads until the socket would block (mio readiness is edge-triggered), acting on each read
 /// so buffers stay bounded.
 fn read_all(
-    sock: &mut mio::net::TcpStream,
+    mut sock: &mio::net::TcpStream,
     session: &mut Session,
     driver: &mut Driver<'_>,
 ) -> io::Result<()> {
@@ -377,7 +395,7 @@ fn read_all(
 }
 
 /// Writes what the socket takes now (vectored), leaving the rest queued.
-fn write_some(sock: &mut mio::net::TcpStream, out: &mut Outbound) -> io::Result<()> {
+fn write_some(mut sock: &mio::net::TcpStream, out: &mut Outbound) -> io::Result<()> {
     while !out.is_empty() {
         let mut slices = [IoSlice::new(&[]); 64];
         let count = out.io_slices(&mut slices);
@@ -393,7 +411,11 @@ fn write_some(sock: &mut mio::net::TcpStream, out: &mut Outbound) -> io::Result<
 }
 
 /// Flushes the last bytes within `grace`, closes our side first, waits briefly for theirs.
-fn finish(sock: mio::net::TcpStream, out: &mut Outbound, grace: Duration) {
+/// `sock` is ours alone again: the driver has taken it back from the fan-out.
+fn finish(sock: Arc<mio::net::TcpStream>, out: &mut Outbound, grace: Duration) {
+    let Ok(sock) = Arc::try_unwrap(sock) else {
+        return;
+    };
     let tcp = TcpStream::from(socket2::Socket::from(std::os::fd::OwnedFd::from(sock)));
     let _ = tcp.set_nonblocking(false);
     let _ = tcp.set_write_timeout(Some(grace));

@@ -5,8 +5,20 @@
 //! marks the connection as a *slow consumer* and drops the event. The connection's driver sees
 //! the mark, says why and disconnects that client. Everyone else keeps receiving every event,
 //! in order, and the server's memory per connection stays bounded.
+//!
+//! Writing through: while a connection is *idle* — its driver has nothing pending and is not
+//! writing — the fan-out writes that connection's events to its socket itself, in one
+//! non-blocking vectored write per batch ([`Outbox::flush`]), instead of waking the driver to
+//! do it. A delivery then costs the one system call it must cost, and no task or thread
+//! switch. Order is kept by one rule: only the holder of the right to write does so. The
+//! driver takes it back ([`Outbox::claim`]) before its session produces any bytes, and gives
+//! it up ([`Outbox::release`]) only when everything is written and the queue is empty; the
+//! fan-out writes only whole queued events, under the queue's lock, while the connection is
+//! idle. Whatever a write-through leaves unwritten (the socket was full) stays queued — the
+//! first event possibly part-written — and goes to the driver, which resumes where it stopped.
 
 use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 
@@ -25,6 +37,35 @@ pub enum Drained {
     Shutdown,
 }
 
+/// What [`Outbox::push`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued for the driver (woken if it needs to be).
+    Queued,
+    /// Queued on an idle connection: the pusher must call [`Outbox::flush`] after its batch.
+    FlushDue,
+    /// The queue overflowed: the connection is a slow consumer and the event was dropped.
+    Overflowed,
+}
+
+/// A socket the fan-out may write to directly (non-blocking).
+pub trait WriteThrough: Send + Sync {
+    /// Writes what the socket takes now; `WouldBlock` when it takes nothing.
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+}
+
+impl WriteThrough for tokio::net::TcpStream {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        tokio::net::TcpStream::try_write_vectored(self, bufs)
+    }
+}
+
+impl WriteThrough for mio::net::TcpStream {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        io::Write::write_vectored(&mut &*self, bufs)
+    }
+}
+
 /// Queues that kept more than this many slots after a burst give the memory back when they
 /// drain, so an idle connection holds no backlog-sized buffer.
 const KEEP_SLOTS: usize = 16;
@@ -39,6 +80,20 @@ struct Queue {
     wire: Option<Wire>,
     /// The async driver waiting for this queue, if it is waiting.
     task: Option<std::task::Waker>,
+    /// Bytes of the first queued event already written through.
+    front_written: usize,
+    /// The socket, for writing through.
+    socket: Option<Arc<dyn WriteThrough>>,
+    /// The driver has nothing pending and is not writing: the fan-out may write instead.
+    idle: bool,
+    /// A pusher owes a [`Outbox::flush`].
+    flush_due: bool,
+}
+
+impl std::fmt::Debug for dyn WriteThrough {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteThrough")
+    }
 }
 
 /// One connection's outbound event queue; shared by the fan-out (producer) and the
@@ -85,32 +140,109 @@ impl Outbox {
         self.lock().wire = Some(wire);
     }
 
-    /// Queues an event; returns `false` if the connection is (now) a slow consumer.
-    ///
-    /// The driver is woken only when the queue goes from empty to not empty (or overflows):
-    /// it drains everything queued when it runs, so one wake-up per batch is enough.
-    pub fn push(&self, event: &Arc<Encoded>) -> bool {
+    /// Queues an event. On an idle connection nobody is woken: the pusher writes the batch
+    /// through with [`flush`](Self::flush) (`FlushDue`, once per batch). Otherwise the driver
+    /// is woken when the queue goes from empty to not empty (or overflows): it drains
+    /// everything queued when it runs, so one wake-up per batch is enough.
+    pub fn push(&self, event: &Arc<Encoded>) -> Pushed {
         let mut q = self.lock();
         if q.overflowed {
-            return false;
+            return Pushed::Overflowed;
         }
         let size = q.wire.map_or(0, |wire| event.bytes(wire).len());
-        let wake = if q.bytes + size > self.limit {
+        if q.bytes + size > self.limit {
             q.overflowed = true;
             q.events = VecDeque::new();
+            q.front_written = 0;
             q.bytes = 0;
-            true
-        } else {
-            let was_empty = q.events.is_empty();
-            q.events.push_back(Arc::clone(event));
-            q.bytes += size;
-            was_empty
-        };
-        let ok = !q.overflowed;
-        if wake {
+            self.wake(q);
+            return Pushed::Overflowed;
+        }
+        let was_empty = q.events.is_empty();
+        q.events.push_back(Arc::clone(event));
+        q.bytes += size;
+        if q.idle && q.socket.is_some() {
+            if q.flush_due {
+                return Pushed::Queued;
+            }
+            q.flush_due = true;
+            return Pushed::FlushDue;
+        }
+        if was_empty {
             self.wake(q);
         }
-        ok
+        Pushed::Queued
+    }
+
+    /// Writes the queued events through to an idle connection's socket, in one vectored
+    /// write. What the socket does not take (or all of it, if the driver has meanwhile taken
+    /// the connection back) is left to the driver, woken if needed. Returns the bytes written.
+    pub fn flush(&self) -> usize {
+        let mut q = self.lock();
+        q.flush_due = false;
+        if !q.idle || q.events.is_empty() {
+            return 0;
+        }
+        let Some(wire) = q.wire else {
+            return 0;
+        };
+        let mut written = {
+            let Some(socket) = q.socket.as_deref() else {
+                return 0;
+            };
+            let mut slices = [IoSlice::new(&[]); 64];
+            let mut count = 0;
+            for (slot, event) in slices.iter_mut().zip(&q.events) {
+                let skip = if count == 0 { q.front_written } else { 0 };
+                *slot = IoSlice::new(&event.bytes(wire)[skip..]);
+                count += 1;
+            }
+            // Full or broken: the driver finds out which, and copes, on its own next write.
+            socket.try_write_vectored(&slices[..count]).unwrap_or(0)
+        };
+        let total = written;
+        q.bytes = q.bytes.saturating_sub(written);
+        while let Some(front) = q.events.front() {
+            let left = front.bytes(wire).len() - q.front_written;
+            if written < left {
+                q.front_written += written;
+                break;
+            }
+            written -= left;
+            q.front_written = 0;
+            q.events.pop_front();
+        }
+        if !q.events.is_empty() {
+            // The socket is full: the driver takes over, and waits for it to drain.
+            q.idle = false;
+            self.wake(q);
+        }
+        total
+    }
+
+    /// The driver takes back the right to write: call before its session produces any bytes
+    /// (then drain, as the first queued event may be part-written).
+    pub fn claim(&self) {
+        self.lock().idle = false;
+    }
+
+    /// The driver has written everything: the fan-out may write through until the next
+    /// [`claim`](Self::claim). Refused (`false`) while events are queued: drain them first.
+    pub fn release(&self) -> bool {
+        let mut q = self.lock();
+        let free = q.events.is_empty() && !q.overflowed && !q.closing && !q.shutdown;
+        q.idle = free && q.socket.is_some();
+        free
+    }
+
+    /// Lets the fan-out write through to `socket` while the connection is idle (`None`: never
+    /// again — the driver is about to close it).
+    pub fn set_socket(&self, socket: Option<Arc<dyn WriteThrough>>) {
+        let mut q = self.lock();
+        if socket.is_none() {
+            q.idle = false;
+        }
+        q.socket = socket;
     }
 
     /// Asks the driver to close the connection after the queued events.
@@ -145,13 +277,17 @@ impl Outbox {
     }
 
     /// Hands the queued events to `each` (oldest first, under the queue's lock: keep it
-    /// cheap), and says what else the driver must do.
-    pub fn drain(&self, mut each: impl FnMut(&Arc<Encoded>)) -> Drained {
+    /// cheap) with how many of its bytes were already written through (only the first event
+    /// can have any), and says what else the driver must do.
+    pub fn drain(&self, mut each: impl FnMut(&Arc<Encoded>, usize)) -> Drained {
         let mut q = self.lock();
         if q.overflowed {
             return Drained::Overflowed;
         }
-        q.events.iter().for_each(&mut each);
+        let skip = std::mem::take(&mut q.front_written);
+        for (i, event) in q.events.iter().enumerate() {
+            each(event, if i == 0 { skip } else { 0 });
+        }
         q.events.clear();
         if q.events.capacity() > KEEP_SLOTS {
             q.events = VecDeque::new();
@@ -213,10 +349,10 @@ mod tests {
     #[test]
     fn drains_in_order() {
         let outbox = Outbox::new(1024, Wire::Line);
-        assert!(outbox.push(&event("a")));
-        assert!(outbox.push(&event("b")));
+        assert_eq!(outbox.push(&event("a")), Pushed::Queued);
+        assert_eq!(outbox.push(&event("b")), Pushed::Queued);
         let mut got = Vec::new();
-        assert_eq!(outbox.drain(|e| got.push(e.clone())), Drained::Events);
+        assert_eq!(outbox.drain(|e, _| got.push(e.clone())), Drained::Events);
         let texts: Vec<_> = got.iter().map(|e| e.line().clone()).collect();
         assert_eq!(
             texts,
@@ -230,12 +366,23 @@ mod tests {
         let one = event("x");
         let size = one.line().len();
         let outbox = Outbox::new(size * 2, Wire::Line);
-        assert!(outbox.push(&one));
-        assert!(outbox.push(&one), "exactly at the limit is fine");
-        assert!(!outbox.push(&one), "one past the limit overflows");
-        assert!(!outbox.push(&one), "stays overflowed");
+        assert_eq!(outbox.push(&one), Pushed::Queued);
+        assert_eq!(
+            outbox.push(&one),
+            Pushed::Queued,
+            "exactly at the limit is fine"
+        );
+        assert_eq!(
+            outbox.push(&one),
+            Pushed::Overflowed,
+            "one past the limit overflows"
+        );
+        assert_eq!(outbox.push(&one), Pushed::Overflowed, "stays overflowed");
         let mut got: Vec<Arc<Encoded>> = Vec::new();
-        assert_eq!(outbox.drain(|e| got.push(e.clone())), Drained::Overflowed);
+        assert_eq!(
+            outbox.drain(|e, _| got.push(e.clone())),
+            Drained::Overflowed
+        );
         assert!(
             got.is_empty(),
             "a slow consumer's backlog is dropped, not kept"
@@ -245,10 +392,10 @@ mod tests {
     #[test]
     fn close_after_flush_still_delivers() {
         let outbox = Outbox::new(1024, Wire::WsJson);
-        assert!(outbox.push(&event("bye")));
+        assert_eq!(outbox.push(&event("bye")), Pushed::Queued);
         outbox.close_after_flush();
         let mut got = Vec::new();
-        assert_eq!(outbox.drain(|e| got.push(e.clone())), Drained::Closing);
+        assert_eq!(outbox.drain(|e, _| got.push(e.clone())), Drained::Closing);
         assert_eq!(got.len(), 1);
     }
 
@@ -273,9 +420,9 @@ mod tests {
         let waker = std::task::Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
         assert!(outbox.poll_ready(&mut cx, true).is_pending());
-        assert!(outbox.push(&event("a")));
-        assert!(outbox.push(&event("b")));
-        assert!(outbox.push(&event("c")));
+        assert_eq!(outbox.push(&event("a")), Pushed::Queued);
+        assert_eq!(outbox.push(&event("b")), Pushed::Queued);
+        assert_eq!(outbox.push(&event("c")), Pushed::Queued);
         assert_eq!(
             wakes(&counter),
             1,
@@ -283,10 +430,10 @@ mod tests {
         );
         assert!(outbox.poll_ready(&mut cx, true).is_ready());
         let mut got = 0;
-        outbox.drain(|_| got += 1);
+        outbox.drain(|_, _| got += 1);
         assert_eq!(got, 3);
         assert!(outbox.poll_ready(&mut cx, true).is_pending());
-        assert!(outbox.push(&event("d")));
+        assert_eq!(outbox.push(&event("d")), Pushed::Queued);
         assert_eq!(wakes(&counter), 2, "an emptied queue wakes again");
     }
 
@@ -297,12 +444,12 @@ mod tests {
         let counter = Arc::new(Counter::default());
         let waker = std::task::Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
-        assert!(outbox.push(&one));
+        assert_eq!(outbox.push(&one), Pushed::Queued);
         assert!(
             outbox.poll_ready(&mut cx, false).is_pending(),
             "events alone do not wake a driver that cannot take them"
         );
-        assert!(!outbox.push(&one));
+        assert_eq!(outbox.push(&one), Pushed::Overflowed);
         assert_eq!(wakes(&counter), 1, "the overflow wakes it");
         assert!(outbox.poll_ready(&mut cx, false).is_ready());
 
@@ -311,17 +458,144 @@ mod tests {
         outbox.shut_down();
         assert_eq!(wakes(&counter), 2, "the shutdown wakes it");
         assert!(outbox.poll_ready(&mut cx, false).is_ready());
-        assert_eq!(outbox.drain(|_| {}), Drained::Shutdown);
+        assert_eq!(outbox.drain(|_, _| {}), Drained::Shutdown);
     }
 
     #[test]
     fn a_drained_burst_gives_its_memory_back() {
         let outbox = Outbox::new(1 << 20, Wire::Line);
         for _ in 0..1000 {
-            assert!(outbox.push(&event("burst")));
+            assert_eq!(outbox.push(&event("burst")), Pushed::Queued);
         }
-        outbox.drain(|_| {});
+        outbox.drain(|_, _| {});
         assert!(outbox.lock().events.capacity() <= KEEP_SLOTS);
         assert_eq!(outbox.queued_bytes(), 0);
+    }
+
+    /// A socket that takes at most `room` more bytes, and keeps them.
+    #[derive(Default)]
+    struct FakeSocket {
+        room: Mutex<usize>,
+        got: Mutex<Vec<u8>>,
+    }
+
+    impl FakeSocket {
+        fn with_room(room: usize) -> Arc<Self> {
+            Arc::new(Self {
+                room: Mutex::new(room),
+                got: Mutex::default(),
+            })
+        }
+
+        fn got(&self) -> Vec<u8> {
+            self.got.lock().map(|g| g.clone()).unwrap_or_default()
+        }
+    }
+
+    impl WriteThrough for FakeSocket {
+        fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let mut room = self.room.lock().map_err(|_| io::ErrorKind::Other)?;
+            let mut got = self.got.lock().map_err(|_| io::ErrorKind::Other)?;
+            if *room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let mut n = 0;
+            for buf in bufs {
+                let take = buf.len().min(*room);
+                got.extend_from_slice(&buf[..take]);
+                *room -= take;
+                n += take;
+            }
+            Ok(n)
+        }
+    }
+
+    fn idle_outbox(socket: &Arc<FakeSocket>) -> (Arc<Outbox>, Arc<Counter>, std::task::Waker) {
+        let outbox = Outbox::new(1024, Wire::Line);
+        outbox.set_socket(Some(socket.clone()));
+        assert!(outbox.release());
+        let counter = Arc::new(Counter::default());
+        let waker = std::task::Waker::from(counter.clone());
+        assert!(
+            outbox
+                .poll_ready(&mut Context::from_waker(&waker), true)
+                .is_pending()
+        );
+        (outbox, counter, waker)
+    }
+
+    #[test]
+    fn an_idle_connection_is_written_through_in_one_write_per_batch() {
+        let socket = FakeSocket::with_room(usize::MAX);
+        let (outbox, counter, _waker) = idle_outbox(&socket);
+        assert_eq!(outbox.push(&event("a")), Pushed::FlushDue);
+        assert_eq!(
+            outbox.push(&event("b")),
+            Pushed::Queued,
+            "one flush per batch"
+        );
+        let expected = [event("a").line().clone(), event("b").line().clone()].concat();
+        assert_eq!(outbox.flush(), expected.len());
+        assert_eq!(socket.got(), expected);
+        assert_eq!(wakes(&counter), 0, "the driver slept through it");
+        assert_eq!(outbox.queued_bytes(), 0);
+        assert_eq!(outbox.push(&event("c")), Pushed::FlushDue, "still idle");
+    }
+
+    #[test]
+    fn a_full_socket_hands_the_rest_to_the_driver_mid_event() {
+        let socket = FakeSocket::with_room(3);
+        let (outbox, counter, waker) = idle_outbox(&socket);
+        assert_eq!(outbox.push(&event("first")), Pushed::FlushDue);
+        assert_eq!(outbox.push(&event("second")), Pushed::Queued);
+        assert_eq!(outbox.flush(), 3);
+        assert_eq!(wakes(&counter), 1, "the driver is woken to finish");
+        assert!(
+            outbox
+                .poll_ready(&mut Context::from_waker(&waker), true)
+                .is_ready()
+        );
+        assert_eq!(
+            outbox.push(&event("third")),
+            Pushed::Queued,
+            "no longer idle: no more writing through"
+        );
+        let mut rest = socket.got();
+        outbox.claim();
+        outbox.drain(|e, skip| rest.extend_from_slice(&e.line()[skip..]));
+        let whole = [
+            event("first").line().clone(),
+            event("second").line().clone(),
+            event("third").line().clone(),
+        ]
+        .concat();
+        assert_eq!(
+            rest, whole,
+            "written-through prefix + drained rest = every byte once"
+        );
+    }
+
+    #[test]
+    fn a_claimed_connection_is_never_written_through() {
+        let socket = FakeSocket::with_room(usize::MAX);
+        let (outbox, _counter, _waker) = idle_outbox(&socket);
+        assert_eq!(outbox.push(&event("a")), Pushed::FlushDue);
+        outbox.claim();
+        assert_eq!(outbox.flush(), 0, "the driver took the socket back first");
+        assert!(socket.got().is_empty());
+        assert!(!outbox.release(), "refused while an event waits");
+        let mut got = 0;
+        outbox.drain(|_, skip| {
+            assert_eq!(skip, 0);
+            got += 1;
+        });
+        assert_eq!(got, 1);
+        assert!(outbox.release());
+        outbox.set_socket(None);
+        assert_eq!(
+            outbox.push(&event("b")),
+            Pushed::Queued,
+            "no socket: no writing through"
+        );
     }
 }

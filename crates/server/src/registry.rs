@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use crate::committer::Fanout;
 use crate::delivery::{ConnId, Outcome};
 use crate::metrics::Metrics;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Pushed};
 
 /// Who is connected, by id, with the queue each one drains.
 #[derive(Debug, Default)]
@@ -63,13 +63,21 @@ impl Registry {
     }
 
     /// Queues every delivery of `outcome` on its receiver's outbox: a pointer copy each. A
-    /// receiver that overflows is marked as a slow consumer; nobody else is affected.
-    pub fn deliver(&self, outcome: &Outcome, metrics: &Metrics) {
+    /// receiver that overflows is marked as a slow consumer; nobody else is affected. Idle
+    /// receivers are added to `due`: [`Outbox::flush`] each once the batch is queued.
+    pub fn deliver(&self, outcome: &Outcome, metrics: &Metrics, due: &mut Vec<Arc<Outbox>>) {
         let outboxes = self.outboxes.read().unwrap_or_else(|p| p.into_inner());
         let mut delivered = 0;
         for delivery in &outcome.deliveries {
             if let Some(outbox) = outboxes.get(&delivery.to) {
-                delivered += u64::from(outbox.push(&delivery.event));
+                match outbox.push(&delivery.event) {
+                    Pushed::Queued => delivered += 1,
+                    Pushed::FlushDue => {
+                        delivered += 1;
+                        due.push(Arc::clone(outbox));
+                    }
+                    Pushed::Overflowed => {}
+                }
             }
         }
         metrics.add_delivered(delivered);
@@ -86,10 +94,36 @@ pub struct RegistryFanout {
     pub registry: Arc<Registry>,
     /// Counts deliveries.
     pub metrics: Arc<Metrics>,
+    /// Idle receivers of this batch, to write through when it is all queued.
+    pub due: Vec<Arc<Outbox>>,
+}
+
+impl RegistryFanout {
+    /// Fans out into `registry`, counting in `metrics`.
+    pub fn new(registry: Arc<Registry>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            registry,
+            metrics,
+            due: Vec::new(),
+        }
+    }
 }
 
 impl Fanout for RegistryFanout {
     fn deliver(&mut self, outcome: Outcome) {
-        self.registry.deliver(&outcome, &self.metrics);
+        self.registry
+            .deliver(&outcome, &self.metrics, &mut self.due);
+    }
+
+    /// One write per idle receiver for the whole batch: flat out, a batch holds many events.
+    fn end_batch(&mut self) {
+        let mut written = 0;
+        for outbox in self.due.drain(..) {
+            written += outbox.flush();
+        }
+        self.metrics.add_written_through(written as u64);
+        if self.due.capacity() > 4096 {
+            self.due = Vec::new();
+        }
     }
 }

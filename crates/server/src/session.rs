@@ -127,6 +127,16 @@ impl Session {
         }
     }
 
+    /// Queues the rest of an event whose first `skip` bytes were written through by the
+    /// fan-out (see `outbox`): those bytes are on the wire, so they must not go again.
+    pub fn push_rest(&mut self, event: &Encoded, skip: usize) {
+        let bytes = event.bytes(self.wire());
+        if skip < bytes.len() {
+            let rest = bytes.slice(skip..);
+            self.outbound().push_encoded(&rest);
+        }
+    }
+
     /// Ends the session: queues the goodbye the client is owed (an `ERROR`/`BYE` line, or a
     /// Close frame with the matching code) and stops reading.
     pub fn end(&mut self, ending: Ending) {

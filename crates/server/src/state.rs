@@ -43,10 +43,7 @@ impl Shared {
         hub.restore(history.recent(config.hub.history_cap)?, history.next_id()?);
         let registry = Registry::new();
         let metrics = Arc::new(Metrics::default());
-        let fanout = RegistryFanout {
-            registry: registry.clone(),
-            metrics: metrics.clone(),
-        };
+        let fanout = RegistryFanout::new(registry.clone(), metrics.clone());
         let (committer, join) = Committer::start(history, fanout, CommitConfig::default())?;
         let shared = Self {
             config,

@@ -491,7 +491,20 @@ pub(crate) struct RawWs {
 impl RawWs {
     /// Connects and upgrades; panics unless the answer is 101.
     pub(crate) fn connect(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Self::upgrade(TcpStream::connect(addr).expect("connect"), addr)
+    }
+
+    /// Like [`connect`](Self::connect), with a receive buffer of about `size` bytes, so that
+    /// the server's writes come up short as soon as the client reads a little slowly.
+    pub(crate) fn connect_small_window(addr: SocketAddr, size: usize) -> Self {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a socket");
+        socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+        socket.connect(&addr.into()).expect("connect");
+        Self::upgrade(socket.into(), addr)
+    }
+
+    fn upgrade(stream: TcpStream, addr: SocketAddr) -> Self {
         stream.set_nodelay(true).expect("nodelay");
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
         let mut raw = Self {
