@@ -45,9 +45,8 @@ impl Spec {
                 cmd.args(["serve", "--model", model, "--listen", "127.0.0.1:0"])
                     .args(["--history", "memory", "--rate-limit", "off"])
                     .args(["--max-connections", "100000"])
-                    // Only the `listening on` line: logging every chat message would cost the
-                    // server more than delivering it.
-                    .env("RUST_LOG", "warn,rustchat::serve=info")
+                    // What an operator gets by default (chat messages are logged at debug).
+                    .env("RUST_LOG", "info")
                     .env("NO_COLOR", "1");
                 Live::child(cmd, self, &format!("`rustchat serve --model {model}`"))
             }

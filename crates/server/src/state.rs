@@ -78,8 +78,10 @@ impl Shared {
                 if let rustchat_proto::Command::Say(text) | rustchat_proto::Command::Me(text) =
                     &command
                 {
-                    // Debug formatting escapes control characters and bidi overrides for the operator.
-                    tracing::info!(target: "rustchat::chat", %conn, "{text:?}");
+                    // At debug: the history has them already, and at info this line cost a
+                    // quarter of the server's CPU flat out (docs/PERFORMANCE.md). Debug
+                    // formatting escapes control characters and bidi overrides for the operator.
+                    tracing::debug!(target: "rustchat::chat", %conn, "{text:?}");
                 }
                 self.with_hub(|hub| hub.handle(conn, command, now));
             }
