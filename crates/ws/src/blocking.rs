@@ -2,7 +2,9 @@
 //!
 //! Each call reads or writes the stream until it has what it needs; pongs and close echoes the
 //! core queued are flushed on the way. Use a thread per connection, or set timeouts on the
-//! stream (`TcpStream::set_read_timeout`) to bound how long a call may wait.
+//! stream (`TcpStream::set_read_timeout`) to bound how long a call may wait. Each read has room
+//! for the rest of the frame being received ([`Connection::reserve_read`]), so a frame usually
+//! takes one read.
 //!
 //! ```no_run
 //! use rustchat_ws::blocking::WebSocket;
@@ -39,9 +41,6 @@ use crate::message::Message;
 use crate::prepared::Prepared;
 use crate::role::Role;
 use crate::stream_error::{StreamError, message_or_end, refuse_tls};
-
-/// How many bytes one read asks for.
-const READ_SIZE: usize = 16 * 1024;
 
 /// A WebSocket over a blocking stream.
 #[derive(Debug)]
@@ -169,13 +168,18 @@ impl<S: Read + Write> WebSocket<S> {
         Ok(self.flush()?)
     }
 
-    /// Writes everything queued, with vectored writes.
+    /// Writes everything queued; several pieces go out in one vectored write.
     pub fn flush(&mut self) -> std::io::Result<()> {
         let out = self.conn.outbound();
         while !out.is_empty() {
-            let mut slices = [IoSlice::new(&[]); 16];
-            let count = out.io_slices(&mut slices);
-            let written = self.stream.write_vectored(&slices[..count])?;
+            let written = if out.is_contiguous() {
+                // One piece (the usual small frame): a plain write is cheaper for the kernel.
+                self.stream.write(out.first_chunk())?
+            } else {
+                let mut slices = [IoSlice::new(&[]); 16];
+                let count = out.io_slices(&mut slices);
+                self.stream.write_vectored(&slices[..count])?
+            };
             if written == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
@@ -194,11 +198,14 @@ impl<S: Read + Write> WebSocket<S> {
         &self.stream
     }
 
-    /// Reads once into the connection; `false` on end of stream.
+    /// Reads once into the connection, with room for the rest of the frame being received
+    /// ([`Connection::read_size`]); `false` on end of stream.
     fn read_some(&mut self) -> std::io::Result<bool> {
-        let buf = self.conn.read_buffer();
+        let room = self.conn.read_size();
+        let buf = self.conn.reserve_read();
         let len = buf.len();
-        buf.resize(len + READ_SIZE, 0);
+        // `Read` wants initialised memory: the room is zeroed first (safe code cannot skip it).
+        buf.resize(len + room, 0);
         let result = self.stream.read(&mut buf[len..]);
         buf.truncate(len + result.as_ref().map_or(0, |n| *n));
         Ok(result? > 0)

@@ -13,12 +13,24 @@ use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::decoder::{FrameChunk, FrameDecoder};
 use crate::error::{Error, ProtocolError, UsageError};
-use crate::frame::{FrameHeader, OpCode};
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use crate::mask_source::MaskSource;
 use crate::message::Message;
 use crate::outbound::Outbound;
 use crate::prepared::Prepared;
 use crate::role::Role;
+
+/// The least room a read gets ([`Connection::read_size`]): a burst of small frames takes few reads.
+const MIN_READ: usize = 8 * 1024;
+/// The least size of a fresh receive buffer: room for two least reads, so that small frames
+/// are read into it many times over before it has to be reclaimed.
+const MIN_BUFFER: usize = 2 * MIN_READ;
+/// The most room a read gets while a frame is arriving. A larger frame arrives in several reads
+/// and is gathered by the assembler anyway; bigger reads would only hold more memory.
+const MAX_READ: usize = 64 * 1024;
+/// The most room a read gets between frames, which is what a connection waiting for its next
+/// message holds: an idle connection keeps at most this much for reading.
+const MAX_IDLE_READ: usize = 32 * 1024;
 
 /// Where the closing handshake stands (RFC 6455 §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +63,10 @@ pub struct Connection {
     role: Role,
     state: State,
     read_buf: BytesMut,
+    /// The largest room `read_buf` is known to have had since it was last replaced (its
+    /// allocation, as far as we can tell): lets `reserve_read` tell a buffer too big or too
+    /// small for the coming read without asking the allocator.
+    read_room: usize,
     decoder: FrameDecoder,
     assembler: Assembler,
     out: Outbound,
@@ -65,6 +81,7 @@ impl Connection {
             role,
             state: State::Open,
             read_buf: BytesMut::new(),
+            read_room: 0,
             decoder: FrameDecoder::new(role, config.max_frame_size),
             assembler: Assembler::new(config.max_message_size, config.max_fragments),
             out: Outbound::default(),
@@ -109,11 +126,71 @@ impl Connection {
         &mut self.read_buf
     }
 
+    /// How many bytes the next read should have room for: the rest of the frame being
+    /// received and the next header (at least 8 KiB, at most 64 KiB), or, between frames,
+    /// a frame as large as the last one (at least 8 KiB, at most 32 KiB).
+    ///
+    /// Sized like this, a frame usually arrives in one read, and a frame that is whole in the
+    /// buffer is handed out without a copy; read in fixed pieces, a frame just over the piece
+    /// size would take two reads and be copied together from its parts.
+    pub fn read_size(&self) -> usize {
+        let missing = self.decoder.read_hint(&self.read_buf);
+        missing
+            .saturating_add(MAX_HEADER_LEN)
+            .clamp(MIN_READ, self.most_room())
+    }
+
+    /// The most room for one read: less between frames, where a connection may wait long.
+    fn most_room(&self) -> usize {
+        if self.decoder.is_between_frames() {
+            MAX_IDLE_READ
+        } else {
+            MAX_READ
+        }
+    }
+
+    /// The receive buffer with room for at least [`Connection::read_size`] more bytes, for
+    /// adapters that read straight into it.
+    ///
+    /// A fresh buffer is at least 16 KiB, so small frames take no work here but a length check.
+    /// When nothing is pending, a buffer more than twice as large as the coming read needs
+    /// (left by a large frame) or too small for it is replaced by one of the right size: a
+    /// waiting connection holds 16 KiB, or up to 32 KiB after frames that large, and an empty
+    /// buffer never grows by doubling.
+    ///
+    /// ```
+    /// use rustchat_ws::{Config, Connection, Role};
+    ///
+    /// let mut conn = Connection::new(Role::Server, Config::default());
+    /// let room = conn.read_size();
+    /// let buf = conn.reserve_read();
+    /// assert!(buf.capacity() - buf.len() >= room);
+    /// ```
+    pub fn reserve_read(&mut self) -> &mut BytesMut {
+        let room = self.read_size();
+        let size = room.max(MIN_BUFFER);
+        let keep = (2 * room).clamp(MIN_BUFFER, self.most_room());
+        let buf = &mut self.read_buf;
+        if buf.is_empty() && (self.read_room < size || self.read_room > keep) {
+            *buf = BytesMut::with_capacity(size);
+            self.read_room = buf.capacity();
+        } else if buf.capacity() - buf.len() < room {
+            buf.reserve(size);
+            self.read_room = self.read_room.max(buf.capacity());
+        }
+        buf
+    }
+
     /// Releases the receive buffer's memory when nothing is pending in it (idle connections).
     pub fn release_idle_buffer(&mut self) {
         if self.read_buf.is_empty() {
-            self.read_buf = BytesMut::new();
+            self.drop_read_buffer();
         }
+    }
+
+    fn drop_read_buffer(&mut self) {
+        self.read_buf = BytesMut::new();
+        self.read_room = 0;
     }
 
     /// The bytes waiting to be written to the transport.
@@ -127,6 +204,10 @@ impl Connection {
     /// On `Err(Error::Protocol(_))` the connection has been failed: a Close frame with the
     /// rule's code is queued, the state is `Closed`, and further calls return `Ok(None)`.
     pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
+        if self.read_buf.is_empty() {
+            // Every frame, even an empty one, starts with two header bytes: nothing to decode.
+            return Ok(None);
+        }
         while self.wants_read() {
             let chunk = match self.decoder.decode(&mut self.read_buf) {
                 Ok(Some(chunk)) => chunk,
@@ -169,7 +250,7 @@ impl Connection {
             self.queue(OpCode::Close, true, &echo);
         }
         self.state = State::Closed;
-        self.read_buf = BytesMut::new();
+        self.drop_read_buffer();
         Ok(Event::Close(frame))
     }
 
@@ -182,7 +263,7 @@ impl Connection {
             self.queue(OpCode::Close, true, &body);
         }
         self.state = State::Closed;
-        self.read_buf = BytesMut::new();
+        self.drop_read_buffer();
         Error::Protocol(error)
     }
 

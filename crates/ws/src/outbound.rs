@@ -14,6 +14,10 @@ use crate::mask::apply_mask;
 
 /// Payloads up to this size are copied next to their header rather than queued by reference.
 const COPY_THRESHOLD: usize = 4096;
+/// The most buffer kept once everything is written: room for a small frame or two, reused by
+/// the next ones without an allocation. A larger buffer is freed, so an idle connection holds
+/// at most this much here.
+const KEEP_TAIL: usize = 128;
 
 /// The queue of bytes to send, in order.
 #[derive(Debug, Default)]
@@ -27,21 +31,27 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    /// Queues one frame. A masked frame is always copied (masking rewrites the bytes).
+    /// Queues one frame: small or masked payloads are copied behind the header, a large
+    /// unmasked one is queued by reference.
     pub fn push_frame(&mut self, header: &FrameHeader, payload: &Bytes) {
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
-        self.tail.extend_from_slice(&head[..head_len]);
         self.len += head_len + payload.len();
-        if let Some(key) = header.mask {
-            let start = self.tail.len();
-            self.tail.extend_from_slice(payload);
-            apply_mask(&mut self.tail[start..], key, 0);
-        } else if payload.len() <= COPY_THRESHOLD {
-            self.tail.extend_from_slice(payload);
-        } else {
+        // A masked frame is always copied (masking rewrites the bytes).
+        let copy = header.mask.is_some() || payload.len() <= COPY_THRESHOLD;
+        // Room for the header and a copied payload at once: one check, not two.
+        self.tail
+            .reserve(head_len + if copy { payload.len() } else { 0 });
+        self.tail.extend_from_slice(&head[..head_len]);
+        if !copy {
             self.cut_tail();
             self.chunks.push_back(payload.clone());
+            return;
+        }
+        let start = self.tail.len();
+        self.tail.extend_from_slice(payload);
+        if let Some(key) = header.mask {
+            apply_mask(&mut self.tail[start..], key, 0);
         }
     }
 
@@ -92,6 +102,16 @@ impl Outbound {
         n
     }
 
+    /// Whether everything queued is one contiguous piece, [`Outbound::first_chunk`]: one plain
+    /// write sends it (the usual case of a small frame or a burst of them).
+    pub fn is_contiguous(&self) -> bool {
+        match self.chunks.len() {
+            0 => true,
+            1 => self.tail.is_empty(),
+            _ => false,
+        }
+    }
+
     /// The first pending chunk (for writers without vectored I/O).
     pub fn first_chunk(&self) -> &[u8] {
         self.chunks.front().map_or(&self.tail[..], |c| &c[..])
@@ -99,7 +119,15 @@ impl Outbound {
 
     /// Marks `n` bytes as written.
     pub fn advance(&mut self, mut n: usize) {
-        self.len -= n.min(self.len);
+        if n >= self.len {
+            // Everything is written (the usual case): no chunk-by-chunk walk.
+            self.chunks.clear();
+            self.tail.clear();
+            self.len = 0;
+            self.release_if_large();
+            return;
+        }
+        self.len -= n;
         while n > 0 {
             let Some(front) = self.chunks.front_mut() else {
                 break;
@@ -112,15 +140,13 @@ impl Outbound {
             self.chunks.pop_front();
         }
         self.tail.advance(n.min(self.tail.len()));
-        if self.len == 0 {
-            self.release_if_large();
-        }
     }
 
-    /// Frees the buffer once everything is written, so an idle connection holds no memory
-    /// (the next burst allocates afresh: one allocation per flush, next to a system call).
+    /// Frees the buffer once everything is written, unless it is small ([`KEEP_TAIL`]): an idle
+    /// connection holds little memory, and the next burst allocates afresh (one allocation per
+    /// flush, next to a system call) unless its frames fit the small buffer kept.
     fn release_if_large(&mut self) {
-        if self.tail.capacity() > 0 {
+        if self.tail.capacity() > KEEP_TAIL {
             self.tail = BytesMut::new();
         }
         if self.chunks.capacity() > 8 {
@@ -186,6 +212,38 @@ mod tests {
             "the big payload is not copied"
         );
         assert_eq!(out.len(), 4 + 4 + 10_000 + 4);
+    }
+
+    #[test]
+    fn one_piece_is_contiguous_a_shared_payload_is_not() {
+        let mut out = Outbound::default();
+        assert!(out.is_contiguous());
+        out.push_frame(&header(2, None), &Bytes::from_static(b"hi"));
+        out.push_frame(&header(2, None), &Bytes::from_static(b"yo"));
+        assert!(out.is_contiguous());
+        assert_eq!(out.first_chunk(), flatten(&out));
+        let big = Bytes::from(vec![7u8; 10_000]);
+        out.push_frame(&header(big.len(), None), &big);
+        assert!(
+            !out.is_contiguous(),
+            "header, then the payload by reference"
+        );
+        out.advance(4 + 4 + 4);
+        assert!(out.is_contiguous(), "the payload alone is left");
+        assert_eq!(out.first_chunk().len(), 10_000);
+    }
+
+    #[test]
+    fn a_small_buffer_is_kept_for_the_next_frame_a_large_one_is_freed() {
+        let mut out = Outbound::default();
+        out.push_frame(&header(20, None), &Bytes::from(vec![1u8; 20]));
+        out.advance(out.len());
+        assert!(out.is_empty());
+        let kept = out.tail.capacity();
+        assert!((22..=KEEP_TAIL).contains(&kept), "{kept}");
+        out.push_frame(&header(2000, None), &Bytes::from(vec![1u8; 2000]));
+        out.advance(out.len());
+        assert_eq!(out.tail.capacity(), 0, "freed");
     }
 
     #[test]

@@ -5,6 +5,12 @@
 //! loses nothing. [`WebSocketStream::split`] gives a reader and a writer that work from two
 //! tasks; pongs the reader owes are written through the writer's lock.
 //!
+//! Reads go straight into the connection's buffer with room for the rest of the frame being
+//! received ([`Connection::reserve_read`]), so a frame usually takes one read and is handed out
+//! without a copy; a waiting connection keeps at most 32 KiB for it. Writes: a queue that is
+//! one piece (a small frame, or a burst of them) goes out with a plain `write`; a large payload
+//! goes out uncopied, in one vectored write with its header.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,8 +62,6 @@ use crate::prepared::Prepared;
 use crate::role::Role;
 use crate::stream_error::{StreamError, message_or_end, refuse_tls};
 
-/// How many bytes one read asks for.
-const READ_SIZE: usize = 16 * 1024;
 /// How long a client waits for the server to close TCP after the closing handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -139,7 +143,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     pub async fn next_event(&mut self) -> Result<Option<Event>, StreamError> {
         loop {
             let event = self.conn.next_event();
-            write_out(&mut self.io, self.conn.outbound()).await?;
+            if !self.conn.outbound().is_empty() {
+                write_out(&mut self.io, self.conn.outbound()).await?;
+            }
             match event {
                 Ok(Some(event)) => {
                     if matches!(event, Event::Close(_)) {
@@ -154,9 +160,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     return Err(e.into());
                 }
             }
-            let buf = self.conn.read_buffer();
-            buf.reserve(READ_SIZE);
-            if self.io.read_buf(buf).await? == 0 {
+            // Room for the rest of the frame: a frame comes in one read and out without a copy.
+            if self.io.read_buf(self.conn.reserve_read()).await? == 0 {
                 return Err(StreamError::ConnectionLost);
             }
         }
@@ -206,7 +211,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         (
             WsReader {
                 io: read,
-                buf: BytesMut::new(),
+                reading: None,
                 shared: shared.clone(),
             },
             WsWriter { shared },
@@ -301,8 +306,10 @@ impl<S: AsyncWrite> Shared<S> {
 #[derive(Debug)]
 pub struct WsReader<S> {
     io: ReadHalf<S>,
-    /// Bytes read but not yet handed to the connection (kept here for cancel safety).
-    buf: BytesMut,
+    /// The connection's receive buffer, taken out while a read into it is pending (the lock
+    /// is not held across the read). If the read is cancelled its bytes stay here; the next
+    /// call gives the buffer back.
+    reading: Option<BytesMut>,
     shared: Arc<Shared<S>>,
 }
 
@@ -321,9 +328,8 @@ impl<S: AsyncRead + AsyncWrite> WsReader<S> {
         loop {
             let (event, owes, closed) = {
                 let mut conn = self.shared.conn();
-                if !self.buf.is_empty() {
-                    conn.receive(&self.buf);
-                    self.buf.clear();
+                if let Some(buf) = self.reading.take() {
+                    *conn.read_buffer() = buf;
                 }
                 let event = conn.next_event();
                 (event, !conn.outbound().is_empty(), conn.is_closed())
@@ -340,8 +346,9 @@ impl<S: AsyncRead + AsyncWrite> WsReader<S> {
                 Ok(None) => {}
                 Err(e) => return Err(e.into()),
             }
-            self.buf.reserve(READ_SIZE);
-            if self.io.read_buf(&mut self.buf).await? == 0 {
+            // Room for the rest of the frame, in the connection's own buffer: no copy.
+            let buf = std::mem::take(self.shared.conn().reserve_read());
+            if self.io.read_buf(self.reading.insert(buf)).await? == 0 {
                 return Err(StreamError::ConnectionLost);
             }
         }
@@ -384,7 +391,8 @@ impl<S: AsyncWrite> WsWriter<S> {
     }
 }
 
-/// Writes all of `out` with vectored writes. If cancelled, what was not written stays in `out`.
+/// Writes all of `out`, several pieces with one vectored write. If cancelled, what was not
+/// written stays in `out`.
 async fn write_out<W: AsyncWrite + Unpin + ?Sized>(
     io: &mut W,
     out: &mut Outbound,
@@ -393,7 +401,11 @@ async fn write_out<W: AsyncWrite + Unpin + ?Sized>(
         return Ok(());
     }
     while !out.is_empty() {
-        let written = {
+        let written = if out.is_contiguous() {
+            // One piece (the usual small frame): a plain write, which the kernel handles with
+            // less work than a vectored one.
+            io.write(out.first_chunk()).await?
+        } else {
             let mut slices = [IoSlice::new(&[]); 16];
             let count = out.io_slices(&mut slices);
             io.write_vectored(&slices[..count]).await?

@@ -106,6 +106,26 @@ fn feed(role: Role, bytes: &[u8], cuts: &[usize]) -> Result<Vec<Event>, Error> {
     Ok(seen)
 }
 
+/// Like [`feed`], but the way an adapter reads: each piece is what the socket has, and it is
+/// taken in reads into [`Connection::reserve_read`]'s buffer of at most
+/// [`Connection::read_size`] bytes each.
+fn feed_by_reads(role: Role, bytes: &[u8], cuts: &[usize]) -> Result<Vec<Event>, Error> {
+    let mut receiver = Connection::new(role, Config::default());
+    let mut seen = Vec::new();
+    for mut piece in pieces(bytes, cuts) {
+        while !piece.is_empty() {
+            let room = receiver.read_size();
+            let buf = receiver.reserve_read();
+            assert!(buf.capacity() - buf.len() >= room, "room for {room} bytes");
+            let (read, rest) = piece.split_at(room.min(piece.len()));
+            buf.extend_from_slice(read);
+            piece = rest;
+            seen.extend(events(&mut receiver)?);
+        }
+    }
+    Ok(seen)
+}
+
 fn every_byte(len: usize) -> Vec<usize> {
     (1..len).collect()
 }
@@ -131,8 +151,13 @@ fn check_any_chunking(sender: Role, receiver: Role, script: &Script, cuts: &[Ind
     );
     assert_eq!(
         feed(receiver, &wire, &cuts),
-        Ok(expected),
+        Ok(expected.clone()),
         "cut at {cuts:?}"
+    );
+    assert_eq!(
+        feed_by_reads(receiver, &wire, &cuts),
+        Ok(expected),
+        "read into the connection's buffer, cut at {cuts:?}"
     );
 }
 
