@@ -1,27 +1,17 @@
 //! `rustchat connect` in line mode, end to end: the real binary with piped stdin/stdout
 //! against a real server started in-process on `127.0.0.1:0`.
 
+mod common;
+
+use common::{Result, server};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use rustchat_server::config::{HistoryMode, ServerConfig};
-use rustchat_server::server::RunningServer;
-
 const WAIT: Duration = Duration::from_secs(20);
-
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
-
-fn server() -> Result<RunningServer> {
-    Ok(rustchat_server::server::start(ServerConfig {
-        listen: vec!["127.0.0.1:0".parse()?],
-        history: HistoryMode::Memory,
-        detect_timeout: Duration::from_millis(50),
-        ..Default::default()
-    })?)
-}
 
 fn ws_url(addr: SocketAddr) -> String {
     format!("ws://{addr}/ws")

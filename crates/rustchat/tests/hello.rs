@@ -1,25 +1,15 @@
 //! `rustchat hello`, end to end: against a real server in-process, and against fake servers
 //! that answer wrongly.
 
+mod common;
+
+use common::{Result, server};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-use rustchat_server::config::{HistoryMode, ServerConfig};
-use rustchat_server::server::RunningServer;
-
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
-
-fn server() -> Result<RunningServer> {
-    Ok(rustchat_server::server::start(ServerConfig {
-        listen: vec!["127.0.0.1:0".parse()?],
-        history: HistoryMode::Memory,
-        detect_timeout: Duration::from_millis(50),
-        ..Default::default()
-    })?)
-}
 
 fn hello(args: &[&str]) -> Result<Output> {
     Ok(Command::new(env!("CARGO_BIN_EXE_rustchat"))

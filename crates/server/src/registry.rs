@@ -95,7 +95,7 @@ pub struct RegistryFanout {
     /// Counts deliveries.
     pub metrics: Arc<Metrics>,
     /// Idle receivers of this batch, to write through when it is all queued.
-    pub due: Vec<Arc<Outbox>>,
+    due: Vec<Arc<Outbox>>,
 }
 
 impl RegistryFanout {
