@@ -314,16 +314,15 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
 
 /// Checks a `--model` name the way `rustchat serve --model` reads it.
 pub fn parse_model(text: &str) -> Result<String, String> {
+    let count = |prefix: &str| text.strip_prefix(prefix).map(str::parse::<usize>);
     let ok = matches!(text, "async" | "threads" | "pool" | "sequential")
-        || text
-            .strip_prefix("pool:")
-            .and_then(|n| n.parse::<usize>().ok())
-            .is_some_and(|n| n >= 1);
+        || matches!(count("threads:"), Some(Ok(_)))
+        || matches!(count("pool:"), Some(Ok(n)) if n >= 1);
     if ok {
         Ok(text.to_owned())
     } else {
         Err(format!(
-            "unknown model `{text}`: expected sequential, threads, pool, pool:N (N ≥ 1) or async"
+            "unknown model `{text}`: expected sequential, threads, threads:N (N ≥ 0), pool, pool:N (N ≥ 1) or async"
         ))
     }
 }

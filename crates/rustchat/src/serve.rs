@@ -15,8 +15,10 @@ pub(crate) struct ServeArgs {
     /// Address to listen on; repeat for several (e.g. `--listen 0.0.0.0:8080 --listen [::]:8080`).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: Vec<SocketAddr>,
-    /// Concurrency model: `async` (tokio), `threads` (one per connection), `pool[:N]` (N workers,
-    /// default 4 per core; a connection holds one for its life) or `sequential` (one at a time).
+    /// Concurrency model: `async` (tokio), `threads[:N]` (a thread per connection; up to N, default
+    /// 4 per core, wait as spares for the next connection instead of exiting; `threads:0` keeps
+    /// none), `pool[:N]` (N workers, default 4 per core; a connection holds one for its life, the
+    /// rest queue) or `sequential` (one at a time).
     #[arg(long, default_value = "async", value_parser = parse_model)]
     model: Model,
     /// Directory of the history database.

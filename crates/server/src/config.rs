@@ -18,17 +18,20 @@ pub enum Model {
 }
 
 impl Model {
-    /// Parses `sequential`, `threads`, `pool`, `pool:N` or `async`; `pool` alone means
-    /// `default_pool` workers.
+    /// Parses `sequential`, `threads`, `threads:N`, `pool`, `pool:N` or `async`; `pool` alone
+    /// means `default_pool` workers, `threads` alone up to `default_pool` spare threads.
     pub fn parse(text: &str, default_pool: usize) -> Result<Self, String> {
-        let expected = "expected sequential, threads, pool, pool:N (N ≥ 1) or async";
+        let expected =
+            "expected sequential, threads, threads:N (N ≥ 0), pool, pool:N (N ≥ 1) or async";
+        let count = |prefix: &str| text.strip_prefix(prefix).map(str::parse::<usize>);
         Ok(match text {
             "async" => Self::Async,
             "sequential" => Self::Blocking(Blocking::Sequential),
-            "threads" => Self::Blocking(Blocking::Threads),
+            "threads" => Self::Blocking(Blocking::Threads(default_pool)),
             "pool" => Self::Blocking(Blocking::Pool(default_pool.max(1))),
-            other => match other.strip_prefix("pool:").map(str::parse::<usize>) {
-                Some(Ok(n)) if n >= 1 => Self::Blocking(Blocking::Pool(n)),
+            _ => match (count("threads:"), count("pool:")) {
+                (Some(Ok(n)), _) => Self::Blocking(Blocking::Threads(n)),
+                (_, Some(Ok(n))) if n >= 1 => Self::Blocking(Blocking::Pool(n)),
                 _ => return Err(format!("unknown model `{text}`: {expected}")),
             },
         })
@@ -39,7 +42,7 @@ impl Model {
         match self {
             Self::Async => "async".into(),
             Self::Blocking(Blocking::Sequential) => "sequential".into(),
-            Self::Blocking(Blocking::Threads) => "threads".into(),
+            Self::Blocking(Blocking::Threads(n)) => format!("threads:{n}"),
             Self::Blocking(Blocking::Pool(n)) => format!("pool:{n}"),
         }
     }
@@ -157,7 +160,7 @@ mod tests {
 
     #[test]
     fn model_names_round_trip() {
-        for name in ["async", "sequential", "threads", "pool:3"] {
+        for name in ["async", "sequential", "threads:0", "threads:5", "pool:3"] {
             assert_eq!(
                 Model::parse(name, 8).map(|m| m.name()),
                 Ok(name.to_string())
@@ -167,13 +170,17 @@ mod tests {
             Model::parse("pool", 8),
             Ok(Model::Blocking(Blocking::Pool(8)))
         );
+        assert_eq!(
+            Model::parse("threads", 8),
+            Ok(Model::Blocking(Blocking::Threads(8)))
+        );
     }
 
     #[test]
     fn bad_models_say_what_is_expected() {
-        for bad in ["pool:0", "pool:x", "fibers", ""] {
+        for bad in ["pool:0", "pool:x", "threads:", "threads:-1", "fibers", ""] {
             let err = Model::parse(bad, 8).expect_err(bad);
-            assert!(err.contains("expected sequential, threads, pool"), "{err}");
+            assert!(err.contains("expected sequential, threads, threads:N"), "{err}");
         }
     }
 }

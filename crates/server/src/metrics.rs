@@ -34,6 +34,16 @@ impl Metric {
     }
 }
 
+impl Metric {
+    fn adjust(&self, delta: i64) {
+        if delta >= 0 {
+            self.value.fetch_add(delta.unsigned_abs(), Relaxed);
+        } else {
+            self.value.fetch_sub(delta.unsigned_abs(), Relaxed);
+        }
+    }
+}
+
 /// The server's counters.
 #[derive(Debug)]
 pub struct Metrics {
@@ -46,6 +56,8 @@ pub struct Metrics {
     commands: Metric,
     deliveries: Metric,
     write_through: Metric,
+    threads_started: Metric,
+    spare_threads: Metric,
     slow_consumers: Metric,
     flood_disconnects: Metric,
     protocol_errors: Metric,
@@ -84,6 +96,14 @@ impl Default for Metrics {
             write_through: Metric::counter(
                 "rustchat_write_through_bytes_total",
                 "Event bytes the fan-out wrote straight to idle clients' sockets.",
+            ),
+            threads_started: Metric::counter(
+                "rustchat_connection_threads_started_total",
+                "Threads started for connections by the threads model (spare threads are reused).",
+            ),
+            spare_threads: Metric::gauge(
+                "rustchat_spare_threads",
+                "Threads of the threads model waiting for their next connection.",
             ),
             slow_consumers: Metric::counter(
                 "rustchat_slow_consumer_disconnects_total",
@@ -124,6 +144,7 @@ impl Metrics {
         ws_session => ws_sessions,
         http_request => http_requests,
         command => commands,
+        thread_started => threads_started,
         slow_consumer => slow_consumers,
         flood_disconnect => flood_disconnects,
         protocol_error => protocol_errors,
@@ -132,15 +153,12 @@ impl Metrics {
 
     /// Adjusts the open-connections gauge.
     pub fn open_connections(&self, delta: i64) {
-        if delta >= 0 {
-            self.connections_open
-                .value
-                .fetch_add(delta.unsigned_abs(), Relaxed);
-        } else {
-            self.connections_open
-                .value
-                .fetch_sub(delta.unsigned_abs(), Relaxed);
-        }
+        self.connections_open.adjust(delta);
+    }
+
+    /// Adjusts the spare-threads gauge.
+    pub fn spare_threads(&self, delta: i64) {
+        self.spare_threads.adjust(delta);
     }
 
     /// Connections open now.
@@ -171,6 +189,8 @@ impl Metrics {
             &self.commands,
             &self.deliveries,
             &self.write_through,
+            &self.threads_started,
+            &self.spare_threads,
             &self.slow_consumers,
             &self.flood_disconnects,
             &self.protocol_errors,

@@ -1,17 +1,19 @@
 //! The blocking concurrency models: `sequential`, `threads` and `pool:N`.
 //!
 //! They differ only in who runs a connection: the accepting thread itself (`sequential`: the
-//! others wait in the kernel's backlog), a new thread per connection (`threads`), or one of N
-//! workers that keeps it for its whole life (`pool`). The thread serving a connection blocks in
+//! others wait in the kernel's backlog), a thread of its own (`threads`: a new one, or one whose
+//! connection has ended and that waits for the next, as a thread cache does), or one of N
+//! workers that keeps it for its whole life (`pool`: the rest queue). The thread serving a connection blocks in
 //! `poll(2)` (mio) on two things: its socket, and a waker its outbox rings when events arrive —
 //! so a broadcast never waits for a slow receiver, exactly as in the async model.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -31,8 +33,10 @@ use crate::state::Shared;
 pub enum Blocking {
     /// One connection at a time, on the accepting thread.
     Sequential,
-    /// A thread per connection.
-    Threads,
+    /// A thread per connection, never queued; up to N threads whose connection ended wait
+    /// (for a while) to serve the next one instead of exiting. `Threads(0)`: every connection
+    /// gets a new thread, which exits with it.
+    Threads(usize),
     /// N worker threads; a connection holds one for its lifetime, the rest queue.
     Pool(usize),
 }
@@ -45,6 +49,8 @@ const TICK: Duration = Duration::from_millis(250);
 /// the 16 KiB read buffer); the 2 MiB default would be mapped and unmapped per connection,
 /// while stacks this small are reused from the C library's cache of freed stacks.
 const STACK: usize = 256 * 1024;
+/// How long a spare thread of the `threads` model waits for a connection before it exits.
+const SPARE_WAIT: Duration = Duration::from_secs(10);
 
 /// Serves until `stop` is set, then lets connections say goodbye and returns.
 pub fn serve(
@@ -63,11 +69,16 @@ pub fn serve(
         sockets.push(listener);
     }
     let live = Arc::new(AtomicUsize::new(0));
+    let spares = Arc::new(Spares::new(match model {
+        Blocking::Threads(keep) => keep,
+        _ => 0,
+    }));
     let pool = match model {
         Blocking::Pool(n) => Some(Pool::start(n.max(1), shared.clone(), stop.clone())?),
         _ => None,
     };
     let mut events = Events::with_capacity(64);
+    let mut poller = None; // sequential serves on this thread
     while !stop.load(Ordering::Acquire) {
         poll_retrying(&mut poll, &mut events, TICK)?;
         for event in &events {
@@ -80,8 +91,12 @@ pub fn serve(
                 };
                 match (&pool, model) {
                     (Some(pool), _) => pool.queue(tcp),
-                    (None, Blocking::Sequential) => serve_one(tcp, &shared, &stop),
-                    (None, _) => spawn_thread(tcp, shared.clone(), stop.clone(), live.clone()),
+                    (None, Blocking::Sequential) => serve_one(tcp, &shared, &stop, &mut poller),
+                    (None, _) => {
+                        if let Some(tcp) = spares.offer(tcp) {
+                            spawn_thread(tcp, &shared, &stop, &live, &spares);
+                        }
+                    }
                 }
             }
         }
@@ -90,6 +105,8 @@ pub fn serve(
     if let Some(pool) = pool {
         pool.join();
     }
+    spares.wake_all(); // they see `stop` and leave
+
     let deadline = Instant::now() + shared.config.shutdown_grace + Duration::from_secs(1);
     while live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
@@ -115,26 +132,119 @@ fn admit(tcp: mio::net::TcpStream, shared: &Shared) -> Option<TcpStream> {
     Some(tcp)
 }
 
+/// Starts a thread for `tcp`; when that connection ends, the thread may stay as a spare.
 fn spawn_thread(
     tcp: TcpStream,
-    shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    live: Arc<AtomicUsize>,
+    shared: &Arc<Shared>,
+    stop: &Arc<AtomicBool>,
+    live: &Arc<AtomicUsize>,
+    spares: &Arc<Spares>,
 ) {
     live.fetch_add(1, Ordering::AcqRel);
     let spawned = std::thread::Builder::new()
         .name("rustchat-conn".into())
         .stack_size(STACK)
         .spawn({
-            let live = live.clone();
+            let (shared, stop, live, spares) =
+                (shared.clone(), stop.clone(), live.clone(), spares.clone());
             move || {
-                serve_one(tcp, &shared, &stop);
+                let (mut next, mut poller) = (Some(tcp), None);
+                while let Some(tcp) = next {
+                    serve_one(tcp, &shared, &stop, &mut poller);
+                    next = spares.wait(&shared, &stop);
+                }
                 live.fetch_sub(1, Ordering::AcqRel);
             }
         });
-    if let Err(e) = spawned {
-        live.fetch_sub(1, Ordering::AcqRel);
-        tracing::warn!("cannot start a connection thread: {e}");
+    match spawned {
+        Ok(_) => shared.metrics.thread_started(),
+        Err(e) => {
+            // The connection went down with the closure: it is closed, and no longer open.
+            live.fetch_sub(1, Ordering::AcqRel);
+            shared.metrics.open_connections(-1);
+            tracing::warn!("cannot start a connection thread: {e}");
+        }
+    }
+}
+
+/// The `threads` model's spare threads: those whose connection ended and that wait, for up to
+/// [`SPARE_WAIT`], to be handed the next one. A connection is handed over only when a spare is
+/// waiting for it, so none ever queues behind a busy thread.
+#[derive(Debug)]
+struct Spares {
+    /// How many may wait at once; more exit.
+    keep: usize,
+    waiting: Mutex<Waiting>,
+    handed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Waiting {
+    /// Spare threads now waiting (or woken and not yet gone).
+    threads: usize,
+    /// Connections handed over, not yet taken; never more than `threads`.
+    connections: VecDeque<TcpStream>,
+}
+
+impl Spares {
+    fn new(keep: usize) -> Self {
+        Self {
+            keep,
+            waiting: Mutex::new(Waiting::default()),
+            handed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands `tcp` to a waiting spare, or gives it back when none is free.
+    fn offer(&self, tcp: TcpStream) -> Option<TcpStream> {
+        if self.keep == 0 {
+            return Some(tcp);
+        }
+        let mut waiting = self.lock();
+        if waiting.threads <= waiting.connections.len() {
+            return Some(tcp);
+        }
+        waiting.connections.push_back(tcp);
+        drop(waiting);
+        self.handed.notify_one();
+        None
+    }
+
+    /// Wakes every waiting spare (to see that the server stops).
+    fn wake_all(&self) {
+        let _waiting = self.lock();
+        self.handed.notify_all();
+    }
+
+    /// Called by a thread whose connection ended: the next connection, or `None` when it
+    /// should exit (enough spares already, nothing came in time, or the server stops).
+    fn wait(&self, shared: &Shared, stop: &AtomicBool) -> Option<TcpStream> {
+        let mut waiting = self.lock();
+        if waiting.threads >= self.keep {
+            return None;
+        }
+        waiting.threads += 1;
+        shared.metrics.spare_threads(1);
+        let until = Instant::now() + SPARE_WAIT;
+        loop {
+            // A handed connection is taken even when stopping: it gets its goodbye.
+            let next = waiting.connections.pop_front();
+            let left = until.saturating_duration_since(Instant::now());
+            if next.is_some() || left.is_zero() || stop.load(Ordering::Acquire) {
+                waiting.threads -= 1;
+                shared.metrics.spare_threads(-1);
+                return next;
+            }
+            waiting = self
+                .handed
+                .wait_timeout(waiting, left.min(TICK))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 }
 
@@ -156,10 +266,11 @@ impl Pool {
                     .name(format!("rustchat-worker-{i}"))
                     .stack_size(STACK)
                     .spawn(move || {
+                        let mut poller = None;
                         loop {
                             let next = inbox.lock().unwrap_or_else(|p| p.into_inner()).recv();
                             match next {
-                                Ok(tcp) => serve_one(tcp, &shared, &stop),
+                                Ok(tcp) => serve_one(tcp, &shared, &stop, &mut poller),
                                 Err(_) => return, // queue closed: shutting down
                             }
                         }
@@ -182,15 +293,41 @@ impl Pool {
     }
 }
 
-/// One client, start to end, on the calling thread.
-fn serve_one(tcp: TcpStream, shared: &Shared, stop: &AtomicBool) {
-    if let Err(e) = connection(tcp, shared, stop) {
+/// What a thread waits on while it serves a connection: a poll instance and the waker the
+/// connection's outbox rings. Made by a thread's first connection, kept for the next ones.
+#[derive(Debug)]
+struct Poller {
+    poll: Poll,
+    waker: Arc<Waker>,
+    events: Events,
+}
+
+impl Poller {
+    fn new() -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        Ok(Self {
+            poll,
+            waker,
+            events: Events::with_capacity(8),
+        })
+    }
+}
+
+/// One client, start to end, on the calling thread; `poller` is the thread's, made if need be.
+fn serve_one(tcp: TcpStream, shared: &Shared, stop: &AtomicBool, poller: &mut Option<Poller>) {
+    if let Err(e) = connection(tcp, shared, stop, poller) {
         tracing::debug!("connection ended: {e}");
     }
     shared.metrics.open_connections(-1);
 }
 
-fn connection(tcp: TcpStream, shared: &Shared, stop: &AtomicBool) -> io::Result<()> {
+fn connection(
+    tcp: TcpStream,
+    shared: &Shared,
+    stop: &AtomicBool,
+    poller: &mut Option<Poller>,
+) -> io::Result<()> {
     tcp.set_nodelay(true)?;
     let config = &shared.config;
     let mut first = BytesMut::new();
@@ -209,13 +346,19 @@ fn connection(tcp: TcpStream, shared: &Shared, stop: &AtomicBool) -> io::Result<
     match kind {
         Kind::Line => {
             let session = driver::line_session(shared, &first);
-            run_session(tcp, shared, session, stop)
+            run_session(tcp, shared, session, stop, poller)
         }
-        Kind::Http => http(tcp, shared, first, stop),
+        Kind::Http => http(tcp, shared, first, stop, poller),
     }
 }
 
-fn http(tcp: TcpStream, shared: &Shared, mut buf: BytesMut, stop: &AtomicBool) -> io::Result<()> {
+fn http(
+    tcp: TcpStream,
+    shared: &Shared,
+    mut buf: BytesMut,
+    stop: &AtomicBool,
+    poller: &mut Option<Poller>,
+) -> io::Result<()> {
     let config = &shared.config;
     let limits = config.head_limits();
     let deadline = Instant::now() + config.handshake_timeout;
@@ -250,7 +393,7 @@ fn http(tcp: TcpStream, shared: &Shared, mut buf: BytesMut, stop: &AtomicBool) -
         Route::Upgrade { response, wire } => {
             (&tcp).write_all(&response)?;
             let session = driver::ws_session(shared, wire, &buf[used..]);
-            run_session(tcp, shared, session, stop)
+            run_session(tcp, shared, session, stop, poller)
         }
     }
 }
@@ -296,36 +439,59 @@ fn run_session(
     shared: &Shared,
     mut session: Session,
     stop: &AtomicBool,
+    poller: &mut Option<Poller>,
 ) -> io::Result<()> {
+    let poller = match poller {
+        Some(poller) => poller,
+        None => poller.insert(Poller::new()?),
+    };
     tcp.set_nonblocking(true)?;
     let mut sock = mio::net::TcpStream::from_std(tcp);
-    let mut poll = Poll::new()?;
-    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
-    poll.registry()
+    poller
+        .poll
+        .registry()
         .register(&mut sock, SOCKET, Interest::READABLE)?;
     // Shared with the fan-out, which writes through while this thread sleeps.
     let sock = Arc::new(sock);
     let mut driver = Driver::open(shared, &session);
     driver.write_through(sock.clone());
-    let ring = waker.clone();
+    let ring = poller.waker.clone();
     driver.outbox().set_waker(move || {
         let _ = ring.wake();
     });
-    let mut events = Events::with_capacity(8);
+    let result = drive(&sock, &mut session, &mut driver, poller, stop);
+    let flush = driver.close(&session);
+    // The poll instance serves this thread's next connection: forget this socket.
+    let _ = poller
+        .poll
+        .registry()
+        .deregister(&mut SourceFd(&sock.as_raw_fd()));
+    if result.is_ok() && flush {
+        finish(sock, session.outbound(), shared.config.shutdown_grace);
+    }
+    result
+}
+
+/// The session's loop: act, write, sleep until the socket or the outbox has news.
+fn drive(
+    sock: &mio::net::TcpStream,
+    session: &mut Session,
+    driver: &mut Driver<'_>,
+    poller: &mut Poller,
+    stop: &AtomicBool,
+) -> io::Result<()> {
     let mut writing = false;
     let mut last_tick = Instant::now();
-    let result = loop {
-        driver.act(&mut session);
+    loop {
+        driver.act(session);
         let overflowed = session.is_open() && driver.outbox().is_overflowed();
-        if (driver.wants_events(&mut session) && driver.outbox().is_ready()) || overflowed {
-            driver.pump(&mut session);
+        if (driver.wants_events(session) && driver.outbox().is_ready()) || overflowed {
+            driver.pump(session);
             continue;
         }
-        if let Err(e) = write_some(&sock, session.outbound()) {
-            break Err(e);
-        }
+        write_some(sock, session.outbound())?;
         if !session.is_open() {
-            break Ok(());
+            return Ok(());
         }
         let want_write = !session.outbound().is_empty();
         if want_write != writing {
@@ -334,38 +500,34 @@ fn run_session(
             } else {
                 Interest::READABLE
             };
-            let fd = sock.as_raw_fd();
-            poll.registry()
-                .reregister(&mut SourceFd(&fd), SOCKET, interest)?;
+            poller.poll.registry().reregister(
+                &mut SourceFd(&sock.as_raw_fd()),
+                SOCKET,
+                interest,
+            )?;
             writing = want_write;
         }
         if !want_write {
             // Until it wakes, the fan-out writes this client's events itself.
-            driver.release(&mut session);
+            driver.release(session);
         }
-        poll_retrying(&mut poll, &mut events, TICK)?;
+        poll_retrying(&mut poller.poll, &mut poller.events, TICK)?;
         driver.claim();
-        if events
+        if poller
+            .events
             .iter()
             .any(|e| e.token() == SOCKET && (e.is_readable() || e.is_read_closed()))
         {
-            if let Err(e) = read_all(&sock, &mut session, &mut driver) {
-                break Err(e);
-            }
+            read_all(sock, session, driver)?;
         }
         if stop.load(Ordering::Acquire) {
             session.end(Ending::Shutdown);
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
-            driver.tick(&mut session);
+            driver.tick(session);
         }
-    };
-    let flush = driver.close(&session);
-    if result.is_ok() && flush {
-        finish(sock, session.outbound(), shared.config.shutdown_grace);
     }
-    result
 }
 
 /// Reads until the socket would block (mio readiness is edge-triggered), acting on each read

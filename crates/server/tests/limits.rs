@@ -294,7 +294,7 @@ fn a_burst_of_connections_does_not_exceed_the_limit() {
 
 #[test]
 fn a_burst_of_connections_does_not_exceed_the_limit_threads() {
-    burst_of_connections(Model::Blocking(Blocking::Threads));
+    burst_of_connections(Model::Blocking(Blocking::Threads(8)));
 }
 
 #[test]

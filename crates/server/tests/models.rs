@@ -15,7 +15,7 @@ use common::{
 use rustchat_proto::ServerEvent;
 use rustchat_server::config::{HistoryMode, Model};
 use rustchat_server::model_blocking::Blocking;
-use rustchat_server::server::start;
+use rustchat_server::server::{RunningServer, start};
 use rustchat_ws::CloseCode;
 
 /// Several clients in one room: line, WebSocket JSON and raw WebSocket; everyone sees every
@@ -344,7 +344,7 @@ fn async_model() -> Model {
 }
 
 fn threads() -> Model {
-    blocking(Blocking::Threads)
+    blocking(Blocking::Threads(8))
 }
 
 fn pool() -> Model {
@@ -385,4 +385,86 @@ fn sequential_serves_the_next_client_when_the_first_leaves() {
 #[test]
 fn a_pool_serves_n_at_once_and_queues_the_rest() {
     waits_its_turn(blocking(Blocking::Pool(2)), 2);
+}
+
+/// Waits until the server's metric `name` reads `value`.
+fn metric_becomes(server: &RunningServer, name: &str, value: u64) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let now = metric(&server.metrics_text(), name);
+        if now == value {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} is {now}, expected {value}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One client: joins, quits, sees the connection close.
+fn visit(addr: std::net::SocketAddr) {
+    let (mut client, _) = LineClient::join(addr);
+    client.send("/quit");
+    client.expect_eof();
+}
+
+/// `threads:N`: a thread whose connection ended waits as a spare and serves the next one; with
+/// no spare waiting a new thread starts, so no connection waits for another to end. At most N
+/// spares wait, and they leave as soon as the server stops.
+#[test]
+fn threads_reuse_spares_and_never_queue() {
+    const STARTED: &str = "rustchat_connection_threads_started_total";
+    const SPARES: &str = "rustchat_spare_threads";
+    let (server, _dir) = serve(|c| c.model = blocking(Blocking::Threads(1)));
+    let addr = server.addr();
+    for _ in 0..3 {
+        visit(addr);
+        metric_becomes(&server, SPARES, 1);
+    }
+    assert_eq!(
+        metric(&server.metrics_text(), STARTED),
+        1,
+        "one thread served all three"
+    );
+
+    // Three at once (`join` waits for each welcome): the spare takes one, two threads start.
+    let mut three: Vec<LineClient> = (0..3).map(|_| LineClient::join(addr).0).collect();
+    assert_eq!(metric(&server.metrics_text(), STARTED), 3);
+    assert_eq!(metric(&server.metrics_text(), SPARES), 0);
+    for client in &mut three {
+        client.send("/quit");
+        client.expect_eof();
+    }
+    // Only one stays.
+    metric_becomes(&server, SPARES, 1);
+    visit(addr);
+    metric_becomes(&server, SPARES, 1);
+    assert_eq!(metric(&server.metrics_text(), STARTED), 3);
+
+    // The waiting spare leaves at once: the shutdown is not held up by it (that would take the
+    // 0.5 s grace and 1 s more).
+    let asked = Instant::now();
+    server.shutdown().expect("a clean shutdown");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "shutdown took {:?}",
+        asked.elapsed()
+    );
+}
+
+/// `threads:0`: every connection gets a new thread, which ends with it.
+#[test]
+fn threads_without_spares_start_one_per_connection() {
+    let (server, _dir) = serve(|c| c.model = blocking(Blocking::Threads(0)));
+    for started in 1..=2 {
+        visit(server.addr());
+        metric_becomes(
+            &server,
+            "rustchat_connection_threads_started_total",
+            started,
+        );
+        assert_eq!(metric(&server.metrics_text(), "rustchat_spare_threads"), 0);
+    }
 }

@@ -130,7 +130,7 @@ fn async_model() {
 
 #[test]
 fn threads() {
-    nothing_lost_doubled_or_cut(Model::Blocking(Blocking::Threads));
+    nothing_lost_doubled_or_cut(Model::Blocking(Blocking::Threads(8)));
 }
 
 #[test]
