@@ -335,7 +335,12 @@ impl Client {
         if fresh.is_empty() {
             return;
         }
-        self.info(&format!("history of {room} ({} messages)", fresh.len()));
+        let noun = if fresh.len() == 1 {
+            "message"
+        } else {
+            "messages"
+        };
+        self.info(&format!("history of {room} ({} {noun})", fresh.len()));
         for message in fresh {
             self.chat(message);
         }

@@ -150,7 +150,9 @@ fn history(out: &mut String, room: &RoomName, messages: &[ChatMessage]) {
         let _ = writeln!(out, "*** no history in {room}");
         return;
     }
-    let _ = writeln!(out, "*** history of {room} ({} messages)", messages.len());
+    let count = messages.len();
+    let noun = if count == 1 { "message" } else { "messages" };
+    let _ = writeln!(out, "*** history of {room} ({count} {noun})");
     for message in messages {
         chat_line(out, message);
     }
@@ -300,6 +302,14 @@ mod tests {
             event.to_line(),
             "*** history of #lobby (2 messages)\n[12:03:04] #lobby <alice> hi\n\
              [12:03:04] #lobby * alice waves\n*** end of history of #lobby\n"
+        );
+        let one = ServerEvent::History {
+            room: room("lobby"),
+            messages: vec![said("hi", false)],
+        };
+        assert!(
+            one.to_line()
+                .starts_with("*** history of #lobby (1 message)\n")
         );
         let empty = ServerEvent::History {
             room: room("lobby"),

@@ -152,7 +152,7 @@ fn connect(addr: &str, addrs: &[SocketAddr], timeout: Duration) -> anyhow::Resul
             "connection refused — is rustchat serve running?".to_owned()
         }
         Some(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-            format!("no answer within {} s", timeout.as_secs())
+            format!("no answer within {} s", timeout.as_secs_f64())
         }
         Some(e) => e.to_string(),
         None => "the name has no address".to_owned(),

@@ -180,7 +180,10 @@ mod tests {
     fn bad_models_say_what_is_expected() {
         for bad in ["pool:0", "pool:x", "threads:", "threads:-1", "fibers", ""] {
             let err = Model::parse(bad, 8).expect_err(bad);
-            assert!(err.contains("expected sequential, threads, threads:N"), "{err}");
+            assert!(
+                err.contains("expected sequential, threads, threads:N"),
+                "{err}"
+            );
         }
     }
 }

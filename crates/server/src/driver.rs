@@ -2,7 +2,7 @@
 //! actions, pump its outbox into it, keep its deadlines, and settle the books when it ends.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustchat_ws::handshake::Request;
 
@@ -110,7 +110,7 @@ impl<'a> Driver<'a> {
             .map(|since| since + self.shared.config.handshake_timeout);
         let keepalive = session.next_deadline_ms().map(|at| {
             let wait = at.saturating_sub(now_ms());
-            Instant::now() + std::time::Duration::from_millis(wait)
+            Instant::now() + Duration::from_millis(wait)
         });
         match (handshake, keepalive) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -128,9 +128,9 @@ impl<'a> Driver<'a> {
             .is_some_and(|since| since.elapsed() >= limit);
         if late && session.is_open() {
             self.shared.metrics.timeout();
-            let secs = limit.as_secs();
             session.end(Ending::Timeout(format!(
-                "HELLO handshake not finished within {secs} s"
+                "HELLO handshake not finished within {} s",
+                limit.as_secs_f64()
             )));
         }
     }
@@ -189,6 +189,15 @@ pub fn route_request(shared: &Shared, request: &Request) -> Route {
 
 fn flood(shared: &Shared) -> Option<TokenBucket> {
     shared.config.flood.map(|f| TokenBucket::new(f, now_ms()))
+}
+
+/// The 408 for a request head that did not arrive within `limit` (the metric is the caller's).
+pub fn head_timeout_response(limit: Duration) -> bytes::Bytes {
+    let body = format!(
+        "request head not complete within {} s: send the whole head at once\n",
+        limit.as_secs_f64()
+    );
+    rustchat_ws::handshake::http_response(408, "Request Timeout", &[], body.as_bytes())
 }
 
 /// What a client is told when the server is full, in the protocol its first bytes suggest.

@@ -20,7 +20,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rustchat_ws::handshake::{HandshakeError, Request, http_response};
+use rustchat_ws::handshake::{HandshakeError, Request};
 use rustchat_ws::outbound::Outbound;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
@@ -186,11 +186,7 @@ async fn http(
         }
         Err(_) => {
             shared.metrics.timeout();
-            let body = format!(
-                "request head not complete within {} s: send the whole head at once\n",
-                config.handshake_timeout.as_secs()
-            );
-            let response = http_response(408, "Request Timeout", &[], body.as_bytes());
+            let response = driver::head_timeout_response(config.handshake_timeout);
             write_all(&tcp, &response).await?;
             return Ok(None);
         }

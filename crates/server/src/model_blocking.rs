@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use rustchat_ws::handshake::{HandshakeError, Request, http_response};
+use rustchat_ws::handshake::{HandshakeError, Request};
 use rustchat_ws::outbound::Outbound;
 
 use crate::detect::{Kind, classify};
@@ -373,14 +373,8 @@ fn http(
             Some(_) => {}
             None => {
                 shared.metrics.timeout();
-                let body = format!(
-                    "request head not complete within {} s: send the whole head at once\n",
-                    config.handshake_timeout.as_secs()
-                );
-                return write_and_close(
-                    &tcp,
-                    &http_response(408, "Request Timeout", &[], body.as_bytes()),
-                );
+                let response = driver::head_timeout_response(config.handshake_timeout);
+                return write_and_close(&tcp, &response);
             }
         }
     };

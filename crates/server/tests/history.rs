@@ -155,7 +155,7 @@ fn memory_history_does_not_survive_a_restart() {
     alice.send("fleeting");
     alice.expect_event(&format!("#lobby <{nick}> fleeting"));
     alice.send("/history");
-    alice.next_is("*** history of #lobby (1 messages)");
+    alice.next_is("*** history of #lobby (1 message)");
     drop(alice);
     server.shutdown().expect("shutdown");
     assert!(

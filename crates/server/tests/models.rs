@@ -182,7 +182,7 @@ fn shutdown(model: Model) {
     let server = start(config).expect("restart");
     let (mut check, _) = LineClient::join(server.addr());
     check.send("/history 1");
-    check.next_is("*** history of #lobby (1 messages)");
+    check.next_is("*** history of #lobby (1 message)");
     check.expect_event("#lobby <liner> kept across the restart");
 }
 
