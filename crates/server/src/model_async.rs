@@ -29,6 +29,7 @@ use tokio::time::{Instant, timeout};
 use crate::detect::{Kind, classify};
 use crate::driver::{self, Driver};
 use crate::http::Route;
+use crate::listener::NODELAY_INHERITED;
 use crate::session::Session;
 use crate::state::Shared;
 
@@ -145,7 +146,9 @@ async fn refuse_full(tcp: TcpStream, max: usize) {
 /// A client from its first byte to its session: detects its protocol and answers HTTP.
 /// `None` when there is no session to run (plain HTTP, a refusal, a hang-up).
 async fn open(tcp: TcpStream, shared: &Shared) -> io::Result<Option<(TcpStream, Session)>> {
-    tcp.set_nodelay(true)?;
+    if !NODELAY_INHERITED {
+        tcp.set_nodelay(true)?;
+    }
     let config = &shared.config;
     let mut first = BytesMut::new();
     let deadline = Instant::now() + config.detect_timeout;

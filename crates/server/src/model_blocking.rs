@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -17,14 +17,16 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use rustchat_ws::handshake::{HandshakeError, Request};
+use rustchat_ws::handshake::Request;
 use rustchat_ws::outbound::Outbound;
 
 use crate::detect::{Kind, classify};
 use crate::driver::{self, Driver};
 use crate::http::Route;
+use crate::listener::NODELAY_INHERITED;
 use crate::session::{Ending, Session};
 use crate::state::Shared;
 
@@ -114,13 +116,10 @@ pub fn serve(
     Ok(())
 }
 
-/// Turns a mio stream back into a blocking std stream, or refuses it when the server is full.
-fn admit(tcp: mio::net::TcpStream, shared: &Shared) -> Option<TcpStream> {
+/// Lets a connection in (it stays non-blocking: every wait is a poll), or refuses it when the
+/// server is full.
+fn admit(tcp: TcpStream, shared: &Shared) -> Option<TcpStream> {
     shared.metrics.connection_opened();
-    let tcp = TcpStream::from(socket2::Socket::from(std::os::fd::OwnedFd::from(tcp)));
-    if tcp.set_nonblocking(false).is_err() {
-        return None;
-    }
     if shared.metrics.open_now() >= shared.config.max_connections as u64 {
         shared.metrics.connection_refused();
         let max = shared.config.max_connections;
@@ -312,6 +311,18 @@ impl Poller {
             events: Events::with_capacity(8),
         })
     }
+
+    /// Sleeps until the socket or the waker has news, at most `timeout`.
+    fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+        poll_retrying(&mut self.poll, &mut self.events, timeout)
+    }
+
+    /// What the connection's socket is polled for (it is registered from start to end).
+    fn watch(&self, sock: &TcpStream, interest: Interest) -> io::Result<()> {
+        self.poll
+            .registry()
+            .reregister(&mut SourceFd(&sock.as_raw_fd()), SOCKET, interest)
+    }
 }
 
 /// One client, start to end, on the calling thread; `poller` is the thread's, made if need be.
@@ -323,17 +334,29 @@ fn serve_one(tcp: TcpStream, shared: &Shared, stop: &AtomicBool, poller: &mut Op
 }
 
 fn connection(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     shared: &Shared,
     stop: &AtomicBool,
     poller: &mut Option<Poller>,
 ) -> io::Result<()> {
-    tcp.set_nodelay(true)?;
+    if !NODELAY_INHERITED {
+        tcp.set_nodelay(true)?;
+    }
+    let poller = match poller {
+        Some(poller) => poller,
+        None => poller.insert(Poller::new()?),
+    };
+    // Registered until the end; closing the socket takes it out of the poll instance, unless
+    // the fan-out still holds it (see `run_session`).
+    poller
+        .poll
+        .registry()
+        .register(&mut tcp, SOCKET, Interest::READABLE)?;
     let config = &shared.config;
     let mut first = BytesMut::new();
     let deadline = Instant::now() + config.detect_timeout;
     let kind = loop {
-        match read_until(&tcp, &mut first, deadline, stop)? {
+        match read_until(&tcp, poller, &mut first, deadline, stop)? {
             None => break Kind::Line, // silent: greet it
             Some(0) => return Ok(()),
             Some(_) => {
@@ -357,7 +380,7 @@ fn http(
     shared: &Shared,
     mut buf: BytesMut,
     stop: &AtomicBool,
-    poller: &mut Option<Poller>,
+    poller: &mut Poller,
 ) -> io::Result<()> {
     let config = &shared.config;
     let limits = config.head_limits();
@@ -366,15 +389,18 @@ fn http(
         match Request::parse(&buf, &limits) {
             Ok(Some(done)) => break done,
             Ok(None) => {}
-            Err(e) => return refuse_http(&tcp, shared, &e),
+            Err(e) => {
+                shared.metrics.protocol_error();
+                return write_and_close(&tcp, poller, &e.response(), config.shutdown_grace);
+            }
         }
-        match read_until(&tcp, &mut buf, deadline, stop)? {
+        match read_until(&tcp, poller, &mut buf, deadline, stop)? {
             Some(0) => return Ok(()),
             Some(_) => {}
             None => {
                 shared.metrics.timeout();
                 let response = driver::head_timeout_response(config.handshake_timeout);
-                return write_and_close(&tcp, &response);
+                return write_and_close(&tcp, poller, &response, config.shutdown_grace);
             }
         }
     };
@@ -382,49 +408,100 @@ fn http(
     match routed {
         Route::Respond(bytes) => {
             shared.metrics.http_request();
-            write_and_close(&tcp, &bytes)
+            write_and_close(&tcp, poller, &bytes, config.shutdown_grace)
         }
         Route::Upgrade { response, wire } => {
-            (&tcp).write_all(&response)?;
+            let until = Instant::now() + config.handshake_timeout;
+            write_all_until(&tcp, poller, &response, until)?;
             let session = driver::ws_session(shared, wire, &buf[used..]);
             run_session(tcp, shared, session, stop, poller)
         }
     }
 }
 
-fn refuse_http(tcp: &TcpStream, shared: &Shared, e: &HandshakeError) -> io::Result<()> {
-    shared.metrics.protocol_error();
-    write_and_close(tcp, &e.response())
-}
-
 /// Reads once into `buf`, waiting at most until `deadline` (`None`: it passed, or we stop).
 fn read_until(
-    tcp: &TcpStream,
+    mut tcp: &TcpStream,
+    poller: &mut Poller,
     buf: &mut BytesMut,
     deadline: Instant,
     stop: &AtomicBool,
 ) -> io::Result<Option<usize>> {
     let mut chunk = [0u8; 4096];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stop.load(Ordering::Acquire) {
-            return Ok(None);
-        }
-        tcp.set_read_timeout(Some(left.min(TICK)))?;
-        match (&*tcp).read(&mut chunk) {
+        match tcp.read(&mut chunk) {
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
                 return Ok(Some(n));
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stop.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        poller.wait(left.min(TICK))?;
     }
+}
+
+/// Writes all of `bytes` by `deadline` (else `TimedOut`), waiting in poll while the socket is
+/// full.
+fn write_all_until(
+    mut tcp: &TcpStream,
+    poller: &mut Poller,
+    mut bytes: &[u8],
+    deadline: Instant,
+) -> io::Result<()> {
+    let mut watching = false;
+    let result = loop {
+        if bytes.is_empty() {
+            break Ok(());
+        }
+        match tcp.write(bytes) {
+            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break Err(io::ErrorKind::TimedOut.into());
+                }
+                if !watching {
+                    poller.watch(tcp, Interest::READABLE | Interest::WRITABLE)?;
+                    watching = true;
+                }
+                poller.wait(left.min(TICK))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    if watching {
+        poller.watch(tcp, Interest::READABLE)?;
+    }
+    result
+}
+
+/// Writes `bytes` within `grace`, shuts down our side, and drains the peer's for up to half a
+/// second, so the client reads everything before the close.
+fn write_and_close(
+    tcp: &TcpStream,
+    poller: &mut Poller,
+    bytes: &[u8],
+    grace: Duration,
+) -> io::Result<()> {
+    let result = write_all_until(tcp, poller, bytes, Instant::now() + grace);
+    let _ = tcp.shutdown(Shutdown::Write);
+    let until = Instant::now() + Duration::from_millis(500);
+    let mut sink = BytesMut::new();
+    while let Ok(Some(n)) = read_until(tcp, poller, &mut sink, until, &AtomicBool::new(false)) {
+        if n == 0 {
+            break;
+        }
+        sink.clear();
+    }
+    result
 }
 
 /// Drives a session: the thread blocks in poll on its socket and its outbox's waker.
@@ -433,20 +510,10 @@ fn run_session(
     shared: &Shared,
     mut session: Session,
     stop: &AtomicBool,
-    poller: &mut Option<Poller>,
+    poller: &mut Poller,
 ) -> io::Result<()> {
-    let poller = match poller {
-        Some(poller) => poller,
-        None => poller.insert(Poller::new()?),
-    };
-    tcp.set_nonblocking(true)?;
-    let mut sock = mio::net::TcpStream::from_std(tcp);
-    poller
-        .poll
-        .registry()
-        .register(&mut sock, SOCKET, Interest::READABLE)?;
     // Shared with the fan-out, which writes through while this thread sleeps.
-    let sock = Arc::new(sock);
+    let sock = Arc::new(tcp);
     let mut driver = Driver::open(shared, &session);
     driver.write_through(sock.clone());
     let ring = poller.waker.clone();
@@ -455,13 +522,24 @@ fn run_session(
     });
     let result = drive(&sock, &mut session, &mut driver, poller, stop);
     let flush = driver.close(&session);
-    // The poll instance serves this thread's next connection: forget this socket.
-    let _ = poller
-        .poll
-        .registry()
-        .deregister(&mut SourceFd(&sock.as_raw_fd()));
     if result.is_ok() && flush {
-        finish(sock, session.outbound(), shared.config.shutdown_grace);
+        let rest = session.outbound();
+        let mut bytes = BytesMut::with_capacity(rest.len());
+        while !rest.is_empty() {
+            let chunk = rest.first_chunk();
+            bytes.extend_from_slice(chunk);
+            let n = chunk.len();
+            rest.advance(n);
+        }
+        let _ = write_and_close(&sock, poller, &bytes, shared.config.shutdown_grace);
+    }
+    // The poll instance serves this thread's next connection. Closing the socket forgets it
+    // there, unless someone else still holds it open.
+    if let Err(sock) = Arc::try_unwrap(sock) {
+        let _ = poller
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&sock.as_raw_fd()));
     }
     result
 }
@@ -494,18 +572,14 @@ fn drive(
             } else {
                 Interest::READABLE
             };
-            poller.poll.registry().reregister(
-                &mut SourceFd(&sock.as_raw_fd()),
-                SOCKET,
-                interest,
-            )?;
+            poller.watch(sock, interest)?;
             writing = want_write;
         }
         if !want_write {
             // Until it wakes, the fan-out writes this client's events itself.
             driver.release(session);
         }
-        poll_retrying(&mut poller.poll, &mut poller.events, TICK)?;
+        poller.wait(TICK)?;
         driver.claim();
         if poller
             .events
@@ -566,44 +640,35 @@ fn write_some(mut sock: &mio::net::TcpStream, out: &mut Outbound) -> io::Result<
     Ok(())
 }
 
-/// Flushes the last bytes within `grace`, closes our side first, waits briefly for theirs.
-/// `sock` is ours alone again: the driver has taken it back from the fan-out.
-fn finish(sock: Arc<mio::net::TcpStream>, out: &mut Outbound, grace: Duration) {
-    let Ok(sock) = Arc::try_unwrap(sock) else {
-        return;
-    };
-    let tcp = TcpStream::from(socket2::Socket::from(std::os::fd::OwnedFd::from(sock)));
-    let _ = tcp.set_nonblocking(false);
-    let _ = tcp.set_write_timeout(Some(grace));
-    let mut rest = BytesMut::new();
-    while !out.is_empty() {
-        rest.extend_from_slice(out.first_chunk());
-        let n = out.first_chunk().len();
-        out.advance(n);
-    }
-    let _ = write_and_close(&tcp, &rest);
-}
-
-/// Writes `bytes`, shuts down our side, and drains the peer's for up to half a second.
-fn write_and_close(tcp: &TcpStream, bytes: &[u8]) -> io::Result<()> {
-    let result = (&*tcp).write_all(bytes);
-    let _ = tcp.shutdown(Shutdown::Write);
-    let _ = tcp.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut sink = [0u8; 1024];
-    while matches!((&*tcp).read(&mut sink), Ok(n) if n > 0) {}
-    result
-}
-
+/// Tells a connection over the limit that the server is full, on a thread of its own.
 fn refuse_full(tcp: TcpStream, max: usize) {
+    let mut poller = match Poller::new() {
+        Ok(poller) => poller,
+        Err(e) => {
+            tracing::warn!("cannot refuse a connection politely: {e}");
+            return;
+        }
+    };
+    let mut tcp = tcp;
+    if poller
+        .poll
+        .registry()
+        .register(&mut tcp, SOCKET, Interest::READABLE)
+        .is_err()
+    {
+        return;
+    }
     let mut first = BytesMut::new();
+    let until = Instant::now() + Duration::from_millis(500);
     let _ = read_until(
         &tcp,
+        &mut poller,
         &mut first,
-        Instant::now() + Duration::from_millis(500),
+        until,
         &AtomicBool::new(false),
     );
     let bytes = driver::server_full_response(&first, max);
-    let _ = write_and_close(&tcp, &bytes);
+    let _ = write_and_close(&tcp, &mut poller, &bytes, Duration::from_secs(1));
 }
 
 fn poll_retrying(poll: &mut Poll, events: &mut Events, timeout: Duration) -> io::Result<()> {
