@@ -47,6 +47,7 @@ impl Assembler {
     }
 
     /// Takes the next chunk of a data frame; returns a message when one is complete.
+    #[inline]
     pub fn push(&mut self, chunk: FrameChunk) -> Result<Option<Message>, ProtocolError> {
         if chunk.first {
             self.start_frame(&chunk)?;
@@ -122,6 +123,7 @@ impl Assembler {
     }
 
     /// A message that arrived as one frame in one piece: no copy.
+    #[inline]
     fn whole(&mut self, chunk: FrameChunk) -> Result<Message, ProtocolError> {
         let payload: Bytes = chunk.payload;
         // ASCII (most chat text) is checked in one vectorised pass; only other text needs the

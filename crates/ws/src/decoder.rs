@@ -76,6 +76,7 @@ impl FrameDecoder {
     }
 
     /// Whether the decoder is between frames (no partial frame pending).
+    #[inline]
     pub fn is_between_frames(&self) -> bool {
         matches!(self.state, State::Header)
     }
@@ -96,6 +97,7 @@ impl FrameDecoder {
     /// buf.extend_from_slice(&[0; 100]);
     /// assert_eq!(decoder.read_hint(&buf), 200);
     /// ```
+    #[inline]
     pub fn read_hint(&self, buffered: &[u8]) -> usize {
         let frame_left = match self.state {
             State::Payload { remaining, .. } => remaining,
@@ -110,6 +112,7 @@ impl FrameDecoder {
     }
 
     /// Decodes the next chunk from the front of `buf`, removing the bytes it used.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<FrameChunk>, ProtocolError> {
         let first = match self.state {
             State::Header => {
@@ -141,6 +144,7 @@ impl FrameDecoder {
     }
 
     /// The rules that depend on this connection rather than on the header alone.
+    #[inline]
     fn check(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
         // RFC 6455 §5.2: a nonzero RSV bit that no extension defines MUST fail the connection.
         if header.rsv & !self.allowed_rsv != 0 {
@@ -205,6 +209,7 @@ impl FrameDecoder {
 
 /// The fast path: a frame already complete in `buf` comes out in one piece, split off the
 /// buffer together with its header (one split instead of an advance and a split).
+#[inline]
 fn whole_frame(buf: &mut BytesMut, header: FrameHeader, head_len: usize) -> Option<FrameChunk> {
     let end = head_len.checked_add(usize::try_from(header.payload_len).ok()?)?;
     if buf.len() < end {

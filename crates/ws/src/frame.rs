@@ -38,11 +38,13 @@ pub enum OpCode {
 
 impl OpCode {
     /// Control frames (close, ping, pong) have the high bit of the opcode set (RFC 6455 §5.5).
+    #[inline]
     pub fn is_control(self) -> bool {
         matches!(self, Self::Close | Self::Ping | Self::Pong)
     }
 
     /// The 4-bit wire value.
+    #[inline]
     pub fn as_u8(self) -> u8 {
         match self {
             Self::Continuation => 0x0,
@@ -58,6 +60,7 @@ impl OpCode {
 impl TryFrom<u8> for OpCode {
     type Error = ProtocolError;
 
+    #[inline]
     fn try_from(value: u8) -> Result<Self, ProtocolError> {
         Ok(match value {
             0x0 => Self::Continuation,
@@ -94,6 +97,7 @@ impl FrameHeader {
     /// Only rules that need nothing but the header itself are checked here (opcode, control
     /// frame rules, the 64-bit length's top bit); RSV bits, masking direction and limits depend
     /// on the connection and are checked by the decoder.
+    #[inline]
     pub fn parse(buf: &[u8]) -> Result<Option<(Self, usize)>, ProtocolError> {
         let [b0, b1, rest @ ..] = buf else {
             return Ok(None);
@@ -144,6 +148,7 @@ impl FrameHeader {
 
     /// Writes the header into `dst` and returns how many bytes it took (2 to 14).
     /// The shortest length encoding is used, as RFC 6455 §5.2 requires.
+    #[inline]
     pub fn encode(&self, dst: &mut [u8; MAX_HEADER_LEN]) -> usize {
         dst[0] = u8::from(self.fin) << 7 | (self.rsv & 0x7) << 4 | self.opcode.as_u8();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };

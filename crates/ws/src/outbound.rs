@@ -33,6 +33,7 @@ pub struct Outbound {
 impl Outbound {
     /// Queues one frame: small or masked payloads are copied behind the header, a large
     /// unmasked one is queued by reference.
+    #[inline]
     pub fn push_frame(&mut self, header: &FrameHeader, payload: &Bytes) {
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
@@ -81,11 +82,13 @@ impl Outbound {
     }
 
     /// Bytes waiting to be written.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether nothing is waiting.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -104,6 +107,7 @@ impl Outbound {
 
     /// Whether everything queued is one contiguous piece, [`Outbound::first_chunk`]: one plain
     /// write sends it (the usual case of a small frame or a burst of them).
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         match self.chunks.len() {
             0 => true,
@@ -113,14 +117,29 @@ impl Outbound {
     }
 
     /// The first pending chunk (for writers without vectored I/O).
+    #[inline]
     pub fn first_chunk(&self) -> &[u8] {
         self.chunks.front().map_or(&self.tail[..], |c| &c[..])
     }
 
     /// Marks `n` bytes as written.
-    pub fn advance(&mut self, mut n: usize) {
+    #[inline]
+    pub fn advance(&mut self, n: usize) {
+        if n >= self.len && self.chunks.is_empty() {
+            // One small frame or a burst of them, all written (the usual case): the tail is
+            // kept for the next ones if it is small.
+            self.tail.clear();
+            self.len = 0;
+            self.release_if_large();
+        } else {
+            self.advance_chunks(n);
+        }
+    }
+
+    /// [`Outbound::advance`] when queued payloads are involved, or only part is written.
+    fn advance_chunks(&mut self, mut n: usize) {
         if n >= self.len {
-            // Everything is written (the usual case): no chunk-by-chunk walk.
+            // Everything is written: no chunk-by-chunk walk.
             self.chunks.clear();
             self.tail.clear();
             self.len = 0;
@@ -145,6 +164,7 @@ impl Outbound {
     /// Frees the buffer once everything is written, unless it is small ([`KEEP_TAIL`]): an idle
     /// connection holds little memory, and the next burst allocates afresh (one allocation per
     /// flush, next to a system call) unless its frames fit the small buffer kept.
+    #[inline]
     fn release_if_large(&mut self) {
         if self.tail.capacity() > KEEP_TAIL {
             self.tail = BytesMut::new();

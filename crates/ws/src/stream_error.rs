@@ -41,6 +41,7 @@ impl From<Error> for StreamError {
 
 /// What every adapter's `recv` makes of an event: a message or the end is returned
 /// (`Break`), pings and pongs are skipped (`Continue`).
+#[inline]
 pub(crate) fn message_or_end(event: Option<Event>) -> ControlFlow<Option<Message>> {
     match event {
         Some(Event::Message(message)) => ControlFlow::Break(Some(message)),

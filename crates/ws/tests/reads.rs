@@ -162,6 +162,53 @@ fn a_connection_that_only_sees_small_frames_keeps_one_16_kib_buffer() {
     }
 }
 
+/// Where the next read goes, as an offset from `start`.
+fn read_offset(conn: &mut Connection, start: *const u8) -> usize {
+    (conn.reserve_read().as_ptr() as usize).wrapping_sub(start as usize)
+}
+
+#[test]
+fn small_frames_keep_landing_near_the_start_of_the_buffer() {
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let frame = client_frame(20);
+    let start = conn.reserve_read().as_ptr();
+    let mut furthest = 0;
+    for _ in 0..1000 {
+        let (_, event) = reads_until_event(&mut conn, &mut &frame[..]);
+        assert_eq!(binary_len(&event), 20);
+        drop(event);
+        furthest = furthest.max(read_offset(&mut conn, start));
+    }
+    assert!(
+        furthest <= 1024 + frame.len(),
+        "reads went {furthest} bytes in"
+    );
+}
+
+#[test]
+fn a_message_still_held_keeps_its_bytes_and_reads_carry_on_past_it() {
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let frame = client_frame(20);
+    let start = conn.reserve_read().as_ptr();
+    let (_, held) = reads_until_event(&mut conn, &mut &frame[..]);
+    let mut last = read_offset(&mut conn, start);
+    for _ in 0..200 {
+        let (_, event) = reads_until_event(&mut conn, &mut &frame[..]);
+        drop(event);
+        let at = read_offset(&mut conn, start);
+        assert!(
+            at > last,
+            "the buffer went back under a held message: {at} after {last}"
+        );
+        last = at;
+    }
+    assert!(last < 16 * 1024, "still the same allocation: {last}");
+    let Event::Message(Message::Binary(payload)) = held else {
+        panic!("expected a binary message, got {held:?}");
+    };
+    assert_eq!(payload, Bytes::from(patterned(20)));
+}
+
 #[test]
 fn release_idle_buffer_frees_the_read_buffer() {
     let mut conn = Connection::new(Role::Server, Config::default());
