@@ -1,8 +1,8 @@
 //! Tokio adapter: a [`Connection`] driven over any `AsyncRead + AsyncWrite`.
 //!
-//! [`WebSocketStream::recv`] is cancel-safe: the bytes read so far and any half-written output
-//! live in the connection, not in the future, so dropping a `recv` inside `tokio::select!`
-//! loses nothing. [`WebSocketStream::split`] gives a reader and a writer that work from two
+//! [`WebSocketStream::recv`] is cancel-safe: the bytes read so far, any half-written output and
+//! an event taken while the replies it owes are written live in the stream, not in the future,
+//! so dropping a `recv` inside `tokio::select!` loses nothing. [`WebSocketStream::split`] gives a reader and a writer that work from two
 //! tasks; pongs the reader owes are written through the writer's lock.
 //!
 //! Reads go straight into the connection's buffer with room for the rest of the frame being
@@ -53,6 +53,7 @@ use bytes::{Bytes, BytesMut};
 use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::connection::{Connection, Event};
+use crate::error::Error;
 use crate::handshake::{ClientHandshake, Response};
 use crate::handshake::{HandshakeError, HeadLimits};
 use crate::handshake::{Request, Upgrade};
@@ -65,11 +66,17 @@ use crate::stream_error::{StreamError, message_or_end, refuse_tls};
 /// How long a client waits for the server to close TCP after the closing handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
+/// What [`Connection::next_event`] gave: kept by a reader until the replies it owes (a pong, a
+/// close answer) are written, so that a read cancelled during that write loses nothing.
+type Taken = Result<Option<Event>, Error>;
+
 /// A WebSocket over an async stream.
 #[derive(Debug)]
 pub struct WebSocketStream<S> {
     io: S,
     conn: Connection,
+    /// An event taken from the connection and not yet returned (see [`Taken`]).
+    taken: Option<Taken>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
@@ -77,7 +84,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     pub fn from_raw(io: S, role: Role, config: Config, leftover: &[u8]) -> Self {
         let mut conn = Connection::new(role, config);
         conn.receive(leftover);
-        Self { io, conn }
+        Self {
+            io,
+            conn,
+            taken: None,
+        }
     }
 
     /// Runs the server handshake with default limits, any origin, no subprotocol.
@@ -142,23 +153,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// The next event, reading as needed; owed replies are flushed first. Cancel-safe.
     pub async fn next_event(&mut self) -> Result<Option<Event>, StreamError> {
         loop {
-            let event = self.conn.next_event();
+            // Held in `taken` across the writes below: if this future is dropped during them,
+            // the next call finishes them and returns the same event.
+            let event = match &self.taken {
+                Some(event) => event,
+                None => self.taken.insert(self.conn.next_event()),
+            };
+            let ends = matches!(event, Ok(Some(Event::Close(_))) | Err(_));
             if !self.conn.outbound().is_empty() {
                 write_out(&mut self.io, self.conn.outbound()).await?;
             }
-            match event {
-                Ok(Some(event)) => {
-                    if matches!(event, Event::Close(_)) {
-                        self.finish_close().await;
-                    }
-                    return Ok(Some(event));
-                }
-                Ok(None) if self.conn.is_closed() => return Ok(None),
-                Ok(None) => {}
-                Err(e) => {
-                    self.finish_close().await;
-                    return Err(e.into());
-                }
+            if ends {
+                self.finish_close().await;
+            }
+            match self.taken.take() {
+                Some(Ok(Some(event))) => return Ok(Some(event)),
+                Some(Ok(None)) if self.conn.is_closed() => return Ok(None),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(None)) | None => {}
             }
             // Room for the rest of the frame: a frame comes in one read and out without a copy.
             if self.io.read_buf(self.conn.reserve_read()).await? == 0 {
@@ -206,12 +218,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let (read, write) = ::tokio::io::split(self.io);
         let shared = Arc::new(Shared {
             conn: Mutex::new(self.conn),
-            writer: ::tokio::sync::Mutex::new(write),
+            writer: ::tokio::sync::Mutex::new(Writer {
+                io: write,
+                sending: Outbound::default(),
+            }),
         });
         (
             WsReader {
                 io: read,
                 reading: None,
+                taken: self.taken,
+                flushing: false,
                 shared: shared.clone(),
             },
             WsWriter { shared },
@@ -257,7 +274,16 @@ impl WebSocketStream<::tokio::net::TcpStream> {
 #[derive(Debug)]
 struct Shared<S> {
     conn: Mutex<Connection>,
-    writer: ::tokio::sync::Mutex<WriteHalf<S>>,
+    writer: ::tokio::sync::Mutex<Writer<S>>,
+}
+
+/// The write half and the bytes being written: taken out of the connection under the writer
+/// lock, kept here until written, so a flush that is dropped half-way leaves the rest for the
+/// next one instead of losing it (and cutting a frame).
+#[derive(Debug)]
+struct Writer<S> {
+    io: WriteHalf<S>,
+    sending: Outbound,
 }
 
 impl<S> Shared<S> {
@@ -270,24 +296,20 @@ impl<S> Shared<S> {
 }
 
 impl<S: AsyncWrite> Shared<S> {
-    /// Writes what the connection has queued, under the writer lock. Bytes are taken out of
-    /// the connection only once the lock is held, so the order on the wire is queue order.
+    /// Writes what the connection has queued, under the writer lock: first what an earlier,
+    /// interrupted flush left, then what is queued now, so the order on the wire is queue
+    /// order. Cancel-safe.
     async fn flush(&self) -> std::io::Result<()> {
-        let mut writer = self.writer.lock().await;
+        let mut guard = self.writer.lock().await;
+        let writer = &mut *guard;
         loop {
-            let pending = std::mem::take(self.conn().outbound());
-            if pending.is_empty() {
-                return Ok(());
+            if writer.sending.is_empty() {
+                writer.sending = std::mem::take(self.conn().outbound());
+                if writer.sending.is_empty() {
+                    return Ok(());
+                }
             }
-            let mut pending = pending;
-            let result = write_out(&mut *writer, &mut pending).await;
-            if !pending.is_empty() {
-                // Interrupted: put the unwritten rest back in front of anything newer.
-                let mut conn = self.conn();
-                let newer = std::mem::replace(conn.outbound(), pending);
-                conn.outbound().append(newer);
-            }
-            result?;
+            write_out(&mut writer.io, &mut writer.sending).await?;
         }
     }
 }
@@ -297,7 +319,7 @@ impl<S: AsyncWrite> Shared<S> {
     /// leaves that to the server.
     async fn close_transport(&self) {
         if self.conn().role() == Role::Server {
-            let _ = self.writer.lock().await.shutdown().await;
+            let _ = self.writer.lock().await.io.shutdown().await;
         }
     }
 }
@@ -310,6 +332,10 @@ pub struct WsReader<S> {
     /// is not held across the read). If the read is cancelled its bytes stay here; the next
     /// call gives the buffer back.
     reading: Option<BytesMut>,
+    /// An event taken from the connection and not yet returned (see [`Taken`]).
+    taken: Option<Taken>,
+    /// A flush of owed replies was started and has not finished (it was dropped).
+    flushing: bool,
     shared: Arc<Shared<S>>,
 }
 
@@ -324,27 +350,32 @@ impl<S: AsyncRead + AsyncWrite> WsReader<S> {
     }
 
     /// The next event. Owed pongs and close answers are written through the writer's lock.
+    /// Cancel-safe, like [`WebSocketStream::next_event`].
     pub async fn next_event(&mut self) -> Result<Option<Event>, StreamError> {
         loop {
-            let (event, owes, closed) = {
+            let (owes, closed) = {
                 let mut conn = self.shared.conn();
                 if let Some(buf) = self.reading.take() {
                     *conn.read_buffer() = buf;
                 }
-                let event = conn.next_event();
-                (event, !conn.outbound().is_empty(), conn.is_closed())
+                if self.taken.is_none() {
+                    self.taken = Some(conn.next_event());
+                }
+                (!conn.outbound().is_empty(), conn.is_closed())
             };
-            if owes {
+            if owes || self.flushing {
+                self.flushing = true;
                 self.shared.flush().await?;
+                self.flushing = false;
             }
             if closed {
                 self.shared.close_transport().await;
             }
-            match event {
-                Ok(Some(event)) => return Ok(Some(event)),
-                Ok(None) if closed => return Ok(None),
-                Ok(None) => {}
-                Err(e) => return Err(e.into()),
+            match self.taken.take() {
+                Some(Ok(Some(event))) => return Ok(Some(event)),
+                Some(Ok(None)) if closed => return Ok(None),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(None)) | None => {}
             }
             // Room for the rest of the frame, in the connection's own buffer: no copy.
             let buf = std::mem::take(self.shared.conn().reserve_read());
