@@ -53,6 +53,8 @@ const TICK: Duration = Duration::from_millis(250);
 const STACK: usize = 256 * 1024;
 /// How long a spare thread of the `threads` model waits for a connection before it exits.
 const SPARE_WAIT: Duration = Duration::from_secs(10);
+/// The most one read takes from a socket.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// Serves until `stop` is set, then lets connections say goodbye and returns.
 pub fn serve(
@@ -299,6 +301,8 @@ struct Poller {
     poll: Poll,
     waker: Arc<Waker>,
     events: Events,
+    /// Where reads land before the session takes them (zeroed once, not per read).
+    scratch: Box<[u8]>,
 }
 
 impl Poller {
@@ -309,6 +313,7 @@ impl Poller {
             poll,
             waker,
             events: Events::with_capacity(8),
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
         })
     }
 
@@ -427,11 +432,10 @@ fn read_until(
     deadline: Instant,
     stop: &AtomicBool,
 ) -> io::Result<Option<usize>> {
-    let mut chunk = [0u8; 4096];
     loop {
-        match tcp.read(&mut chunk) {
+        match tcp.read(&mut poller.scratch) {
             Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
+                buf.extend_from_slice(&poller.scratch[..n]);
                 return Ok(Some(n));
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -586,7 +590,7 @@ fn drive(
             .iter()
             .any(|e| e.token() == SOCKET && (e.is_readable() || e.is_read_closed()))
         {
-            read_all(sock, session, driver)?;
+            read_all(sock, session, driver, &mut poller.scratch)?;
         }
         if stop.load(Ordering::Acquire) {
             session.end(Ending::Shutdown);
@@ -604,10 +608,10 @@ fn read_all(
     mut sock: &mio::net::TcpStream,
     session: &mut Session,
     driver: &mut Driver<'_>,
+    buf: &mut [u8],
 ) -> io::Result<()> {
-    let mut buf = [0u8; 16 * 1024];
     while session.is_open() {
-        match sock.read(&mut buf) {
+        match sock.read(buf) {
             Ok(0) => {
                 session.eof();
                 return Ok(());
