@@ -47,9 +47,9 @@ const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);
 /// How often a blocked thread looks at the stop flag and its deadlines.
 const TICK: Duration = Duration::from_millis(250);
-/// Stack of a connection thread or pool worker. A session needs little (its deepest frame is
-/// the 16 KiB read buffer); the 2 MiB default would be mapped and unmapped per connection,
-/// while stacks this small are reused from the C library's cache of freed stacks.
+/// Stack of a connection thread or pool worker. A session needs little (reads land in the
+/// thread's heap scratch buffer); the 2 MiB default would be mapped and unmapped per new
+/// thread, while stacks this small are reused from the C library's cache of freed stacks.
 const STACK: usize = 256 * 1024;
 /// How long a spare thread of the `threads` model waits for a connection before it exits.
 const SPARE_WAIT: Duration = Duration::from_secs(10);
@@ -149,6 +149,9 @@ fn spawn_thread(
             let (shared, stop, live, spares) =
                 (shared.clone(), stop.clone(), live.clone(), spares.clone());
             move || {
+                // Counted before the first byte is served, so a client that was answered sees
+                // its thread counted.
+                shared.metrics.thread_started();
                 let (mut next, mut poller) = (Some(tcp), None);
                 while let Some(tcp) = next {
                     serve_one(tcp, &shared, &stop, &mut poller);
@@ -157,14 +160,11 @@ fn spawn_thread(
                 live.fetch_sub(1, Ordering::AcqRel);
             }
         });
-    match spawned {
-        Ok(_) => shared.metrics.thread_started(),
-        Err(e) => {
-            // The connection went down with the closure: it is closed, and no longer open.
-            live.fetch_sub(1, Ordering::AcqRel);
-            shared.metrics.open_connections(-1);
-            tracing::warn!("cannot start a connection thread: {e}");
-        }
+    if let Err(e) = spawned {
+        // The connection went down with the closure: it is closed, and no longer open.
+        live.fetch_sub(1, Ordering::AcqRel);
+        shared.metrics.open_connections(-1);
+        tracing::warn!("cannot start a connection thread: {e}");
     }
 }
 
