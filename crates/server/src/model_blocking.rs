@@ -240,9 +240,11 @@ impl Spares {
                 shared.metrics.spare_threads(-1);
                 return next;
             }
+            // No periodic wake-up: a hand-over or the shutdown (`wake_all`, after `stop` is
+            // set) notifies, and `stop` is read under the lock, so neither can be missed.
             waiting = self
                 .handed
-                .wait_timeout(waiting, left.min(TICK))
+                .wait_timeout(waiting, left)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
