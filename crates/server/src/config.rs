@@ -99,6 +99,9 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// Time connections get to say goodbye at shutdown.
     pub shutdown_grace: Duration,
+    /// How long a spare thread of the `threads` model waits for its next connection before it
+    /// exits (10 s).
+    pub spare_wait: Duration,
     /// Chat settings.
     pub hub: HubConfig,
 }
@@ -125,6 +128,7 @@ impl Default for ServerConfig {
             pong_timeout: Duration::from_secs(20),
             allowed_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(2),
+            spare_wait: Duration::from_secs(10),
             hub: HubConfig::default(),
         }
     }

@@ -51,8 +51,6 @@ const TICK: Duration = Duration::from_millis(250);
 /// thread's heap scratch buffer); the 2 MiB default would be mapped and unmapped per new
 /// thread, while stacks this small are reused from the C library's cache of freed stacks.
 const STACK: usize = 256 * 1024;
-/// How long a spare thread of the `threads` model waits for a connection before it exits.
-const SPARE_WAIT: Duration = Duration::from_secs(10);
 /// The most one read takes from a socket.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -169,7 +167,7 @@ fn spawn_thread(
 }
 
 /// The `threads` model's spare threads: those whose connection ended and that wait, for up to
-/// [`SPARE_WAIT`], to be handed the next one. A connection is handed over only when a spare is
+/// `spare_wait` (10 s by default), to be handed the next one. A connection is handed over only when a spare is
 /// waiting for it, so none ever queues behind a busy thread.
 #[derive(Debug)]
 struct Spares {
@@ -230,7 +228,7 @@ impl Spares {
         }
         waiting.threads += 1;
         shared.metrics.spare_threads(1);
-        let until = Instant::now() + SPARE_WAIT;
+        let until = Instant::now() + shared.config.spare_wait;
         loop {
             // A handed connection is taken even when stopping: it gets its goodbye.
             let next = waiting.connections.pop_front();

@@ -454,6 +454,21 @@ fn threads_reuse_spares_and_never_queue() {
     );
 }
 
+/// A spare thread leaves when no connection comes within `spare_wait`.
+#[test]
+fn an_idle_spare_thread_leaves_after_the_spare_wait() {
+    let (server, _dir) = serve(|c| {
+        c.model = blocking(Blocking::Threads(2));
+        c.spare_wait = Duration::from_millis(200);
+    });
+    visit(server.addr());
+    metric_becomes(&server, "rustchat_spare_threads", 1);
+    metric_becomes(&server, "rustchat_spare_threads", 0);
+    // The next connection gets a new thread.
+    visit(server.addr());
+    metric_becomes(&server, "rustchat_connection_threads_started_total", 2);
+}
+
 /// `threads:0`: every connection gets a new thread, which ends with it.
 #[test]
 fn threads_without_spares_start_one_per_connection() {
