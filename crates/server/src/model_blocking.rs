@@ -45,7 +45,9 @@ pub enum Blocking {
 
 const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);
-/// How often a blocked thread looks at the stop flag and its deadlines.
+/// How often the acceptor and a connection still being detected look at the stop flag. A
+/// session's thread needs no such tick: it sleeps until its next deadline, and the shutdown
+/// reaches it through its outbox.
 const TICK: Duration = Duration::from_millis(250);
 /// Stack of a connection thread or pool worker. A session needs little (reads land in the
 /// thread's heap scratch buffer); the 2 MiB default would be mapped and unmapped per new
@@ -82,7 +84,7 @@ pub fn serve(
     let mut events = Events::with_capacity(64);
     let mut poller = None; // sequential serves on this thread
     while !stop.load(Ordering::Acquire) {
-        poll_retrying(&mut poll, &mut events, TICK)?;
+        poll_retrying(&mut poll, &mut events, Some(TICK))?;
         for event in &events {
             let Some(listener) = sockets.get(event.token().0) else {
                 continue;
@@ -317,8 +319,8 @@ impl Poller {
         })
     }
 
-    /// Sleeps until the socket or the waker has news, at most `timeout`.
-    fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+    /// Sleeps until the socket or the waker has news, at most `timeout` (`None`: no limit).
+    fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         poll_retrying(&mut self.poll, &mut self.events, timeout)
     }
 
@@ -446,7 +448,7 @@ fn read_until(
         if left.is_zero() || stop.load(Ordering::Acquire) {
             return Ok(None);
         }
-        poller.wait(left.min(TICK))?;
+        poller.wait(Some(left.min(TICK)))?;
     }
 }
 
@@ -475,7 +477,7 @@ fn write_all_until(
                     poller.watch(tcp, Interest::READABLE | Interest::WRITABLE)?;
                     watching = true;
                 }
-                poller.wait(left.min(TICK))?;
+                poller.wait(Some(left.min(TICK)))?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => break Err(e),
@@ -557,7 +559,6 @@ fn drive(
     stop: &AtomicBool,
 ) -> io::Result<()> {
     let mut writing = false;
-    let mut last_tick = Instant::now();
     loop {
         driver.act(session);
         let overflowed = session.is_open() && driver.outbox().is_overflowed();
@@ -568,6 +569,12 @@ fn drive(
         write_some(sock, session.outbound())?;
         if !session.is_open() {
             return Ok(());
+        }
+        if stop.load(Ordering::Acquire) {
+            // Looked at before every sleep: the server sets `stop` before it rings the
+            // outboxes, and this outbox may have been shut down before its waker was set.
+            session.end(Ending::Shutdown);
+            continue;
         }
         let want_write = !session.outbound().is_empty();
         if want_write != writing {
@@ -583,7 +590,10 @@ fn drive(
             // Until it wakes, the fan-out writes this client's events itself.
             driver.release(session);
         }
-        poller.wait(TICK)?;
+        // Until the next keepalive or handshake deadline, if any: an idle session costs no
+        // wake-ups. The shutdown rings the outbox's waker.
+        let due = driver.deadline(session);
+        poller.wait(due.map(|at| at.saturating_duration_since(Instant::now())))?;
         driver.claim();
         if poller
             .events
@@ -592,11 +602,7 @@ fn drive(
         {
             read_all(sock, session, driver, &mut poller.scratch)?;
         }
-        if stop.load(Ordering::Acquire) {
-            session.end(Ending::Shutdown);
-        }
-        if last_tick.elapsed() >= Duration::from_secs(1) {
-            last_tick = Instant::now();
+        if due.is_some_and(|at| at <= Instant::now()) {
             driver.tick(session);
         }
     }
@@ -675,8 +681,12 @@ fn refuse_full(tcp: TcpStream, max: usize) {
     let _ = write_and_close(&tcp, &mut poller, &bytes, Duration::from_secs(1));
 }
 
-fn poll_retrying(poll: &mut Poll, events: &mut Events, timeout: Duration) -> io::Result<()> {
-    match poll.poll(events, Some(timeout)) {
+fn poll_retrying(
+    poll: &mut Poll,
+    events: &mut Events,
+    timeout: Option<Duration>,
+) -> io::Result<()> {
+    match poll.poll(events, timeout) {
         Err(e) if e.kind() == io::ErrorKind::Interrupted => {
             events.clear();
             Ok(())
