@@ -19,7 +19,7 @@ pub enum Model {
 
 impl Model {
     /// Parses `sequential`, `threads`, `threads:N`, `pool`, `pool:N` or `async`; `pool` alone
-    /// means `default_pool` workers, `threads` alone up to `default_pool` spare threads.
+    /// means `default_pool` workers, `threads` alone `default_pool` spare threads.
     pub fn parse(text: &str, default_pool: usize) -> Result<Self, String> {
         let expected =
             "expected sequential, threads, threads:N (N ≥ 0), pool, pool:N (N ≥ 1) or async";
@@ -99,8 +99,8 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// Time connections get to say goodbye at shutdown.
     pub shutdown_grace: Duration,
-    /// How long a spare thread of the `threads` model waits for its next connection before it
-    /// exits (10 s).
+    /// How long a spare thread of the `threads` model waits in `accept` for its next connection
+    /// before it exits (10 s); the last one on each listening socket stays.
     pub spare_wait: Duration,
     /// Chat settings.
     pub hub: HubConfig,

@@ -57,7 +57,7 @@ pub struct Metrics {
     deliveries: Metric,
     write_through: Metric,
     threads_started: Metric,
-    spare_threads: Metric,
+    accepting_threads: Metric,
     slow_consumers: Metric,
     flood_disconnects: Metric,
     protocol_errors: Metric,
@@ -99,11 +99,11 @@ impl Default for Metrics {
             ),
             threads_started: Metric::counter(
                 "rustchat_connection_threads_started_total",
-                "Threads started for connections by the threads model (spare threads are reused).",
+                "Threads started by the threads model (a thread serves one connection after another while it is kept as a spare).",
             ),
-            spare_threads: Metric::gauge(
-                "rustchat_spare_threads",
-                "Threads of the threads model waiting for their next connection.",
+            accepting_threads: Metric::gauge(
+                "rustchat_accepting_threads",
+                "Threads of the threads model waiting in accept for a connection.",
             ),
             slow_consumers: Metric::counter(
                 "rustchat_slow_consumer_disconnects_total",
@@ -156,9 +156,9 @@ impl Metrics {
         self.connections_open.adjust(delta);
     }
 
-    /// Adjusts the spare-threads gauge.
-    pub fn spare_threads(&self, delta: i64) {
-        self.spare_threads.adjust(delta);
+    /// Adjusts the gauge of threads waiting in `accept` (`threads` model).
+    pub fn accepting_threads(&self, delta: i64) {
+        self.accepting_threads.adjust(delta);
     }
 
     /// Connections open now.
@@ -190,7 +190,7 @@ impl Metrics {
             &self.deliveries,
             &self.write_through,
             &self.threads_started,
-            &self.spare_threads,
+            &self.accepting_threads,
             &self.slow_consumers,
             &self.flood_disconnects,
             &self.protocol_errors,

@@ -1,19 +1,18 @@
 //! The blocking concurrency models: `sequential`, `threads` and `pool:N`.
 //!
 //! They differ only in who runs a connection: the accepting thread itself (`sequential`: the
-//! others wait in the kernel's backlog), a thread of its own (`threads`: a new one, or one whose
-//! connection has ended and that waits for the next, as a thread cache does), or one of N
-//! workers that keeps it for its whole life (`pool`: the rest queue). The thread serving a connection blocks in
-//! `poll(2)` (mio) on two things: its socket, and a waker its outbox rings when events arrive —
-//! so a broadcast never waits for a slow receiver, exactly as in the async model.
+//! others wait in the kernel's backlog), a thread of its own (`threads`: whichever of the
+//! threads waiting in `accept` the kernel gives it to — see [`Crew`]), or one of N workers that
+//! keeps it for its whole life (`pool`: the rest queue). The thread serving a connection blocks
+//! in `poll(2)` (mio) on two things: its socket, and a waker its outbox rings when events
+//! arrive — so a broadcast never waits for a slow receiver, exactly as in the async model.
 
-use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -35,9 +34,10 @@ use crate::state::Shared;
 pub enum Blocking {
     /// One connection at a time, on the accepting thread.
     Sequential,
-    /// A thread per connection, never queued; up to N threads whose connection ended wait
-    /// (for a while) to serve the next one instead of exiting. `Threads(0)`: every connection
-    /// gets a new thread, which exits with it.
+    /// A thread per connection, never queued: threads wait in `accept`, and the one given a
+    /// connection serves it. Besides the one per listening socket that always waits, up to N
+    /// threads whose connection ended wait (for a while) for the next one instead of exiting.
+    /// `Threads(0)`: every connection's thread exits with it.
     Threads(usize),
     /// N worker threads; a connection holds one for its lifetime, the rest queue.
     Pool(usize),
@@ -63,6 +63,9 @@ pub fn serve(
     model: Blocking,
     stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
+    if let Blocking::Threads(spares) = model {
+        return Crew::serve(shared, listeners, spares, stop);
+    }
     let mut poll = Poll::new()?;
     let mut sockets = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
@@ -72,11 +75,6 @@ pub fn serve(
             .register(&mut listener, Token(i), Interest::READABLE)?;
         sockets.push(listener);
     }
-    let live = Arc::new(AtomicUsize::new(0));
-    let spares = Arc::new(Spares::new(match model {
-        Blocking::Threads(keep) => keep,
-        _ => 0,
-    }));
     let pool = match model {
         Blocking::Pool(n) => Some(Pool::start(n.max(1), shared.clone(), stop.clone())?),
         _ => None,
@@ -93,14 +91,9 @@ pub fn serve(
                 let Some(tcp) = admit(tcp, &shared) else {
                     continue;
                 };
-                match (&pool, model) {
-                    (Some(pool), _) => pool.queue(tcp),
-                    (None, Blocking::Sequential) => serve_one(tcp, &shared, &stop, &mut poller),
-                    (None, _) => {
-                        if let Some(tcp) = spares.offer(tcp) {
-                            spawn_thread(tcp, &shared, &stop, &live, &spares);
-                        }
-                    }
+                match &pool {
+                    Some(pool) => pool.queue(tcp),
+                    None => serve_one(tcp, &shared, &stop, &mut poller),
                 }
             }
         }
@@ -108,12 +101,6 @@ pub fn serve(
     drop(sockets); // stop listening before the goodbyes
     if let Some(pool) = pool {
         pool.join();
-    }
-    spares.wake_all(); // they see `stop` and leave
-
-    let deadline = Instant::now() + shared.config.shutdown_grace + Duration::from_secs(1);
-    while live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
 }
@@ -133,121 +120,209 @@ fn admit(tcp: TcpStream, shared: &Shared) -> Option<TcpStream> {
     Some(tcp)
 }
 
-/// Starts a thread for `tcp`; when that connection ends, the thread may stay as a spare.
-fn spawn_thread(
-    tcp: TcpStream,
-    shared: &Arc<Shared>,
-    stop: &Arc<AtomicBool>,
-    live: &Arc<AtomicUsize>,
-    spares: &Arc<Spares>,
-) {
-    live.fetch_add(1, Ordering::AcqRel);
-    let spawned = std::thread::Builder::new()
-        .name("rustchat-conn".into())
-        .stack_size(STACK)
-        .spawn({
-            let (shared, stop, live, spares) =
-                (shared.clone(), stop.clone(), live.clone(), spares.clone());
-            move || {
-                // Counted before the first byte is served, so a client that was answered sees
-                // its thread counted.
-                shared.metrics.thread_started();
-                let (mut next, mut poller) = (Some(tcp), None);
-                while let Some(tcp) = next {
-                    serve_one(tcp, &shared, &stop, &mut poller);
-                    next = spares.wait(&shared, &stop);
-                }
-                live.fetch_sub(1, Ordering::AcqRel);
-            }
-        });
-    if let Err(e) = spawned {
-        // The connection went down with the closure: it is closed, and no longer open.
-        live.fetch_sub(1, Ordering::AcqRel);
-        shared.metrics.open_connections(-1);
-        tracing::warn!("cannot start a connection thread: {e}");
-    }
-}
+/// Whether shutting down a listening socket's reading side wakes the threads blocked in its
+/// `accept` (Linux: they get `EINVAL`). Elsewhere they look at the stop flag every [`TICK`].
+const SHUTDOWN_WAKES_ACCEPT: bool = cfg!(target_os = "linux");
 
-/// The `threads` model's spare threads: those whose connection ended and that wait, for up to
-/// `spare_wait` (10 s by default), to be handed the next one. A connection is handed over only when a spare is
-/// waiting for it, so none ever queues behind a busy thread.
+/// The `threads` model, as leader/followers with the kernel's accept queue as the hand-off:
+/// threads with no connection block in `accept(2)` on a listening socket, and the kernel gives
+/// each new connection to exactly one of them. That thread serves it itself — no acceptor
+/// thread to wake, nothing handed between threads — after starting a new thread to take its
+/// place if it was the last one accepting on that socket. So every connection has a thread of
+/// its own at once, and none waits for another to end. When its connection ends, a thread
+/// accepts again if fewer than `spares` threads wait besides one per socket, else it exits; a
+/// thread that waits `spare_wait` for nothing exits too, unless it is the last on its socket.
 #[derive(Debug)]
-struct Spares {
-    /// How many may wait at once; more exit.
-    keep: usize,
-    waiting: Mutex<Waiting>,
-    handed: Condvar,
+struct Crew {
+    doors: Vec<Door>,
+    /// Threads that may wait in `accept` besides one per socket.
+    spares: usize,
+    /// Threads running (serving or waiting), so the shutdown can wait for their goodbyes.
+    live: AtomicUsize,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
 }
 
-#[derive(Debug, Default)]
-struct Waiting {
-    /// Spare threads now waiting (or woken and not yet gone).
-    threads: usize,
-    /// Connections handed over, not yet taken; never more than `threads`.
-    connections: VecDeque<TcpStream>,
+/// A listening socket (blocking) and the threads waiting in its `accept`.
+#[derive(Debug)]
+struct Door {
+    listener: TcpListener,
+    /// Threads in (or on their way into) `accept` on it: counted before a thread starts, so a
+    /// socket never looks unattended while its next thread is being made.
+    waiting: AtomicUsize,
 }
 
-impl Spares {
-    fn new(keep: usize) -> Self {
-        Self {
-            keep,
-            waiting: Mutex::new(Waiting::default()),
-            handed: Condvar::new(),
+impl Crew {
+    fn serve(
+        shared: Arc<Shared>,
+        listeners: Vec<TcpListener>,
+        spares: usize,
+        stop: Arc<AtomicBool>,
+    ) -> io::Result<()> {
+        // `accept` gives up after this, so a thread can see it has waited long enough.
+        let give_up = if SHUTDOWN_WAKES_ACCEPT {
+            shared.config.spare_wait
+        } else {
+            shared.config.spare_wait.min(TICK)
+        };
+        let mut doors = Vec::with_capacity(listeners.len());
+        for listener in listeners {
+            listener.set_nonblocking(false)?;
+            socket2::SockRef::from(&listener).set_read_timeout(Some(give_up))?;
+            doors.push(Door {
+                listener,
+                waiting: AtomicUsize::new(0),
+            });
         }
+        let crew = Arc::new(Crew {
+            doors,
+            spares,
+            live: AtomicUsize::new(0),
+            shared,
+            stop,
+        });
+        for door in 0..crew.doors.len() {
+            crew.start(door)?;
+        }
+        while !crew.stop.load(Ordering::Acquire) {
+            std::thread::sleep(TICK);
+        }
+        // Stop listening before the goodbyes; this also wakes the threads waiting in `accept`.
+        for door in &crew.doors {
+            let _ = socket2::SockRef::from(&door.listener).shutdown(Shutdown::Read);
+        }
+        let deadline = Instant::now() + crew.shared.config.shutdown_grace + Duration::from_secs(1);
+        while crew.live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Hands `tcp` to a waiting spare, or gives it back when none is free.
-    fn offer(&self, tcp: TcpStream) -> Option<TcpStream> {
-        if self.keep == 0 {
-            return Some(tcp);
-        }
-        let mut waiting = self.lock();
-        if waiting.threads <= waiting.connections.len() {
-            return Some(tcp);
-        }
-        waiting.connections.push_back(tcp);
-        drop(waiting);
-        self.handed.notify_one();
-        None
-    }
-
-    /// Wakes every waiting spare (to see that the server stops).
-    fn wake_all(&self) {
-        let _waiting = self.lock();
-        self.handed.notify_all();
-    }
-
-    /// Called by a thread whose connection ended: the next connection, or `None` when it
-    /// should exit (enough spares already, nothing came in time, or the server stops).
-    fn wait(&self, shared: &Shared, stop: &AtomicBool) -> Option<TcpStream> {
-        let mut waiting = self.lock();
-        if waiting.threads >= self.keep {
-            return None;
-        }
-        waiting.threads += 1;
-        shared.metrics.spare_threads(1);
-        let until = Instant::now() + shared.config.spare_wait;
-        loop {
-            // A handed connection is taken even when stopping: it gets its goodbye.
-            let next = waiting.connections.pop_front();
-            let left = until.saturating_duration_since(Instant::now());
-            if next.is_some() || left.is_zero() || stop.load(Ordering::Acquire) {
-                waiting.threads -= 1;
-                shared.metrics.spare_threads(-1);
-                return next;
+    /// Starts a thread that accepts on `door`, counted as waiting there from now on.
+    fn start(self: &Arc<Self>, door: usize) -> io::Result<()> {
+        self.live.fetch_add(1, Ordering::AcqRel);
+        self.enter(door);
+        let crew = self.clone();
+        let started = std::thread::Builder::new()
+            .name("rustchat-conn".into())
+            .stack_size(STACK)
+            .spawn(move || {
+                crew.work(door);
+                crew.live.fetch_sub(1, Ordering::AcqRel);
+            });
+        match started {
+            Ok(_) => {
+                self.shared.metrics.thread_started();
+                Ok(())
             }
-            // No periodic wake-up: a hand-over or the shutdown (`wake_all`, after `stop` is
-            // set) notifies, and `stop` is read under the lock, so neither can be missed.
-            waiting = self
-                .handed
-                .wait_timeout(waiting, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            Err(e) => {
+                self.leave(door);
+                self.live.fetch_sub(1, Ordering::AcqRel);
+                Err(e)
+            }
         }
+    }
+
+    fn enter(&self, door: usize) {
+        self.doors[door].waiting.fetch_add(1, Ordering::AcqRel);
+        self.shared.metrics.accepting_threads(1);
+    }
+
+    /// Stops counting one thread as waiting on `door`; returns how many were before.
+    fn leave(&self, door: usize) -> usize {
+        self.shared.metrics.accepting_threads(-1);
+        self.doors[door].waiting.fetch_sub(1, Ordering::AcqRel)
+    }
+
+    /// A thread's life: accept, serve, and again, until told to go. Counted as waiting on
+    /// `door` when it is called; not when it returns.
+    fn work(self: &Arc<Self>, door: usize) {
+        let listener = &self.doors[door].listener;
+        let mut poller = None;
+        let mut since = Instant::now();
+        let mut failing = false; // said once per run of failed accepts
+        loop {
+            let accepted = listener.accept();
+            if self.stop.load(Ordering::Acquire) {
+                self.leave(door); // a connection accepted now gets the listener's fate
+                return;
+            }
+            let tcp = match accepted {
+                Ok((tcp, _)) => {
+                    failing = false;
+                    tcp
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if since.elapsed() >= self.shared.config.spare_wait && self.idle_out(door) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => {
+                    // Out of descriptors or memory: the connection waits in the backlog.
+                    if !failing {
+                        tracing::warn!("accept failed: {e}; trying again every 50 ms");
+                    }
+                    failing = true;
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            };
+            let Some(tcp) = tcp
+                .set_nonblocking(true)
+                .ok()
+                .and_then(|()| admit(TcpStream::from_std(tcp), &self.shared))
+            else {
+                continue;
+            };
+            if self.leave(door) == 1 {
+                // The last one waiting here: somebody must accept while this thread serves.
+                if let Err(e) = self.start(door) {
+                    tracing::warn!(
+                        "cannot start a connection thread: {e}; new connections wait in the backlog until one ends"
+                    );
+                }
+            }
+            serve_one(tcp, &self.shared, &self.stop, &mut poller);
+            if self.stop.load(Ordering::Acquire) || !self.back(door) {
+                return;
+            }
+            since = Instant::now();
+        }
+    }
+
+    /// After a connection: accept again (`true`) if the socket has nobody accepting or fewer
+    /// than `spares` threads wait besides one per socket; else the thread exits.
+    fn back(&self, door: usize) -> bool {
+        let waiting: usize = self
+            .doors
+            .iter()
+            .map(|d| d.waiting.load(Ordering::Acquire))
+            .sum();
+        if self.doors[door].waiting.load(Ordering::Acquire) == 0
+            || waiting < self.doors.len() + self.spares
+        {
+            self.enter(door);
+            return true;
+        }
+        false
+    }
+
+    /// `accept` gave up waiting: the thread exits (`true`) unless it is the last on its socket.
+    fn idle_out(&self, door: usize) -> bool {
+        let waiting = &self.doors[door].waiting;
+        let mut now = waiting.load(Ordering::Acquire);
+        while now > 1 {
+            match waiting.compare_exchange(now, now - 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    self.shared.metrics.accepting_threads(-1);
+                    return true;
+                }
+                Err(seen) => now = seen,
+            }
+        }
+        false
     }
 }
 

@@ -410,41 +410,48 @@ fn visit(addr: std::net::SocketAddr) {
     client.expect_eof();
 }
 
-/// `threads:N`: a thread whose connection ended waits as a spare and serves the next one; with
-/// no spare waiting a new thread starts, so no connection waits for another to end. At most N
-/// spares wait, and they leave as soon as the server stops.
+const STARTED: &str = "rustchat_connection_threads_started_total";
+const ACCEPTING: &str = "rustchat_accepting_threads";
+
+/// `threads:N`: threads wait in `accept`; the one the kernel gives a connection serves it, and
+/// if it was the last one waiting, first starts another so the next connection has a thread
+/// too. When its connection ends a thread accepts again while fewer than 1 + N wait, else it
+/// exits. Waiting threads leave as soon as the server stops.
 #[test]
-fn threads_reuse_spares_and_never_queue() {
-    const STARTED: &str = "rustchat_connection_threads_started_total";
-    const SPARES: &str = "rustchat_spare_threads";
+fn threads_accept_and_serve_and_never_queue() {
     let (server, _dir) = serve(|c| c.model = blocking(Blocking::Threads(1)));
     let addr = server.addr();
+    // One to accept (counted by the thread that started it, right after).
+    metric_becomes(&server, STARTED, 1);
+    // The first client's thread starts a second to accept while it serves; after that the
+    // two take turns.
     for _ in 0..3 {
         visit(addr);
-        metric_becomes(&server, SPARES, 1);
+        metric_becomes(&server, ACCEPTING, 2);
     }
     assert_eq!(
         metric(&server.metrics_text(), STARTED),
-        1,
-        "one thread served all three"
+        2,
+        "two served all three"
     );
 
-    // Three at once (`join` waits for each welcome): the spare takes one, two threads start.
+    // Three at once (`join` waits for each welcome): the two waiting take two, and the last of
+    // them starts one for the third, which starts one to accept next.
     let mut three: Vec<LineClient> = (0..3).map(|_| LineClient::join(addr).0).collect();
-    assert_eq!(metric(&server.metrics_text(), STARTED), 3);
-    assert_eq!(metric(&server.metrics_text(), SPARES), 0);
+    metric_becomes(&server, STARTED, 4);
+    assert_eq!(metric(&server.metrics_text(), ACCEPTING), 1);
     for client in &mut three {
         client.send("/quit");
         client.expect_eof();
     }
-    // Only one stays.
-    metric_becomes(&server, SPARES, 1);
+    // Of the three now free, one goes back to accepting (1 + N = 2 wait) and two exit.
+    metric_becomes(&server, ACCEPTING, 2);
     visit(addr);
-    metric_becomes(&server, SPARES, 1);
-    assert_eq!(metric(&server.metrics_text(), STARTED), 3);
+    metric_becomes(&server, ACCEPTING, 2);
+    assert_eq!(metric(&server.metrics_text(), STARTED), 4);
 
-    // The waiting spare leaves at once: the shutdown is not held up by it (that would take the
-    // 0.5 s grace and 1 s more).
+    // The waiting threads leave at once: the shutdown is not held up by them (that would take
+    // the 0.5 s grace and 1 s more).
     let asked = Instant::now();
     server.shutdown().expect("a clean shutdown");
     assert!(
@@ -454,32 +461,72 @@ fn threads_reuse_spares_and_never_queue() {
     );
 }
 
-/// A spare thread leaves when no connection comes within `spare_wait`.
+/// A spare thread leaves when no connection comes within `spare_wait`; the last one waiting
+/// on a listening socket stays.
 #[test]
 fn an_idle_spare_thread_leaves_after_the_spare_wait() {
     let (server, _dir) = serve(|c| {
         c.model = blocking(Blocking::Threads(2));
-        c.spare_wait = Duration::from_millis(200);
+        c.spare_wait = Duration::from_millis(300);
     });
     visit(server.addr());
-    metric_becomes(&server, "rustchat_spare_threads", 1);
-    metric_becomes(&server, "rustchat_spare_threads", 0);
-    // The next connection gets a new thread.
+    metric_becomes(&server, ACCEPTING, 2);
+    metric_becomes(&server, ACCEPTING, 1);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        metric(&server.metrics_text(), ACCEPTING),
+        1,
+        "the last stays"
+    );
+    // It serves the next connection, and starts one to accept meanwhile.
     visit(server.addr());
-    metric_becomes(&server, "rustchat_connection_threads_started_total", 2);
+    metric_becomes(&server, STARTED, 3);
 }
 
-/// `threads:0`: every connection gets a new thread, which ends with it.
+/// `threads:0`: every connection has a thread of its own, which exits with it; the next one
+/// is started when a connection comes in.
 #[test]
 fn threads_without_spares_start_one_per_connection() {
     let (server, _dir) = serve(|c| c.model = blocking(Blocking::Threads(0)));
-    for started in 1..=2 {
+    for started in 2..=3 {
         visit(server.addr());
-        metric_becomes(
-            &server,
-            "rustchat_connection_threads_started_total",
-            started,
+        metric_becomes(&server, STARTED, started);
+        assert_eq!(metric(&server.metrics_text(), ACCEPTING), 1);
+    }
+}
+
+/// Every model serves every listening address (`threads` keeps a waiting thread on each), and
+/// stops promptly.
+#[test]
+fn every_model_serves_two_addresses() {
+    let models = [
+        blocking(Blocking::Sequential),
+        blocking(Blocking::Threads(0)),
+        blocking(Blocking::Threads(2)),
+        blocking(Blocking::Pool(2)),
+        Model::Async,
+    ];
+    for model in models {
+        let (server, _dir) = serve(|c| {
+            c.model = model;
+            c.listen = vec!["127.0.0.1:0".parse().expect("address"); 2];
+        });
+        let addrs = server.addrs().to_vec();
+        assert_eq!(addrs.len(), 2, "{model:?}");
+        for addr in &addrs {
+            visit(*addr);
+        }
+        visit(addrs[0]);
+        if let Model::Blocking(Blocking::Threads(spares)) = model {
+            // One per address, and the two spares the first two clients' threads became.
+            metric_becomes(&server, ACCEPTING, 2 + spares as u64);
+        }
+        let asked = Instant::now();
+        server.shutdown().expect("a clean shutdown");
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{model:?}: shutdown took {:?}",
+            asked.elapsed()
         );
-        assert_eq!(metric(&server.metrics_text(), "rustchat_spare_threads"), 0);
     }
 }
