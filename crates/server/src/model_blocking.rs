@@ -683,7 +683,12 @@ fn drive(
     }
 }
 
-/// Reads until the socket would block (mio readiness is edge-triggered), acting on each read
+/// Whether a read that did not fill the buffer emptied the socket, so that more data arriving
+/// later is sure to raise a new readiness event (Linux's edge-triggered epoll raises one for
+/// every arrival), and the read that would only say `WouldBlock` can be skipped.
+const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Reads until the socket is drained (mio readiness is edge-triggered), acting on each read
 /// so buffers stay bounded.
 fn read_all(
     mut sock: &mio::net::TcpStream,
@@ -700,6 +705,9 @@ fn read_all(
             Ok(n) => {
                 session.receive(&buf[..n]);
                 driver.act(session);
+                if SHORT_READ_DRAINS && n < buf.len() {
+                    return Ok(());
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
