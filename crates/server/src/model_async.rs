@@ -140,7 +140,7 @@ async fn refuse_full(tcp: TcpStream, max: usize) {
     let mut first = BytesMut::new();
     let _ = timeout(Duration::from_millis(500), read_into(&tcp, &mut first)).await;
     let bytes = driver::server_full_response(&first, max);
-    let _ = write_all(&tcp, &bytes).await;
+    let _ = write_all(&tcp, &bytes, Duration::from_secs(1)).await;
 }
 
 /// A client from its first byte to its session: detects its protocol and answers HTTP.
@@ -190,7 +190,7 @@ async fn http(
         Err(_) => {
             shared.metrics.timeout();
             let response = driver::head_timeout_response(config.handshake_timeout);
-            write_all(&tcp, &response).await?;
+            write_all(&tcp, &response, config.shutdown_grace).await?;
             return Ok(None);
         }
     };
@@ -204,7 +204,7 @@ async fn http(
             Ok(None)
         }
         Route::Upgrade { response, wire } => {
-            write_all(&tcp, &response).await?;
+            write_all(&tcp, &response, config.handshake_timeout).await?;
             // The session copies the leftover bytes: the head buffer is dropped on return.
             Ok(Some((tcp, driver::ws_session(shared, wire, &buf[used..]))))
         }
@@ -238,7 +238,7 @@ async fn read_head(
 
 async fn refuse_http(tcp: &TcpStream, shared: &Shared, e: &HandshakeError) -> io::Result<()> {
     shared.metrics.protocol_error();
-    write_all(tcp, &e.response()).await
+    write_all(tcp, &e.response(), shared.config.shutdown_grace).await
 }
 
 /// Drives a session until it ends, then flushes its goodbye (bounded) and leaves the hub.
@@ -399,14 +399,21 @@ fn write_some(tcp: &TcpStream, out: &mut Outbound) -> io::Result<()> {
     Ok(())
 }
 
-async fn write_all(tcp: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+/// Writes all of `bytes` within `limit` (else `TimedOut`). Only short answers go this way
+/// (an upgrade, an error), but a client that reads nothing must not keep us waiting.
+async fn write_all(tcp: &TcpStream, bytes: &[u8], limit: Duration) -> io::Result<()> {
     let mut out = Outbound::default();
     out.push_encoded(&bytes::Bytes::copy_from_slice(bytes));
-    while !out.is_empty() {
-        tcp.writable().await?;
-        write_some(tcp, &mut out)?;
-    }
-    Ok(())
+    let write = async {
+        while !out.is_empty() {
+            tcp.writable().await?;
+            write_some(tcp, &mut out)?;
+        }
+        Ok(())
+    };
+    timeout(limit, write)
+        .await
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
 }
 
 #[cfg(test)]
@@ -443,6 +450,47 @@ mod tests {
             let opening = open(tcp, &shared);
             let size = std::mem::size_of_val(&opening);
             assert!(size <= BUDGET, "open's future is {size} bytes");
+            Ok(())
+        })
+    }
+
+    /// The last words to a client that reads nothing (an HTTP response, a goodbye, an error)
+    /// are given up after their time limit: such a client cannot keep its task forever.
+    #[test]
+    fn last_words_nobody_reads_are_given_up_in_time() -> Result<(), Box<dyn std::error::Error>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+            client.set_recv_buffer_size(4096)?;
+            client.connect(&listener.local_addr()?.into())?;
+            let (server_side, _) = listener.accept()?;
+            server_side.set_nonblocking(true)?;
+            let tcp = TcpStream::from_std(server_side)?;
+            // Far more than loopback buffers hold (a few MiB), so writing it must wait.
+            let bytes = vec![b'x'; 32 << 20];
+            let limit = Duration::from_millis(200);
+
+            let started = Instant::now();
+            let result = write_all(&tcp, &bytes, limit).await;
+            let took = started.elapsed();
+            assert_eq!(result.map_err(|e| e.kind()), Err(io::ErrorKind::TimedOut));
+            assert!(took >= limit && took < limit * 4, "write_all took {took:?}");
+
+            let mut out = Outbound::default();
+            out.push_encoded(&bytes::Bytes::from(bytes));
+            let started = Instant::now();
+            finish(&tcp, &mut out, limit).await;
+            let took = started.elapsed();
+            assert!(!out.is_empty(), "the write cannot have finished");
+            // The grace, then at most half a second waiting for the client's end of the stream.
+            assert!(
+                took >= limit && took < limit + Duration::from_millis(1500),
+                "finish took {took:?}"
+            );
+            drop(client);
             Ok(())
         })
     }

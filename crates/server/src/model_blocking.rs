@@ -777,3 +777,48 @@ fn poll_retrying(
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected pair on loopback whose client reads nothing and has a tiny receive window.
+    fn deaf_pair() -> io::Result<(std::net::TcpStream, TcpStream)> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        client.set_recv_buffer_size(4096)?;
+        client.connect(&listener.local_addr()?.into())?;
+        let (server_side, _) = listener.accept()?;
+        server_side.set_nonblocking(true)?;
+        Ok((client.into(), TcpStream::from_std(server_side)))
+    }
+
+    /// The last words to a client that reads nothing (an HTTP response, a goodbye) are given up
+    /// after the grace period: it cannot keep a thread — in `sequential`, the only one.
+    #[test]
+    fn a_goodbye_nobody_reads_is_given_up_after_the_grace() -> io::Result<()> {
+        let (_client, mut tcp) = deaf_pair()?;
+        let mut poller = Poller::new()?;
+        poller
+            .poll
+            .registry()
+            .register(&mut tcp, SOCKET, Interest::READABLE)?;
+        // Far more than loopback buffers hold (a few MiB), so the write must wait.
+        let bytes = vec![b'x'; 32 << 20];
+        let grace = Duration::from_millis(200);
+        let started = Instant::now();
+        let result = write_and_close(&tcp, &mut poller, &bytes, grace);
+        let took = started.elapsed();
+        assert_eq!(
+            result.map_err(|e| e.kind()),
+            Err(io::ErrorKind::TimedOut),
+            "the write cannot have finished"
+        );
+        // The grace, then at most half a second waiting for the client's end of the stream.
+        assert!(
+            took >= grace && took < grace + Duration::from_millis(1500),
+            "took {took:?}"
+        );
+        Ok(())
+    }
+}
