@@ -9,8 +9,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{
-    LineClient, RawWs, TIMEOUT, WsClient, http_get, http_raw, metric, serve, untimed,
-    upgrade_request,
+    LineClient, RawWs, TIMEOUT, WsClient, http_get, http_raw, metric, serve, shut_down_within,
+    untimed, upgrade_request,
 };
 use rustchat_proto::ServerEvent;
 use rustchat_server::config::{HistoryMode, Model};
@@ -452,13 +452,7 @@ fn threads_accept_and_serve_and_never_queue() {
 
     // The waiting threads leave at once: the shutdown is not held up by them (that would take
     // the 0.5 s grace and 1 s more).
-    let asked = Instant::now();
-    server.shutdown().expect("a clean shutdown");
-    assert!(
-        asked.elapsed() < Duration::from_secs(1),
-        "shutdown took {:?}",
-        asked.elapsed()
-    );
+    shut_down_within(server, Duration::from_secs(1));
 }
 
 /// A spare thread leaves when no connection comes within `spare_wait`; the last one waiting
@@ -521,12 +515,6 @@ fn every_model_serves_two_addresses() {
             // One per address, and the two spares the first two clients' threads became.
             metric_becomes(&server, ACCEPTING, 2 + spares as u64);
         }
-        let asked = Instant::now();
-        server.shutdown().expect("a clean shutdown");
-        assert!(
-            asked.elapsed() < Duration::from_secs(1),
-            "{model:?}: shutdown took {:?}",
-            asked.elapsed()
-        );
+        shut_down_within(server, Duration::from_secs(1));
     }
 }

@@ -42,6 +42,18 @@ pub(crate) fn serve(tune: impl FnOnce(&mut ServerConfig)) -> (RunningServer, Tem
     (start(config).expect("the server starts"), dir)
 }
 
+/// Shuts `server` down cleanly and checks that it took less than `limit`: nobody (a waiting
+/// thread, a silent client) held it up.
+pub(crate) fn shut_down_within(server: RunningServer, limit: Duration) {
+    let asked = Instant::now();
+    server.shutdown().expect("a clean shutdown");
+    let took = asked.elapsed();
+    assert!(
+        took < limit,
+        "shutdown took {took:?}, expected under {limit:?}"
+    );
+}
+
 /// Starts a server with the test defaults.
 pub(crate) fn serve_default() -> (RunningServer, TempDir) {
     serve(|_| {})
