@@ -181,11 +181,14 @@ impl Crew {
             shared,
             stop,
         });
-        for door in 0..crew.doors.len() {
-            crew.start(door)?;
-        }
-        while !crew.stop.load(Ordering::Acquire) {
-            std::thread::sleep(TICK);
+        let started = (0..crew.doors.len()).try_for_each(|door| crew.start(door));
+        if started.is_ok() {
+            while !crew.stop.load(Ordering::Acquire) {
+                std::thread::sleep(TICK);
+            }
+        } else {
+            // Not every address has a thread: the server does not run half-way.
+            crew.stop.store(true, Ordering::Release);
         }
         // Stop listening before the goodbyes; this also wakes the threads waiting in `accept`.
         for door in &crew.doors {
@@ -195,7 +198,7 @@ impl Crew {
         while crew.live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        Ok(())
+        started
     }
 
     /// Starts a thread that accepts on `door`, counted as waiting there from now on.
