@@ -338,14 +338,7 @@ struct Ready {
 /// Flushes the last bytes (bounded by `grace`), then closes our side first and waits briefly
 /// for the client to close its side (RFC 6455 §7.1.1: the server closes TCP first).
 async fn finish(tcp: &TcpStream, out: &mut Outbound, grace: Duration) {
-    let flush = async {
-        while !out.is_empty() {
-            if tcp.writable().await.is_err() || write_some(tcp, out).is_err() {
-                return;
-            }
-        }
-    };
-    let _ = timeout(grace, flush).await;
+    let _ = timeout(grace, flush(tcp, out)).await;
     let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write);
     let mut sink = BytesMut::new();
     let _ = timeout(Duration::from_millis(500), async {
@@ -404,16 +397,18 @@ fn write_some(tcp: &TcpStream, out: &mut Outbound) -> io::Result<()> {
 async fn write_all(tcp: &TcpStream, bytes: &[u8], limit: Duration) -> io::Result<()> {
     let mut out = Outbound::default();
     out.push_encoded(&bytes::Bytes::copy_from_slice(bytes));
-    let write = async {
-        while !out.is_empty() {
-            tcp.writable().await?;
-            write_some(tcp, &mut out)?;
-        }
-        Ok(())
-    };
-    timeout(limit, write)
+    timeout(limit, flush(tcp, &mut out))
         .await
         .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+}
+
+/// Writes all of `out`, waiting while the socket is full (the caller bounds the time).
+async fn flush(tcp: &TcpStream, out: &mut Outbound) -> io::Result<()> {
+    while !out.is_empty() {
+        tcp.writable().await?;
+        write_some(tcp, out)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
