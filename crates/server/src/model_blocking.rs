@@ -137,6 +137,9 @@ struct Crew {
     doors: Vec<Door>,
     /// Threads that may wait in `accept` besides one per socket.
     spares: usize,
+    /// Threads waiting on all sockets (the sum of the doors' counts, kept exact so that
+    /// threads finishing together cannot all go back past the limit).
+    waiting: AtomicUsize,
     /// Threads running (serving or waiting), so the shutdown can wait for their goodbyes.
     live: AtomicUsize,
     shared: Arc<Shared>,
@@ -177,6 +180,7 @@ impl Crew {
         let crew = Arc::new(Crew {
             doors,
             spares,
+            waiting: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             shared,
             stop,
@@ -226,14 +230,21 @@ impl Crew {
         }
     }
 
-    fn enter(&self, door: usize) {
+    /// Counts one more thread waiting on `door` (the total is the caller's).
+    fn enter_door(&self, door: usize) {
         self.doors[door].waiting.fetch_add(1, Ordering::AcqRel);
         self.shared.metrics.accepting_threads(1);
     }
 
-    /// Stops counting one thread as waiting on `door`; returns how many were before.
+    fn enter(&self, door: usize) {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        self.enter_door(door);
+    }
+
+    /// Stops counting one thread as waiting on `door`; returns how many were there before.
     fn leave(&self, door: usize) -> usize {
         self.shared.metrics.accepting_threads(-1);
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
         self.doors[door].waiting.fetch_sub(1, Ordering::AcqRel)
     }
 
@@ -298,18 +309,24 @@ impl Crew {
     /// After a connection: accept again (`true`) if the socket has nobody accepting or fewer
     /// than `spares` threads wait besides one per socket; else the thread exits.
     fn back(&self, door: usize) -> bool {
-        let waiting: usize = self
-            .doors
-            .iter()
-            .map(|d| d.waiting.load(Ordering::Acquire))
-            .sum();
-        if self.doors[door].waiting.load(Ordering::Acquire) == 0
-            || waiting < self.doors.len() + self.spares
-        {
-            self.enter(door);
-            return true;
+        let limit = self.doors.len() + self.spares;
+        let mut waiting = self.waiting.load(Ordering::Acquire);
+        loop {
+            if waiting >= limit && self.doors[door].waiting.load(Ordering::Acquire) > 0 {
+                return false;
+            }
+            match self.waiting.compare_exchange(
+                waiting,
+                waiting + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(seen) => waiting = seen,
+            }
         }
-        false
+        self.enter_door(door);
+        true
     }
 
     /// `accept` gave up waiting: the thread exits (`true`) unless it is the last on its socket.
@@ -319,6 +336,7 @@ impl Crew {
         while now > 1 {
             match waiting.compare_exchange(now, now - 1, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
                     self.shared.metrics.accepting_threads(-1);
                     return true;
                 }

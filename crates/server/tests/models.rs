@@ -461,12 +461,12 @@ fn threads_accept_and_serve_and_never_queue() {
 fn an_idle_spare_thread_leaves_after_the_spare_wait() {
     let (server, _dir) = serve(|c| {
         c.model = blocking(Blocking::Threads(2));
-        c.spare_wait = Duration::from_millis(300);
+        c.spare_wait = Duration::from_millis(500);
     });
     visit(server.addr());
     metric_becomes(&server, ACCEPTING, 2);
     metric_becomes(&server, ACCEPTING, 1);
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(700));
     assert_eq!(
         metric(&server.metrics_text(), ACCEPTING),
         1,
