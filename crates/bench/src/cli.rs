@@ -312,19 +312,10 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
     }
 }
 
-/// Checks a `--model` name the way `rustchat serve --model` reads it.
+/// Checks a `--model` name with the parser `rustchat serve --model` uses, so the two accept
+/// the same names and say the same thing about the others.
 pub fn parse_model(text: &str) -> Result<String, String> {
-    let count = |prefix: &str| text.strip_prefix(prefix).map(str::parse::<usize>);
-    let ok = matches!(text, "async" | "threads" | "pool" | "sequential")
-        || matches!(count("threads:"), Some(Ok(_)))
-        || matches!(count("pool:"), Some(Ok(n)) if n >= 1);
-    if ok {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "unknown model `{text}`: expected sequential, threads, threads:N (N ≥ 0), pool, pool:N (N ≥ 1) or async"
-        ))
-    }
+    rustchat_server::config::Model::parse(text, 1).map(|_| text.to_owned())
 }
 
 /// Splits `--compare-models`' list and checks every name.
@@ -339,4 +330,31 @@ pub fn parse_model_list(text: &str) -> Result<Vec<String>, String> {
         return Err("--compare-models: name at least one model".into());
     }
     Ok(models)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_lists_take_what_serve_takes() {
+        assert_eq!(
+            parse_model_list("sequential, threads:0,threads,pool:3 ,async"),
+            Ok(vec![
+                "sequential".to_string(),
+                "threads:0".into(),
+                "threads".into(),
+                "pool:3".into(),
+                "async".into()
+            ])
+        );
+        for bad in ["pool:0", "threads:x", "fibers"] {
+            let err = parse_model_list(bad).expect_err(bad);
+            assert!(
+                err.contains("expected sequential, threads, threads:N"),
+                "{err}"
+            );
+        }
+        assert!(parse_model_list(" , ").is_err(), "an empty list");
+    }
 }
