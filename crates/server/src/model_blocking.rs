@@ -45,9 +45,9 @@ pub enum Blocking {
 
 const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);
-/// How often the acceptor and a connection still being detected look at the stop flag. A
-/// session's thread needs no such tick: it sleeps until its next deadline, and the shutdown
-/// reaches it through its outbox.
+/// How often the accepting loop (`sequential`, `pool`), [`Crew::serve`] (`threads`) and a
+/// connection still being detected look at the stop flag. A session's thread needs no such
+/// tick: it sleeps until its next deadline, and the shutdown reaches it through its outbox.
 const TICK: Duration = Duration::from_millis(250);
 /// Stack of a connection thread or pool worker. A session needs little (reads land in the
 /// thread's heap scratch buffer); the 2 MiB default would be mapped and unmapped per new
