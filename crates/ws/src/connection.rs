@@ -248,13 +248,23 @@ impl Connection {
                 // RFC 6455 §5.5.2: a Ping MUST be answered with a Pong carrying the same
                 // data, unless a Close has already been sent.
                 if self.state == State::Open {
-                    self.queue(OpCode::Pong, true, &chunk.payload);
+                    self.queue_pong(&chunk.payload);
                 }
                 Ok(Some(Event::Ping(chunk.payload)))
             }
             OpCode::Pong => Ok(Some(Event::Pong(chunk.payload))),
             OpCode::Close => self.on_close(&chunk.payload).map(Some),
         }
+    }
+
+    /// Queues the pong owed for a ping. RFC 6455 §5.5.3: an endpoint that has not yet sent
+    /// the pongs for earlier pings MAY send a pong for only the most recent one. We take back
+    /// our previous pong when none of it is written and it is still the last thing queued, so
+    /// a peer that floods pings and reads nothing makes us hold one pong, not millions.
+    fn queue_pong(&mut self, payload: &Bytes) {
+        self.out.replace_last_frame();
+        let header = self.header(OpCode::Pong, true, payload);
+        self.out.push_replaceable_frame(&header, payload);
     }
 
     fn on_close(&mut self, payload: &[u8]) -> Result<Event, ProtocolError> {
@@ -376,16 +386,21 @@ impl Connection {
 
     #[inline]
     fn queue(&mut self, opcode: OpCode, fin: bool, payload: &Bytes) {
+        let header = self.header(opcode, fin, payload);
+        self.out.push_frame(&header, payload);
+    }
+
+    #[inline]
+    fn header(&mut self, opcode: OpCode, fin: bool, payload: &Bytes) -> FrameHeader {
         // RFC 6455 §5.3: a client MUST pick a fresh, unpredictable mask for each frame.
         let mask = self.masks.as_mut().map(|m| m.next_key());
-        let header = FrameHeader {
+        FrameHeader {
             fin,
             rsv: 0,
             opcode,
             mask,
             payload_len: payload.len() as u64,
-        };
-        self.out.push_frame(&header, payload);
+        }
     }
 }
 

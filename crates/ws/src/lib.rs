@@ -71,8 +71,13 @@
 //! | [`Config::max_message_size`] | 1 MiB | close 1009, [`ProtocolError::MessageTooLarge`] |
 //! | [`Config::max_fragments`] | 4096 frames | close 1009, [`ProtocolError::TooManyFragments`] |
 //! | control frame payload | 125 bytes (RFC) | close 1002 |
+//! | pongs owed | one: a ping that arrives while our pong to an earlier one is still wholly unwritten (and last in the queue) replaces it (RFC 6455 §5.5.3) | — |
 //!
 //! Every limit is checked when a frame header arrives, before any memory is reserved for it.
+//! What the connection owes the peer on its own account stays bounded too: a peer that floods
+//! pings and reads nothing is owed one pong, whatever it sends; everything else queued in
+//! [`Connection::outbound`] is what the application sent, which it can watch with
+//! `outbound().len()`.
 
 pub mod assembler;
 pub mod blocking;

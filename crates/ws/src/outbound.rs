@@ -28,6 +28,9 @@ pub struct Outbound {
     tail: BytesMut,
     /// Total bytes queued.
     len: usize,
+    /// How many bytes at the end of the queue form a frame that may still be taken back
+    /// ([`Outbound::push_replaceable_frame`]): none of it written, nothing queued after it.
+    replaceable: u8,
 }
 
 impl Outbound {
@@ -35,6 +38,7 @@ impl Outbound {
     /// unmasked one is queued by reference.
     #[inline]
     pub fn push_frame(&mut self, header: &FrameHeader, payload: &Bytes) {
+        self.replaceable = 0;
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
         self.len += head_len + payload.len();
@@ -58,6 +62,7 @@ impl Outbound {
 
     /// Queues bytes that already form whole frames (a prepared message).
     pub fn push_encoded(&mut self, bytes: &Bytes) {
+        self.replaceable = 0;
         self.len += bytes.len();
         if bytes.len() <= COPY_THRESHOLD {
             self.tail.extend_from_slice(bytes);
@@ -75,10 +80,33 @@ impl Outbound {
 
     /// Moves everything queued in `other` behind what is queued here.
     pub fn append(&mut self, mut other: Outbound) {
+        self.replaceable = 0;
         self.cut_tail();
         other.cut_tail();
         self.len += other.len;
         self.chunks.append(&mut other.chunks);
+    }
+
+    /// Queues a small control frame that a later one may replace
+    /// ([`Outbound::replace_last_frame`]) for as long as none of it is written and nothing is
+    /// queued after it: a pong, which RFC 6455 §5.5.3 lets a newer one stand in for.
+    pub fn push_replaceable_frame(&mut self, header: &FrameHeader, payload: &Bytes) {
+        let before = self.len;
+        self.push_frame(header, payload);
+        // A control frame is at most 2 + 4 + 125 bytes, copied into the tail.
+        self.replaceable = u8::try_from(self.len - before).unwrap_or(0);
+    }
+
+    /// Takes back the frame queued by [`Outbound::push_replaceable_frame`], if it is still
+    /// wholly unwritten and last; says whether it did.
+    pub fn replace_last_frame(&mut self) -> bool {
+        let n = usize::from(std::mem::take(&mut self.replaceable));
+        if n == 0 || n > self.tail.len() {
+            return false;
+        }
+        self.tail.truncate(self.tail.len() - n);
+        self.len -= n;
+        true
     }
 
     /// Bytes waiting to be written.
@@ -125,6 +153,9 @@ impl Outbound {
     /// Marks `n` bytes as written.
     #[inline]
     pub fn advance(&mut self, n: usize) {
+        if n > 0 {
+            self.replaceable = 0;
+        }
         if n >= self.len && self.chunks.is_empty() {
             // One small frame or a burst of them, all written (the usual case): the tail is
             // kept for the next ones if it is small.
@@ -177,6 +208,7 @@ impl Outbound {
     /// Takes everything queued as one buffer (copies if there are several chunks).
     pub fn take_all(&mut self) -> Bytes {
         self.cut_tail();
+        self.replaceable = 0;
         self.len = 0;
         match self.chunks.len() {
             0 => Bytes::new(),
@@ -280,6 +312,26 @@ mod tests {
         out.advance(all.len() - 4003);
         assert!(out.is_empty());
         assert!(flatten(&out).is_empty());
+    }
+
+    #[test]
+    fn only_an_unwritten_last_frame_is_replaced() {
+        let ping = |tag: &'static [u8]| (header(tag.len(), None), Bytes::from_static(tag));
+        let mut out = Outbound::default();
+        out.push_frame(&header(2, None), &Bytes::from_static(b"hi"));
+        let (h, p) = ping(b"a");
+        out.push_replaceable_frame(&h, &p);
+        assert!(out.replace_last_frame(), "unwritten and last");
+        assert_eq!(flatten(&out), [0x82, 2, b'h', b'i']);
+        assert!(!out.replace_last_frame(), "only once");
+        out.push_replaceable_frame(&h, &p);
+        out.push_frame(&header(1, None), &Bytes::from_static(b"z"));
+        assert!(!out.replace_last_frame(), "something was queued after it");
+        let mut out = Outbound::default();
+        out.push_replaceable_frame(&h, &p);
+        out.advance(1);
+        assert!(!out.replace_last_frame(), "a byte of it is written");
+        assert_eq!(out.len(), 2);
     }
 
     #[test]

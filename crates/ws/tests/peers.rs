@@ -210,6 +210,62 @@ fn ping_is_answered_with_a_pong_of_the_same_payload() {
     assert!(peers.client.outbound().is_empty(), "a pong is not answered");
 }
 
+/// RFC 6455 §5.5.3: a peer that pings and never reads is owed one pong — for its latest
+/// ping — not one per ping: a ping flood costs the server nothing that grows.
+#[test]
+fn a_ping_flood_nobody_reads_is_owed_one_pong_for_the_latest_ping() {
+    let mut peers = Peers::new();
+    for i in 0..100_000u32 {
+        peers.client.ping(i.to_be_bytes().to_vec()).expect("open");
+        let ping = peers.client.outbound().take_all();
+        peers.server.receive(&ping);
+        let events = events(&mut peers.server).expect("a valid ping");
+        assert_eq!(events.len(), 1);
+        let owed = peers.server.outbound().len();
+        assert_eq!(
+            owed,
+            2 + 4,
+            "one pong owed after ping {i}, not {owed} bytes"
+        );
+    }
+    let last = Bytes::from(99_999u32.to_be_bytes().to_vec());
+    assert_eq!(peers.flush_to_client(), vec![Event::Pong(last)]);
+}
+
+/// Only a pong that is wholly unwritten and last in the queue is replaced: one that has begun
+/// to go out, or has a message queued behind it, is kept, so no frame is ever cut or reordered.
+#[test]
+fn a_pong_partly_written_or_followed_by_a_message_is_kept() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    let mut client = Connection::new(Role::Client, Config::default());
+    let ping = |client: &mut Connection, server: &mut Connection, tag: &'static [u8]| {
+        client.ping(tag).expect("open");
+        server.receive(&client.outbound().take_all());
+        events(server).expect("a valid ping");
+    };
+    ping(&mut client, &mut server, b"a");
+    server.outbound().advance(1); // one byte of pong "a" is on the wire
+    ping(&mut client, &mut server, b"b");
+    server.send(Message::text("news")).expect("open");
+    ping(&mut client, &mut server, b"c");
+    ping(&mut client, &mut server, b"d");
+    let mut rest = vec![0x8a]; // the byte of pong "a" already written
+    rest.extend_from_slice(&server.outbound().take_all());
+    client.receive(&rest);
+    let got = events(&mut client).expect("whole frames");
+    let pong = |p: &'static [u8]| Event::Pong(Bytes::from_static(p));
+    assert_eq!(
+        got,
+        vec![
+            pong(b"a"),
+            pong(b"b"),
+            Event::Message(Message::text("news")),
+            pong(b"d")
+        ],
+        "a kept, b kept (a message follows it), c replaced by d"
+    );
+}
+
 /// RFC 6455 §5.5.3: a Pong MAY be sent unsolicited; no response is expected.
 #[test]
 fn unsolicited_pong_is_reported_and_not_answered() {
