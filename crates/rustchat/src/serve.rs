@@ -39,9 +39,13 @@ pub(crate) struct ServeArgs {
     /// Largest WebSocket message (and frame), in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
     max_message: usize,
-    /// Outbound bytes queued per client before it is dropped as a slow consumer.
+    /// Outbound bytes a client may fall behind for longer than --slow-consumer-grace (four
+    /// times as much at any moment) before it is dropped as a slow consumer.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     outbox_limit: usize,
+    /// Seconds a client may stay more than --outbox-limit behind before it is dropped.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    slow_consumer_grace: f64,
     /// Flood control: `RATE/BURST` commands per second (e.g. `10/20`), or `off`.
     #[arg(long, value_name = "RATE/BURST|off", default_value = "10/20", value_parser = parse_rate_limit)]
     rate_limit: RateLimit,
@@ -115,6 +119,7 @@ impl ServeArgs {
             max_line: self.max_line,
             max_ws_message: self.max_message,
             outbox_limit: self.outbox_limit,
+            slow_consumer_grace: Duration::from_secs_f64(self.slow_consumer_grace.max(0.0)),
             flood: self.rate_limit.0,
             handshake_timeout: Duration::from_secs(self.handshake_timeout),
             ping_interval: Duration::from_secs(self.ping_interval),

@@ -11,6 +11,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rustchat_proto::{ChatMessage, Command, Nick, RoomName, ServerEvent};
@@ -19,7 +20,7 @@ use rustchat_server::history::History;
 use rustchat_server::hub::{Hub, HubConfig};
 use rustchat_server::line_session::LineSession;
 use rustchat_server::metrics::Metrics;
-use rustchat_server::outbox::Outbox;
+use rustchat_server::outbox::{Outbox, SlowPolicy};
 use rustchat_server::registry::Registry;
 use rustchat_server::session::{Session, Transport};
 use rustchat_server::ws_session::{Keepalive, WsSession};
@@ -45,7 +46,7 @@ fn registry() -> (Arc<Registry>, Vec<Arc<Outbox>>) {
             } else {
                 Wire::WsJson
             };
-            let outbox = Outbox::new(usize::MAX, wire);
+            let outbox = Outbox::new(SlowPolicy::new(usize::MAX, Duration::ZERO), wire);
             registry.insert(ConnId(id), outbox.clone());
             outbox
         })

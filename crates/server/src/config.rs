@@ -87,8 +87,13 @@ pub struct ServerConfig {
     /// How long to wait for a client's first bytes before assuming the line protocol and
     /// greeting it (HTTP clients speak first; people with `nc` wait to be greeted).
     pub detect_timeout: Duration,
-    /// Bytes of events queued per connection before it counts as a slow consumer (1 MiB).
+    /// Bytes of events a connection may have queued for longer than `slow_consumer_grace`
+    /// (1 MiB); four times as much at any moment. Past either, it is a slow consumer.
     pub outbox_limit: usize,
+    /// How long a connection may stay more than `outbox_limit` behind (2 s): long enough for
+    /// a reader that keeps up to absorb a burst from a whole room, short enough that a client
+    /// that stopped reading is soon let go.
+    pub slow_consumer_grace: Duration,
     /// Flood control; `None` turns it off.
     pub flood: Option<FloodConfig>,
     /// WebSocket keepalive: ping a quiet client this often (20 s)...
@@ -123,6 +128,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             detect_timeout: Duration::from_millis(500),
             outbox_limit: 1 << 20,
+            slow_consumer_grace: Duration::from_secs(2),
             flood: Some(FloodConfig::default()),
             ping_interval: Duration::from_secs(20),
             pong_timeout: Duration::from_secs(20),

@@ -7,6 +7,8 @@
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+
+use crate::action::Ending;
 use rustchat_proto::{ChatMessage, ServerEvent};
 use rustchat_ws::{Message, Prepared};
 
@@ -105,8 +107,9 @@ pub struct Outcome {
     pub record: Option<ChatMessage>,
     /// Events to send, in order (per receiver, the order is the order here).
     pub deliveries: Vec<Delivery>,
-    /// A connection the server should close after its deliveries are flushed (`/quit`).
-    pub close: Option<ConnId>,
+    /// A connection the server should close after its deliveries are flushed, and why
+    /// (`/quit`; a flooding client).
+    pub close: Option<(ConnId, Ending)>,
 }
 
 impl Outcome {
@@ -124,6 +127,14 @@ impl Outcome {
             to,
             event: Arc::clone(event),
         }));
+    }
+
+    /// An outcome that only closes `conn`, after everything submitted before it.
+    pub fn close(conn: ConnId, ending: Ending) -> Self {
+        Self {
+            close: Some((conn, ending)),
+            ..Self::default()
+        }
     }
 
     /// An outcome with one event for one receiver.

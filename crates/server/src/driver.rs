@@ -83,6 +83,14 @@ impl<'a> Driver<'a> {
         session.is_open() && session.outbound().len() < HIGH_WATER
     }
 
+    /// Whether the client's bytes should be read now. Not while the session owes the client
+    /// [`HIGH_WATER`] bytes or more: what a client sends can make us owe it more (pongs,
+    /// answers), so one that sends without reading is held back by TCP until it reads — it
+    /// cannot grow our memory (issue 17, the ping flood).
+    pub fn wants_input(&self, session: &mut Session) -> bool {
+        session.is_open() && session.outbound().len() < HIGH_WATER
+    }
+
     /// Moves queued events into the session (a pointer copy each), or ends it as a slow
     /// consumer, or after `/quit`.
     pub fn pump(&mut self, session: &mut Session) {
@@ -95,7 +103,7 @@ impl<'a> Driver<'a> {
                 self.shared.metrics.slow_consumer();
                 session.end(Ending::SlowConsumer);
             }
-            Drained::Closing => session.end(Ending::Quit),
+            Drained::Closing(ending) => session.end(ending),
             Drained::Shutdown => session.end(Ending::Shutdown),
             Drained::Events => {}
         }
@@ -135,9 +143,10 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// The session is over: count why, tell its rooms, forget it. Returns whether its last
-    /// bytes are worth flushing (not for a slow consumer, whose socket is stuck).
-    pub fn close(self, session: &Session) -> bool {
+    /// The session is over: count why, tell its rooms, forget it. Its last bytes (a slow
+    /// consumer's too: its goodbye comes after what its socket still holds) are then flushed
+    /// within the grace period.
+    pub fn close(self, session: &Session) {
         self.outbox.set_socket(None);
         let ending = session.ending().cloned();
         match &ending {
@@ -150,7 +159,6 @@ impl<'a> Driver<'a> {
             .filter(|e| **e != Ending::Quit)
             .map(Ending::reason);
         self.shared.close_conn(self.conn, reason);
-        !matches!(ending, Some(Ending::SlowConsumer))
     }
 }
 

@@ -16,6 +16,7 @@
 //! The hub is pure state; sessions are sans-IO; only the model modules (`model_async`) own
 //! sockets, tasks and timers, so every concurrency model runs the same chat logic.
 
+pub mod action;
 pub mod committer;
 pub mod config;
 pub mod delivery;

@@ -9,8 +9,9 @@ use rustchat_proto::{
 };
 use rustchat_ws::outbound::Outbound;
 
+use crate::action::{Action, Ending, Heard};
 use crate::delivery::Encoded;
-use crate::session::{Action, Ending, line_bytes};
+use crate::session::line_bytes;
 
 /// Where the session is in its life.
 #[derive(Debug)]
@@ -36,8 +37,8 @@ pub struct LineSession {
     buf: BytesMut,
     out: Outbound,
     phase: Phase,
-    /// Actions decided but not yet handed out (a first line yields two: register, then it).
-    pending: VecDeque<Action>,
+    /// What was decided but not yet handed out (a first line yields two: register, then it).
+    pending: VecDeque<Heard>,
 }
 
 impl LineSession {
@@ -68,33 +69,29 @@ impl LineSession {
         }
     }
 
-    /// The next action from the lines received.
-    pub fn next_action(&mut self) -> Option<Action> {
-        loop {
-            if let Some(action) = self.pending.pop_front() {
-                return Some(action);
+    /// The next thing heard from the lines received: every line is one [`Heard::Input`].
+    pub(crate) fn next_action(&mut self) -> Option<Heard> {
+        if let Some(heard) = self.pending.pop_front() {
+            return Some(heard);
+        }
+        if matches!(self.phase, Phase::Ended(_)) {
+            return None;
+        }
+        match self.codec.decode(&mut self.buf) {
+            Ok(Some(line)) => Some(self.on_line(&line)),
+            Ok(None) => {
+                self.release_idle_buffer();
+                None
             }
-            if matches!(self.phase, Phase::Ended(_)) {
-                return None;
-            }
-            let line = match self.codec.decode(&mut self.buf) {
-                Ok(Some(line)) => line,
-                Ok(None) => {
-                    self.release_idle_buffer();
-                    return None;
-                }
-                Err(e) => return Some(Action::Reply(line_error(&e))),
-            };
-            if let Some(action) = self.on_line(&line) {
-                return Some(action);
-            }
+            Err(e) => Some(Heard::Input(Some(Action::Reply(line_error(&e))))),
         }
     }
 
-    fn on_line(&mut self, line: &str) -> Option<Action> {
-        match &mut self.phase {
+    fn on_line(&mut self, line: &str) -> Heard {
+        let action = match &mut self.phase {
             Phase::Fresh | Phase::Greeted if is_hello(line) => {
-                self.hello_step(HelloServer::new(), line)
+                self.hello_step(HelloServer::new(), line);
+                None
             }
             Phase::Greeted if is_http_request_line(line) => {
                 // A browser whose request came after our greeting: the greeting has already
@@ -105,14 +102,18 @@ impl LineSession {
                 None
             }
             Phase::Fresh | Phase::Greeted => {
+                // The first line joins the chat; pressing Enter to join costs no flood token.
                 self.phase = Phase::Chat;
-                let first = self.on_line(line);
-                self.pending.extend(first);
-                Some(Action::Register)
+                if !line.trim().is_empty() {
+                    let first = self.on_line(line);
+                    self.pending.push_back(first);
+                }
+                return Heard::Own(Action::Register);
             }
             Phase::Hello(hello) => {
                 let hello = std::mem::take(hello);
-                self.hello_step(hello, line)
+                self.hello_step(hello, line);
+                None
             }
             Phase::Chat => match Command::parse(line) {
                 Ok(Some(command)) => Some(Action::Command(command)),
@@ -120,25 +121,25 @@ impl LineSession {
                 Err(e) => Some(Action::Reply(e.to_event())),
             },
             Phase::Ended(_) => None,
-        }
+        };
+        Heard::Input(action)
     }
 
-    fn hello_step(&mut self, mut hello: HelloServer, line: &str) -> Option<Action> {
+    /// One line of the HELLO handshake; once it is done, the session joins the chat.
+    fn hello_step(&mut self, mut hello: HelloServer, line: &str) {
         match hello.receive(line) {
             Ok(HelloStep::Reply(reply)) => {
                 self.out.push_encoded(&line_bytes(&reply));
                 self.phase = Phase::Hello(hello);
-                None
             }
             Ok(HelloStep::Done) => {
                 self.phase = Phase::Chat;
-                Some(Action::Register)
+                self.pending.push_back(Heard::Own(Action::Register));
             }
             Err(e) => {
                 self.out
                     .push_encoded(&bytes::Bytes::from(e.to_event().to_line()));
                 self.phase = Phase::Ended(Ending::Protocol(e.to_string()));
-                None
             }
         }
     }
@@ -184,8 +185,8 @@ impl LineSession {
         }
         self.pending.extend(ready);
         if let Ok(Some(line)) = self.codec.decode_eof(&mut self.buf) {
-            let action = self.on_line(&line);
-            self.pending.extend(action);
+            let heard = self.on_line(&line);
+            self.pending.push_back(heard);
         }
         if !matches!(self.phase, Phase::Ended(_)) {
             self.phase = Phase::Ended(Ending::Peer);

@@ -260,6 +260,8 @@ async fn run_session(tcp: TcpStream, shared: &Shared, mut session: Session) -> i
         }
         let want_write = !session.outbound().is_empty();
         let want_events = driver.wants_events(&mut session);
+        // Not while the client is owed too much: it must read first (TCP holds it back).
+        let want_read = driver.wants_input(&mut session);
         if !want_write {
             // Until it wakes, the fan-out writes this client's events itself.
             driver.release(&mut session);
@@ -274,10 +276,12 @@ async fn run_session(tcp: TcpStream, shared: &Shared, mut session: Session) -> i
         }
         let ready = poll_fn(|cx| {
             let mut ready = Ready::default();
-            match tcp.poll_read_ready(cx) {
-                Poll::Ready(Ok(())) => ready.read = true,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
+            if want_read {
+                match tcp.poll_read_ready(cx) {
+                    Poll::Ready(Ok(())) => ready.read = true,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {}
+                }
             }
             if want_write {
                 match tcp.poll_write_ready(cx) {
@@ -313,8 +317,8 @@ async fn run_session(tcp: TcpStream, shared: &Shared, mut session: Session) -> i
             driver.tick(&mut session);
         }
     };
-    let flush = driver.close(&session);
-    if result.is_ok() && flush {
+    driver.close(&session);
+    if result.is_ok() {
         // Boxed: the goodbye's timers would otherwise make every idle task bigger.
         Box::pin(finish(
             &tcp,

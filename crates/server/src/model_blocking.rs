@@ -623,8 +623,8 @@ fn run_session(
         let _ = ring.wake();
     });
     let result = drive(&sock, &mut session, &mut driver, poller, stop);
-    let flush = driver.close(&session);
-    if result.is_ok() && flush {
+    driver.close(&session);
+    if result.is_ok() {
         let rest = session.outbound();
         let mut bytes = BytesMut::with_capacity(rest.len());
         while !rest.is_empty() {
@@ -646,7 +646,16 @@ fn run_session(
     result
 }
 
-/// The session's loop: act, write, sleep until the socket or the outbox has news.
+/// The session's loop: act, write, read what the socket holds, sleep until the socket or the
+/// outbox has news.
+///
+/// Readiness is edge-triggered (mio), so an event says only that bytes arrived, once: the
+/// loop keeps its own `unread` flag — the socket may hold bytes nobody has read — and reads
+/// before it sleeps whenever the flag is set. It starts set: detection and the HTTP head
+/// read only what they needed, and a client may have sent far more in its first write
+/// (issue 17: a 20 KB first line followed by `/who` waited forever for an edge that had
+/// already come). It stays set when a read stops early (the session fell behind on writing,
+/// or a read filled the buffer), so no path can wait for an edge after a partial read.
 fn drive(
     sock: &mio::net::TcpStream,
     session: &mut Session,
@@ -655,6 +664,7 @@ fn drive(
     stop: &AtomicBool,
 ) -> io::Result<()> {
     let mut writing = false;
+    let mut unread = true;
     loop {
         driver.act(session);
         let overflowed = session.is_open() && driver.outbox().is_overflowed();
@@ -670,6 +680,11 @@ fn drive(
             // Looked at before every sleep: the server sets `stop` before it rings the
             // outboxes, and this outbox may have been shut down before its waker was set.
             session.end(Ending::Shutdown);
+            continue;
+        }
+        if unread && driver.wants_input(session) {
+            // Bytes may be waiting and no edge will announce them again: read them now.
+            unread = read_all(sock, session, driver, &mut poller.scratch)?;
             continue;
         }
         let want_write = !session.outbound().is_empty();
@@ -691,13 +706,9 @@ fn drive(
         let due = driver.deadline(session);
         poller.wait(due.map(|at| at.saturating_duration_since(Instant::now())))?;
         driver.claim();
-        if poller
-            .events
-            .iter()
-            .any(|e| e.token() == SOCKET && (e.is_readable() || e.is_read_closed()))
-        {
-            read_all(sock, session, driver, &mut poller.scratch)?;
-        }
+        unread |= poller.events.iter().any(|e| {
+            e.token() == SOCKET && (e.is_readable() || e.is_read_closed() || e.is_error())
+        });
         if due.is_some_and(|at| at <= Instant::now()) {
             driver.tick(session);
         }
@@ -709,33 +720,37 @@ fn drive(
 /// every arrival), and the read that would only say `WouldBlock` can be skipped.
 const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
-/// Reads until the socket is drained (mio readiness is edge-triggered), acting on each read
-/// so buffers stay bounded.
+/// Reads and acts on what was read, read by read (so buffers stay bounded), until the socket
+/// is drained or the session stops taking input. Returns whether the socket may still hold
+/// unread bytes (no new readiness event will say so).
 fn read_all(
     mut sock: &mio::net::TcpStream,
     session: &mut Session,
     driver: &mut Driver<'_>,
     buf: &mut [u8],
-) -> io::Result<()> {
+) -> io::Result<bool> {
     while session.is_open() {
+        if !driver.wants_input(session) {
+            return Ok(true);
+        }
         match sock.read(buf) {
             Ok(0) => {
                 session.eof();
-                return Ok(());
+                return Ok(false);
             }
             Ok(n) => {
                 session.receive(&buf[..n]);
                 driver.act(session);
                 if SHORT_READ_DRAINS && n < buf.len() {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Writes what the socket takes now (vectored), leaving the rest queued.

@@ -1,38 +1,48 @@
 //! The bounded queue of events waiting for one connection.
 //!
-//! Backpressure policy (ARCHITECTURE.md, "Safety defaults"): the fan-out never blocks on a
-//! receiver. Each connection's queue is bounded in bytes; a push that would go past the bound
-//! marks the connection as a *slow consumer* and drops the event. The connection's driver sees
-//! the mark, says why and disconnects that client. Everyone else keeps receiving every event,
-//! in order, and the server's memory per connection stays bounded.
+//! Backpressure policy (ARCHITECTURE.md, "Backpressure"): the fan-out never blocks on a
+//! receiver, and a receiver is judged only by what *it* failed to take. Each queue has a
+//! limit in bytes ([`SlowPolicy::limit`], `--outbox-limit`). A receiver may be over it for a
+//! moment — a burst from a whole room, every sender inside its flood limits, can be larger
+//! than the limit — but one that is *still* over it [`SlowPolicy::grace`] later, or that
+//! falls [`SlowPolicy::hard_limit`] behind at any moment, is a *slow consumer*: its backlog
+//! is dropped, and its driver says why and disconnects it. Everyone else keeps receiving
+//! every event, in order, and the memory a connection can hold is bounded by the hard limit
+//! (and it is mostly shared: queued events are pointers to encodings all receivers share).
 //!
 //! Writing through: while a connection is *idle* — its driver has nothing pending and is not
 //! writing — the fan-out writes that connection's events to its socket itself, in one
 //! non-blocking vectored write per batch ([`Outbox::flush`]), instead of waking the driver to
-//! do it. A delivery then costs the one system call it must cost, and no task or thread
-//! switch. Order is kept by one rule: only the holder of the right to write does so. The
-//! driver takes it back ([`Outbox::claim`]) before its session produces any bytes, and gives
-//! it up ([`Outbox::release`]) only when everything is written and the queue is empty; the
-//! fan-out writes only whole queued events, under the queue's lock, while the connection is
-//! idle. Whatever a write-through leaves unwritten (the socket was full) stays queued — the
-//! first event possibly part-written — and goes to the driver, which resumes where it stopped.
+//! do it; and as soon as [`FLUSH_AT`] bytes are queued in the middle of a batch, so a big
+//! batch reaches the socket while it is being fanned out instead of piling up first. A
+//! delivery then costs the one system call it must cost, no task or thread switch, and what
+//! stays queued is what the socket refused. Order is kept by one rule: only the holder of the
+//! right to write does so. The driver takes it back ([`Outbox::claim`]) before its session
+//! produces any bytes, and gives it up ([`Outbox::release`]) only when everything is written
+//! and the queue is empty; the fan-out writes only whole queued events, under the queue's
+//! lock, while the connection is idle. Whatever a write-through leaves unwritten (the socket
+//! was full) stays queued — the first event possibly part-written — and goes to the driver,
+//! which resumes where it stopped.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use crate::action::Ending;
 use crate::delivery::{Encoded, Wire};
 
 /// What the driver finds when it drains the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drained {
     /// Events were moved out (maybe none).
     Events,
     /// The queue overflowed: disconnect this client as a slow consumer.
     Overflowed,
-    /// The server asked to close this connection once its events are sent (`/quit`).
-    Closing,
+    /// The server asked to close this connection once its events are sent (`/quit`, a
+    /// flood), ending it as given.
+    Closing(Ending),
     /// The server is shutting down: say goodbye after the events.
     Shutdown,
 }
@@ -44,6 +54,9 @@ pub enum Pushed {
     Queued,
     /// Queued on an idle connection: the pusher must call [`Outbox::flush`] after its batch.
     FlushDue,
+    /// Queued on an idle connection that has [`FLUSH_AT`] bytes waiting: the pusher should
+    /// call [`Outbox::flush`] now, before it queues more of its batch.
+    FlushNow,
     /// The queue overflowed: the connection is a slow consumer and the event was dropped.
     Overflowed,
 }
@@ -70,12 +83,46 @@ impl WriteThrough for mio::net::TcpStream {
 /// drain, so an idle connection holds no backlog-sized buffer.
 const KEEP_SLOTS: usize = 16;
 
+/// Bytes queued on an idle connection in the middle of a batch past which the fan-out writes
+/// them through at once ([`Pushed::FlushNow`]) instead of at the end of the batch: big enough
+/// that a broadcast of small events still costs one write per receiver per batch, small
+/// enough that a burst never piles up in the queue before the socket has been offered it.
+pub const FLUSH_AT: usize = 64 * 1024;
+
+/// When a receiver counts as a slow consumer (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowPolicy {
+    /// Bytes a receiver may have queued for longer than `grace` (`--outbox-limit`).
+    pub limit: usize,
+    /// Bytes a receiver may never have queued, not even for a moment.
+    pub hard_limit: usize,
+    /// How long a receiver may stay over `limit` before it is dropped.
+    pub grace: Duration,
+}
+
+impl SlowPolicy {
+    /// How many times `limit` the hard limit is.
+    pub const HARD_FACTOR: usize = 4;
+
+    /// `limit` for `grace`, and [`SlowPolicy::HARD_FACTOR`] times `limit` at any moment.
+    pub fn new(limit: usize, grace: Duration) -> Self {
+        Self {
+            limit,
+            hard_limit: limit.saturating_mul(Self::HARD_FACTOR),
+            grace,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Queue {
     events: VecDeque<Arc<Encoded>>,
     bytes: usize,
     overflowed: bool,
-    closing: bool,
+    /// Since when `bytes` has been over the limit, while it is.
+    behind_since: Option<Instant>,
+    /// Close after the queued events, ending the session so (`/quit`, a flood).
+    closing: Option<Ending>,
     shutdown: bool,
     wire: Option<Wire>,
     /// The async driver waiting for this queue, if it is waiting.
@@ -101,7 +148,7 @@ impl std::fmt::Debug for dyn WriteThrough {
 #[derive(Debug)]
 pub struct Outbox {
     queue: Mutex<Queue>,
-    limit: usize,
+    policy: SlowPolicy,
     /// Wakes a blocking driver (its poller's waker), if it set one.
     waker: OnceLock<Waker>,
 }
@@ -116,14 +163,14 @@ impl std::fmt::Debug for Waker {
 }
 
 impl Outbox {
-    /// An outbox holding at most `limit` bytes of encoded events for a connection on `wire`.
-    pub fn new(limit: usize, wire: Wire) -> Arc<Self> {
+    /// An outbox for a connection on `wire`, whose receiver is judged by `policy`.
+    pub fn new(policy: SlowPolicy, wire: Wire) -> Arc<Self> {
         Arc::new(Self {
             queue: Mutex::new(Queue {
                 wire: Some(wire),
                 ..Queue::default()
             }),
-            limit,
+            policy,
             waker: OnceLock::new(),
         })
     }
@@ -141,27 +188,35 @@ impl Outbox {
     }
 
     /// Queues an event. On an idle connection nobody is woken: the pusher writes the batch
-    /// through with [`flush`](Self::flush) (`FlushDue`, once per batch). Otherwise the driver
-    /// is woken when the queue goes from empty to not empty (or overflows): it drains
-    /// everything queued when it runs, so one wake-up per batch is enough.
+    /// through with [`flush`](Self::flush) (`FlushDue`, once per batch, or `FlushNow` when
+    /// [`FLUSH_AT`] bytes wait). Otherwise the driver is woken when the queue goes from empty
+    /// to not empty (or overflows): it drains everything queued when it runs, so one wake-up
+    /// per batch is enough. A receiver past the hard limit, or over the limit for longer than
+    /// the grace, overflows: the event is dropped and so is its backlog.
     pub fn push(&self, event: &Arc<Encoded>) -> Pushed {
         let mut q = self.lock();
         if q.overflowed {
             return Pushed::Overflowed;
         }
         let size = q.wire.map_or(0, |wire| event.bytes(wire).len());
-        if q.bytes + size > self.limit {
+        let queued = q.bytes + size;
+        if queued > self.policy.hard_limit || (queued > self.policy.limit && self.behind(&mut q)) {
             q.overflowed = true;
             q.events = VecDeque::new();
             q.front_written = 0;
             q.bytes = 0;
+            q.behind_since = None;
             self.wake(q);
             return Pushed::Overflowed;
         }
         let was_empty = q.events.is_empty();
         q.events.push_back(Arc::clone(event));
-        q.bytes += size;
+        q.bytes = queued;
         if q.idle && q.socket.is_some() {
+            if q.bytes >= FLUSH_AT {
+                q.flush_due = true;
+                return Pushed::FlushNow;
+            }
             if q.flush_due {
                 return Pushed::Queued;
             }
@@ -172,6 +227,21 @@ impl Outbox {
             self.wake(q);
         }
         Pushed::Queued
+    }
+
+    /// The queue is over the limit: whether it has been for longer than the grace (it starts
+    /// counting now if it was not).
+    fn behind(&self, q: &mut Queue) -> bool {
+        let now = Instant::now();
+        let since = *q.behind_since.get_or_insert(now);
+        now.duration_since(since) >= self.policy.grace
+    }
+
+    /// Forgets when the queue went over the limit, if it is back under it.
+    fn caught_up(&self, q: &mut Queue) {
+        if q.bytes <= self.policy.limit {
+            q.behind_since = None;
+        }
     }
 
     /// Writes the queued events through to an idle connection's socket, in one vectored
@@ -202,6 +272,7 @@ impl Outbox {
         };
         let total = written;
         q.bytes = q.bytes.saturating_sub(written);
+        self.caught_up(&mut q);
         while let Some(front) = q.events.front() {
             let left = front.bytes(wire).len() - q.front_written;
             if written < left {
@@ -213,7 +284,8 @@ impl Outbox {
             q.events.pop_front();
         }
         if !q.events.is_empty() {
-            // The socket is full: the driver takes over, and waits for it to drain.
+            // The socket is full (or took only the first 64 events): the driver takes over,
+            // and writes the rest as the socket drains.
             q.idle = false;
             self.wake(q);
         }
@@ -230,7 +302,7 @@ impl Outbox {
     /// [`claim`](Self::claim). Refused (`false`) while events are queued: drain them first.
     pub fn release(&self) -> bool {
         let mut q = self.lock();
-        let free = q.events.is_empty() && !q.overflowed && !q.closing && !q.shutdown;
+        let free = q.events.is_empty() && !q.overflowed && q.closing.is_none() && !q.shutdown;
         q.idle = free && q.socket.is_some();
         free
     }
@@ -245,10 +317,11 @@ impl Outbox {
         q.socket = socket;
     }
 
-    /// Asks the driver to close the connection after the queued events.
-    pub fn close_after_flush(&self) {
+    /// Asks the driver to close the connection after the queued events, ending its session
+    /// as given (the first request wins).
+    pub fn close_after_flush(&self, ending: Ending) {
         let mut q = self.lock();
-        q.closing = true;
+        q.closing.get_or_insert(ending);
         self.wake(q);
     }
 
@@ -293,8 +366,9 @@ impl Outbox {
             q.events = VecDeque::new();
         }
         q.bytes = 0;
-        if q.closing {
-            Drained::Closing
+        q.behind_since = None;
+        if let Some(ending) = &q.closing {
+            Drained::Closing(ending.clone())
         } else if q.shutdown {
             Drained::Shutdown
         } else {
@@ -308,7 +382,9 @@ impl Outbox {
     }
 
     fn ready(q: &Queue, taking_events: bool) -> bool {
-        q.overflowed || q.shutdown || (taking_events && (!q.events.is_empty() || q.closing))
+        q.overflowed
+            || q.shutdown
+            || (taking_events && (!q.events.is_empty() || q.closing.is_some()))
     }
 
     /// Polls (async) until there is something to drain. A driver whose socket is not keeping
@@ -346,9 +422,14 @@ mod tests {
         Encoded::new(ServerEvent::info(text))
     }
 
+    /// A receiver over `limit` is dropped at once (no grace).
+    fn at_once(limit: usize) -> SlowPolicy {
+        SlowPolicy::new(limit, Duration::ZERO)
+    }
+
     #[test]
     fn drains_in_order() {
-        let outbox = Outbox::new(1024, Wire::Line);
+        let outbox = Outbox::new(at_once(1024), Wire::Line);
         assert_eq!(outbox.push(&event("a")), Pushed::Queued);
         assert_eq!(outbox.push(&event("b")), Pushed::Queued);
         let mut got = Vec::new();
@@ -365,7 +446,7 @@ mod tests {
     fn limit_at_the_boundary_and_past_it() {
         let one = event("x");
         let size = one.line().len();
-        let outbox = Outbox::new(size * 2, Wire::Line);
+        let outbox = Outbox::new(at_once(size * 2), Wire::Line);
         assert_eq!(outbox.push(&one), Pushed::Queued);
         assert_eq!(
             outbox.push(&one),
@@ -391,12 +472,63 @@ mod tests {
 
     #[test]
     fn close_after_flush_still_delivers() {
-        let outbox = Outbox::new(1024, Wire::WsJson);
+        let outbox = Outbox::new(at_once(1024), Wire::WsJson);
         assert_eq!(outbox.push(&event("bye")), Pushed::Queued);
-        outbox.close_after_flush();
+        outbox.close_after_flush(Ending::Quit);
         let mut got = Vec::new();
-        assert_eq!(outbox.drain(|e, _| got.push(e.clone())), Drained::Closing);
+        assert_eq!(
+            outbox.drain(|e, _| got.push(e.clone())),
+            Drained::Closing(Ending::Quit)
+        );
         assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn over_the_limit_is_forgiven_for_the_grace_and_no_longer() {
+        let one = event("x");
+        let size = one.line().len();
+        let grace = Duration::from_millis(100);
+        let outbox = Outbox::new(SlowPolicy::new(size * 2, grace), Wire::Line);
+        for _ in 0..3 {
+            assert_eq!(
+                outbox.push(&one),
+                Pushed::Queued,
+                "over the limit, in the grace"
+            );
+        }
+        std::thread::sleep(grace);
+        assert_eq!(
+            outbox.push(&one),
+            Pushed::Overflowed,
+            "still over it after the grace"
+        );
+
+        let outbox = Outbox::new(SlowPolicy::new(size * 2, grace), Wire::Line);
+        for _ in 0..3 {
+            assert_eq!(outbox.push(&one), Pushed::Queued);
+        }
+        outbox.drain(|_, _| {});
+        std::thread::sleep(grace);
+        assert_eq!(
+            outbox.push(&one),
+            Pushed::Queued,
+            "caught up in time: the grace starts again"
+        );
+    }
+
+    #[test]
+    fn past_the_hard_limit_is_never_forgiven() {
+        let one = event("x");
+        let size = one.line().len();
+        let outbox = Outbox::new(SlowPolicy::new(size, Duration::from_secs(60)), Wire::Line);
+        for _ in 0..SlowPolicy::HARD_FACTOR {
+            assert_eq!(outbox.push(&one), Pushed::Queued);
+        }
+        assert_eq!(
+            outbox.push(&one),
+            Pushed::Overflowed,
+            "past four times the limit"
+        );
     }
 
     /// Counts its wake-ups.
@@ -415,7 +547,7 @@ mod tests {
 
     #[test]
     fn wakes_once_per_batch_not_per_event() {
-        let outbox = Outbox::new(1024, Wire::Line);
+        let outbox = Outbox::new(at_once(1024), Wire::Line);
         let counter = Arc::new(Counter::default());
         let waker = std::task::Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
@@ -440,7 +572,7 @@ mod tests {
     #[test]
     fn a_stuck_driver_still_hears_of_overflow_and_shutdown() {
         let one = event("x");
-        let outbox = Outbox::new(one.line().len(), Wire::Line);
+        let outbox = Outbox::new(at_once(one.line().len()), Wire::Line);
         let counter = Arc::new(Counter::default());
         let waker = std::task::Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
@@ -453,7 +585,7 @@ mod tests {
         assert_eq!(wakes(&counter), 1, "the overflow wakes it");
         assert!(outbox.poll_ready(&mut cx, false).is_ready());
 
-        let outbox = Outbox::new(1024, Wire::Line);
+        let outbox = Outbox::new(at_once(1024), Wire::Line);
         assert!(outbox.poll_ready(&mut cx, false).is_pending());
         outbox.shut_down();
         assert_eq!(wakes(&counter), 2, "the shutdown wakes it");
@@ -463,7 +595,7 @@ mod tests {
 
     #[test]
     fn a_drained_burst_gives_its_memory_back() {
-        let outbox = Outbox::new(1 << 20, Wire::Line);
+        let outbox = Outbox::new(at_once(1 << 20), Wire::Line);
         for _ in 0..1000 {
             assert_eq!(outbox.push(&event("burst")), Pushed::Queued);
         }
@@ -511,7 +643,7 @@ mod tests {
     }
 
     fn idle_outbox(socket: &Arc<FakeSocket>) -> (Arc<Outbox>, Arc<Counter>, std::task::Waker) {
-        let outbox = Outbox::new(1024, Wire::Line);
+        let outbox = Outbox::new(at_once(1024), Wire::Line);
         outbox.set_socket(Some(socket.clone()));
         assert!(outbox.release());
         let counter = Arc::new(Counter::default());
@@ -573,6 +705,30 @@ mod tests {
             rest, whole,
             "written-through prefix + drained rest = every byte once"
         );
+    }
+
+    #[test]
+    fn a_big_batch_is_written_through_as_it_is_queued() {
+        let socket = FakeSocket::with_room(usize::MAX);
+        let outbox = Outbox::new(at_once(1 << 20), Wire::Line);
+        outbox.set_socket(Some(socket.clone()));
+        assert!(outbox.release());
+        let big = event(&"b".repeat(4000));
+        let mut pushed = Vec::new();
+        for _ in 0..40 {
+            pushed.push(outbox.push(&big));
+            if pushed.last() == Some(&Pushed::FlushNow) {
+                assert!(outbox.flush() >= FLUSH_AT);
+            }
+        }
+        assert_eq!(pushed[0], Pushed::FlushDue, "one flush owed for the batch");
+        let now = pushed.iter().filter(|p| **p == Pushed::FlushNow).count();
+        assert_eq!(
+            now,
+            40 * big.line().len() / FLUSH_AT,
+            "a flush every 64 KiB"
+        );
+        assert!(outbox.queued_bytes() < FLUSH_AT, "only the last bit waits");
     }
 
     #[test]

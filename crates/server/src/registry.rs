@@ -68,6 +68,7 @@ impl Registry {
     pub fn deliver(&self, outcome: &Outcome, metrics: &Metrics, due: &mut Vec<Arc<Outbox>>) {
         let outboxes = self.outboxes.read().unwrap_or_else(|p| p.into_inner());
         let mut delivered = 0;
+        let mut written = 0;
         for delivery in &outcome.deliveries {
             if let Some(outbox) = outboxes.get(&delivery.to) {
                 match outbox.push(&delivery.event) {
@@ -76,13 +77,24 @@ impl Registry {
                         delivered += 1;
                         due.push(Arc::clone(outbox));
                     }
+                    Pushed::FlushNow => {
+                        // A big batch: this receiver's share goes to its socket now, so
+                        // what stays queued is only what the socket refused.
+                        delivered += 1;
+                        written += outbox.flush();
+                    }
                     Pushed::Overflowed => {}
                 }
             }
         }
         metrics.add_delivered(delivered);
-        if let Some(outbox) = outcome.close.and_then(|conn| outboxes.get(&conn)) {
-            outbox.close_after_flush();
+        if written > 0 {
+            metrics.add_written_through(written as u64);
+        }
+        if let Some((conn, ending)) = &outcome.close {
+            if let Some(outbox) = outboxes.get(conn) {
+                outbox.close_after_flush(ending.clone());
+            }
         }
     }
 }

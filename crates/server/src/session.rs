@@ -6,61 +6,15 @@
 //! with plain byte slices.
 
 use bytes::Bytes;
-use rustchat_proto::{Command, ServerEvent};
+use rustchat_proto::ServerEvent;
 use rustchat_ws::outbound::Outbound;
 
+use crate::action::Heard;
+pub use crate::action::{Action, Ending};
 use crate::delivery::{Encoded, Wire};
 use crate::flood::{TokenBucket, Verdict};
 use crate::line_session::LineSession;
 use crate::ws_session::WsSession;
-
-/// What the driver must do for the session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Join the chat (the hub's `connect`): the client is ready for its welcome.
-    Register,
-    /// Hand a command to the hub.
-    Command(Command),
-    /// Send this event to the client itself, in order with its other events.
-    Reply(ServerEvent),
-    /// The client changed how it wants events (a WebSocket client that spoke JSON).
-    Wire(Wire),
-}
-
-/// Why a session ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
-    /// The client quit, closed, or hung up.
-    Peer,
-    /// The client broke the protocol (details in the text).
-    Protocol(String),
-    /// The client read too slowly: its queue overflowed.
-    SlowConsumer,
-    /// The client sent too fast for too long.
-    Flood,
-    /// A handshake or keepalive deadline passed.
-    Timeout(String),
-    /// The server is shutting down.
-    Shutdown,
-    /// The server asked it to close after its last events (`/quit`).
-    Quit,
-}
-
-impl Ending {
-    /// The text shown to the client (and to its rooms as the quit reason).
-    pub fn reason(&self) -> String {
-        match self {
-            Self::Peer | Self::Quit => "quit".into(),
-            Self::Protocol(why) => format!("protocol error: {why}"),
-            Self::SlowConsumer => "slow consumer: you read too slowly and fell more than the \
-                                   outbound limit behind"
-                .into(),
-            Self::Flood => "flooding: too many commands too fast".into(),
-            Self::Timeout(why) => format!("timeout: {why}"),
-            Self::Shutdown => "server shutting down".into(),
-        }
-    }
-}
 
 /// The transport-specific half of a session.
 #[derive(Debug)]
@@ -76,16 +30,29 @@ pub enum Transport {
 pub struct Session {
     transport: Transport,
     flood: Option<TokenBucket>,
+    /// Asked to be closed ([`Action::Close`]): input is ignored until the driver ends it.
+    closing: bool,
 }
+
+/// What a client over its flood budget is told, for each line or frame dropped.
+pub const FLOOD_WARNING: &str = "flood control: that command was dropped — slow down to at \
+                                 most a few commands per second";
 
 impl Session {
     /// A session over `transport`, with flood control if given.
     pub fn new(transport: Transport, flood: Option<TokenBucket>) -> Self {
-        Self { transport, flood }
+        Self {
+            transport,
+            flood,
+            closing: false,
+        }
     }
 
-    /// Feeds bytes read from the socket.
+    /// Feeds bytes read from the socket (ignored once the session asked to be closed).
     pub fn receive(&mut self, data: &[u8]) {
+        if self.closing {
+            return;
+        }
         match &mut self.transport {
             Transport::Line(s) => s.receive(data),
             Transport::Ws(s) => s.receive(data),
@@ -93,28 +60,45 @@ impl Session {
     }
 
     /// The next thing to do, from the bytes received so far (time `now_ms`).
+    ///
+    /// Flood control: every line or frame the client sends costs a token — a command, a line
+    /// that fails to parse, a blank line, a binary frame, a ping — so input answered with an
+    /// error floods like any other. One over the budget is dropped with a warning (the
+    /// warning replaces its answer); past the strikes, the session stops reading and asks to
+    /// be closed *after* everything already owed to the client ([`Action::Close`]), so the
+    /// client sees its echoes and warnings before `ERROR flooding`.
     pub fn next_action(&mut self, now_ms: u64) -> Option<Action> {
-        let action = match &mut self.transport {
-            Transport::Line(s) => s.next_action(),
-            Transport::Ws(s) => s.next_action(now_ms),
-        }?;
-        let Action::Command(_) = &action else {
-            return Some(action);
-        };
-        match self
-            .flood
-            .as_mut()
-            .map_or(Verdict::Allow, |b| b.check(now_ms))
-        {
-            Verdict::Allow => Some(action),
-            Verdict::Warn => Some(Action::Reply(ServerEvent::error(
-                rustchat_proto::ErrorKind::Flood,
-                "flood control: that command was dropped — slow down to at most a few \
-                 commands per second",
-            ))),
-            Verdict::Disconnect => {
-                self.end(Ending::Flood);
-                None
+        if self.closing {
+            return None;
+        }
+        loop {
+            let heard = match &mut self.transport {
+                Transport::Line(s) => s.next_action(),
+                Transport::Ws(s) => s.next_action(now_ms),
+            }?;
+            let action = match heard {
+                Heard::Own(action) => return Some(action),
+                Heard::Input(action) => action,
+            };
+            let verdict = self
+                .flood
+                .as_mut()
+                .map_or(Verdict::Allow, |b| b.check(now_ms));
+            match verdict {
+                Verdict::Allow => match action {
+                    Some(action) => return Some(action),
+                    None => continue,
+                },
+                Verdict::Warn => {
+                    return Some(Action::Reply(ServerEvent::error(
+                        rustchat_proto::ErrorKind::Flood,
+                        FLOOD_WARNING,
+                    )));
+                }
+                Verdict::Disconnect => {
+                    self.closing = true;
+                    return Some(Action::Close(Ending::Flood));
+                }
             }
         }
     }
@@ -213,4 +197,69 @@ pub(crate) fn line_bytes(text: &str) -> Bytes {
     line.push_str(text);
     line.push('\n');
     Bytes::from(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flood::FloodConfig;
+
+    /// A line session that joined the chat, with a bucket of `burst` tokens and `strikes`.
+    fn flooded_line_session(burst: f64, strikes: u32) -> Session {
+        let flood = FloodConfig {
+            rate: 1.0,
+            burst,
+            strikes,
+        };
+        let mut session = Session::new(
+            Transport::Line(LineSession::new(4096)),
+            Some(TokenBucket::new(flood, 0)),
+        );
+        session.receive(b"\n");
+        assert_eq!(session.next_action(0), Some(Action::Register));
+        assert_eq!(session.next_action(0), None, "joining costs no token");
+        session
+    }
+
+    fn actions(session: &mut Session) -> Vec<Action> {
+        std::iter::from_fn(|| session.next_action(0)).collect()
+    }
+
+    fn is_warning(action: &Action) -> bool {
+        matches!(action, Action::Reply(ServerEvent::Error { message, .. }) if message == FLOOD_WARNING)
+    }
+
+    #[test]
+    fn every_line_costs_a_token_errors_and_blank_lines_too() {
+        let mut session = flooded_line_session(3.0, 2);
+        session.receive(b"/frobnicate\n\ncaf\xe9\n/frobnicate\n");
+        let got = actions(&mut session);
+        assert!(
+            matches!(got[0], Action::Reply(ServerEvent::Error { .. })) && !is_warning(&got[0]),
+            "the unknown command is answered: {got:?}"
+        );
+        assert!(
+            !is_warning(&got[1]),
+            "the blank line asks nothing, the bad line is answered"
+        );
+        assert!(
+            is_warning(&got[2]),
+            "the fourth line is over the burst of 3: {got:?}"
+        );
+        assert_eq!(got.len(), 3);
+    }
+
+    #[test]
+    fn past_the_strikes_the_session_asks_to_close_and_stops_listening() {
+        let mut session = flooded_line_session(1.0, 2);
+        session.receive(b"a\nb\nc\nd\ne\n");
+        let got = actions(&mut session);
+        assert!(matches!(got[0], Action::Command(_)));
+        assert!(is_warning(&got[1]) && is_warning(&got[2]));
+        assert_eq!(got[3], Action::Close(Ending::Flood));
+        assert_eq!(got.len(), 4, "nothing after the close: {got:?}");
+        assert!(session.is_open(), "the driver ends it, after what is owed");
+        session.receive(b"more\n");
+        assert_eq!(session.next_action(0), None, "input is ignored from now on");
+    }
 }

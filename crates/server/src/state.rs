@@ -11,7 +11,7 @@ use crate::delivery::{ConnId, Outcome, Wire};
 use crate::history::{History, HistoryError};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, SlowPolicy};
 use crate::registry::{Registry, RegistryFanout};
 use crate::session::Action;
 
@@ -63,7 +63,8 @@ impl Shared {
     /// A fresh connection id and its outbox, registered for fan-out.
     pub fn open_conn(&self, wire: Wire) -> (ConnId, Arc<Outbox>) {
         let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
-        let outbox = Outbox::new(self.config.outbox_limit, wire);
+        let policy = SlowPolicy::new(self.config.outbox_limit, self.config.slow_consumer_grace);
+        let outbox = Outbox::new(policy, wire);
         self.registry.insert(conn, outbox.clone());
         (conn, outbox)
     }
@@ -88,6 +89,8 @@ impl Shared {
             // Replies go through the committer too, so they never overtake earlier events.
             Action::Reply(event) => self.submit(Outcome::reply(conn, event)),
             Action::Wire(wire) => outbox.set_wire(wire),
+            // Through the committer too, so the close comes after every earlier reply.
+            Action::Close(ending) => self.submit(Outcome::close(conn, ending)),
         }
     }
 

@@ -7,8 +7,8 @@ use rustchat_proto::{Command, ErrorKind, ErrorReply, ServerEvent};
 use rustchat_ws::outbound::Outbound;
 use rustchat_ws::{CloseCode, CloseFrame, Connection, Event, Message, Role};
 
+use crate::action::{Action, Ending, Heard};
 use crate::delivery::{Encoded, Wire};
-use crate::session::{Action, Ending};
 
 /// Keepalive timings, in milliseconds.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +34,7 @@ pub struct WsSession {
     ping_sent_ms: Option<u64>,
     /// The last measured round trip.
     rtt_ms: Option<u64>,
-    pending: VecDeque<Action>,
+    pending: VecDeque<Heard>,
     ending: Option<Ending>,
 }
 
@@ -57,7 +57,7 @@ impl WsSession {
             last_heard_ms: now_ms,
             ping_sent_ms: None,
             rtt_ms: None,
-            pending: VecDeque::from([Action::Register]),
+            pending: VecDeque::from([Heard::Own(Action::Register)]),
             ending: None,
         }
     }
@@ -67,8 +67,9 @@ impl WsSession {
         self.conn.receive(data);
     }
 
-    /// The next action from the frames received.
-    pub fn next_action(&mut self, now_ms: u64) -> Option<Action> {
+    /// The next thing heard from the frames received: every message, ping and pong is one
+    /// [`Heard::Input`].
+    pub(crate) fn next_action(&mut self, now_ms: u64) -> Option<Heard> {
         loop {
             if let Some(action) = self.pending.pop_front() {
                 return Some(action);
@@ -96,17 +97,20 @@ impl WsSession {
         match event {
             Event::Message(Message::Text(text)) => self.on_text(text.as_str()),
             Event::Message(Message::Binary(_)) => {
-                self.pending.push_back(Action::Reply(ServerEvent::error(
-                    ErrorKind::Usage,
-                    "binary frames are not understood: send text frames holding a JSON \
-                     object or a line",
-                )))
+                self.pending
+                    .push_back(Heard::Input(Some(Action::Reply(ServerEvent::error(
+                        ErrorKind::Usage,
+                        "binary frames are not understood: send text frames holding a JSON \
+                         object or a line",
+                    )))))
             }
-            Event::Ping(_) => {} // the pong is already queued by the connection
+            // The pong is already queued by the connection.
+            Event::Ping(_) => self.pending.push_back(Heard::Input(None)),
             Event::Pong(_) => {
                 if let Some(sent) = self.ping_sent_ms.take() {
                     self.rtt_ms = Some(now_ms.saturating_sub(sent));
                 }
+                self.pending.push_back(Heard::Input(None));
             }
             Event::Close(_) => self.ending = Some(Ending::Peer),
         }
@@ -116,18 +120,20 @@ impl WsSession {
         let is_json = text.trim_start().starts_with('{');
         if is_json && !self.wire_fixed && self.wire != Wire::WsJson {
             self.wire = Wire::WsJson;
-            self.pending.push_back(Action::Wire(Wire::WsJson));
+            self.pending
+                .push_back(Heard::Own(Action::Wire(Wire::WsJson)));
         }
         let parsed = if is_json {
             Command::from_json(text).map(Some).map_err(|e| e.to_event())
         } else {
             Command::parse(text).map_err(|e| e.to_event())
         };
-        match parsed {
-            Ok(Some(command)) => self.pending.push_back(Action::Command(command)),
-            Ok(None) => {}
-            Err(event) => self.pending.push_back(Action::Reply(event)),
-        }
+        let action = match parsed {
+            Ok(Some(command)) => Some(Action::Command(command)),
+            Ok(None) => None,
+            Err(event) => Some(Action::Reply(event)),
+        };
+        self.pending.push_back(Heard::Input(action));
     }
 
     /// Queues an event: its frame, encoded once for all receivers, costs a pointer copy.

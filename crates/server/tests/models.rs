@@ -2,6 +2,7 @@
 //! end-to-end test scenarios run under every model"): `async`, `threads`, `pool:N` — and, for
 //! the scenarios one connection at a time can play, `sequential`.
 
+#[macro_use]
 mod common;
 
 use std::io::{Read, Write};
@@ -322,37 +323,10 @@ fn full(model: Model) {
     first.sync();
 }
 
+use common::{async_model, pool, sequential, threads};
+
 fn blocking(b: Blocking) -> Model {
     Model::Blocking(b)
-}
-
-macro_rules! scenarios {
-    ($model:ident: $($scenario:ident),* $(,)?) => {
-        mod $model {
-            $(
-                #[test]
-                fn $scenario() {
-                    super::$scenario(super::$model());
-                }
-            )*
-        }
-    };
-}
-
-fn async_model() -> Model {
-    Model::Async
-}
-
-fn threads() -> Model {
-    blocking(Blocking::Threads(8))
-}
-
-fn pool() -> Model {
-    blocking(Blocking::Pool(8))
-}
-
-fn sequential() -> Model {
-    blocking(Blocking::Sequential)
 }
 
 scenarios!(async_model: room_chat, one_client, shutdown, keepalive, slow_consumer, flood, full);

@@ -3,6 +3,7 @@
 use rustchat_proto::{ErrorKind, Nick, RoomName, ServerEvent};
 
 use super::{Hub, Session, inform, no_room, refuse};
+use crate::action::Ending;
 use crate::delivery::{ConnId, Encoded, Outcome};
 
 impl Hub {
@@ -70,7 +71,7 @@ impl Hub {
         };
         let mut outcome = self.disconnect(conn, reason, now);
         outcome.push(conn, &Encoded::new(ServerEvent::Bye { reason: bye }));
-        outcome.close = Some(conn);
+        outcome.close = Some((conn, Ending::Quit));
         outcome
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use rustchat_proto::{ChatMessage, Command, ErrorKind, HELP, Nick, RoomName, ServerEvent};
 
 use super::{Hub, HubConfig, HubStats};
+use crate::action::Ending;
 use crate::delivery::{ConnId, Outcome};
 
 const ALICE: ConnId = ConnId(1);
@@ -718,7 +719,7 @@ fn quit_says_bye_tells_the_rooms_closes_and_then_disconnect_is_a_no_op() {
     assert_eq!(bob_sees.len(), 2);
     assert!(bob_sees.contains(&&left("#lobby")) && bob_sees.contains(&&left("#rust")));
     assert_eq!(events_for(&outcome, CAROL), [&left("#lobby")]);
-    assert_eq!(outcome.close, Some(ALICE));
+    assert_eq!(outcome.close, Some((ALICE, Ending::Quit)));
     assert_eq!(hub.nick(ALICE), None);
     let later = hub.disconnect(ALICE, Some("reset".into()), 2_000);
     assert!(later.deliveries.is_empty() && later.close.is_none() && later.record.is_none());

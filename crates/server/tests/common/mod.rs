@@ -12,7 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use rustchat_proto::ServerEvent;
-use rustchat_server::config::ServerConfig;
+use rustchat_server::config::{Model, ServerConfig};
+use rustchat_server::model_blocking::Blocking;
 use rustchat_server::server::{RunningServer, start};
 use rustchat_ws::blocking::WebSocket;
 use rustchat_ws::handshake::ClientHandshake;
@@ -52,6 +53,43 @@ pub(crate) fn shut_down_within(server: RunningServer, limit: Duration) {
         took < limit,
         "shutdown took {took:?}, expected under {limit:?}"
     );
+}
+
+/// `mod $model { #[test] fn $scenario() … }`: each scenario — a `fn(Model)` of the calling
+/// file — as a test under the model that `$model()` names (`async_model`, `threads`, `pool`,
+/// `sequential`, imported from here), so one scenario runs under every model that can play it.
+#[allow(unused_macros)] // used by the files that run scenarios under several models
+macro_rules! scenarios {
+    ($model:ident: $($scenario:ident),* $(,)?) => {
+        mod $model {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario(super::$model());
+                }
+            )*
+        }
+    };
+}
+
+/// The `async` model.
+pub(crate) fn async_model() -> Model {
+    Model::Async
+}
+
+/// A thread per connection, up to 8 spares.
+pub(crate) fn threads() -> Model {
+    Model::Blocking(Blocking::Threads(8))
+}
+
+/// A pool of 8 workers.
+pub(crate) fn pool() -> Model {
+    Model::Blocking(Blocking::Pool(8))
+}
+
+/// One connection at a time.
+pub(crate) fn sequential() -> Model {
+    Model::Blocking(Blocking::Sequential)
 }
 
 /// Starts a server with the test defaults.
