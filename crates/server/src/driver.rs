@@ -88,7 +88,7 @@ impl<'a> Driver<'a> {
     /// answers), so one that sends without reading is held back by TCP until it reads — it
     /// cannot grow our memory (issue 17, the ping flood).
     pub fn wants_input(&self, session: &mut Session) -> bool {
-        session.is_open() && session.outbound().len() < HIGH_WATER
+        self.wants_events(session)
     }
 
     /// Moves queued events into the session (a pointer copy each), or ends it as a slow

@@ -201,12 +201,7 @@ impl Outbox {
         let size = q.wire.map_or(0, |wire| event.bytes(wire).len());
         let queued = q.bytes + size;
         if queued > self.policy.hard_limit || (queued > self.policy.limit && self.behind(&mut q)) {
-            q.overflowed = true;
-            q.events = VecDeque::new();
-            q.front_written = 0;
-            q.bytes = 0;
-            q.behind_since = None;
-            self.wake(q);
+            self.overflow(q);
             return Pushed::Overflowed;
         }
         let was_empty = q.events.is_empty();
@@ -227,6 +222,20 @@ impl Outbox {
             self.wake(q);
         }
         Pushed::Queued
+    }
+
+    /// Marks a slow consumer: its backlog is dropped — all but an event the fan-out has begun
+    /// to write through, whose rest must still go out before the goodbye (a cut frame would
+    /// corrupt the stream) — and its driver is woken to say goodbye.
+    fn overflow(&self, mut q: MutexGuard<'_, Queue>) {
+        q.overflowed = true;
+        let partial = (q.front_written > 0)
+            .then(|| q.events.pop_front())
+            .flatten();
+        q.events = partial.into_iter().collect();
+        q.bytes = 0;
+        q.behind_since = None;
+        self.wake(q);
     }
 
     /// The queue is over the limit: whether it has been for longer than the grace (it starts
@@ -354,9 +363,7 @@ impl Outbox {
     /// can have any), and says what else the driver must do.
     pub fn drain(&self, mut each: impl FnMut(&Arc<Encoded>, usize)) -> Drained {
         let mut q = self.lock();
-        if q.overflowed {
-            return Drained::Overflowed;
-        }
+        // After an overflow, only the rest of a part-written event is left to hand out.
         let skip = std::mem::take(&mut q.front_written);
         for (i, event) in q.events.iter().enumerate() {
             each(event, if i == 0 { skip } else { 0 });
@@ -367,7 +374,9 @@ impl Outbox {
         }
         q.bytes = 0;
         q.behind_since = None;
-        if let Some(ending) = &q.closing {
+        if q.overflowed {
+            Drained::Overflowed
+        } else if let Some(ending) = &q.closing {
             Drained::Closing(ending.clone())
         } else if q.shutdown {
             Drained::Shutdown
@@ -729,6 +738,29 @@ mod tests {
             "a flush every 64 KiB"
         );
         assert!(outbox.queued_bytes() < FLUSH_AT, "only the last bit waits");
+    }
+
+    #[test]
+    fn an_overflow_keeps_the_rest_of_a_part_written_event_and_nothing_else() {
+        let socket = FakeSocket::with_room(3);
+        let first = event("first");
+        let outbox = Outbox::new(at_once(first.line().len() * 2), Wire::Line);
+        outbox.set_socket(Some(socket.clone()));
+        assert!(outbox.release());
+        assert_eq!(outbox.push(&first), Pushed::FlushDue);
+        assert_eq!(outbox.flush(), 3, "three bytes of it are on the wire");
+        assert_eq!(outbox.push(&event("second")), Pushed::Queued);
+        assert_eq!(outbox.push(&event("third")), Pushed::Overflowed);
+        let mut rest = socket.got();
+        assert_eq!(
+            outbox.drain(|e, skip| rest.extend_from_slice(&e.line()[skip..])),
+            Drained::Overflowed
+        );
+        assert_eq!(
+            rest,
+            first.line()[..],
+            "the first event whole, the backlog dropped"
+        );
     }
 
     #[test]
