@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rustchat_proto::{ChatMessage, Command, Nick, RoomName, ServerEvent};
+use rustchat_server::clock::SystemClock;
 use rustchat_server::delivery::{ConnId, Encoded, Outcome, Wire};
 use rustchat_server::history::History;
 use rustchat_server::hub::{Hub, HubConfig};
@@ -97,7 +98,7 @@ fn deliver(c: &mut Criterion) {
         b.iter_batched(
             || outcome(&Encoded::new(ServerEvent::Message(message(1)))),
             |outcome| {
-                registry.deliver(&outcome, &metrics, &mut due);
+                registry.deliver(&outcome, &metrics, &SystemClock, &mut due);
                 for outbox in &outboxes {
                     outbox.drain(|event, _| drained += event.line().len());
                 }
@@ -127,9 +128,10 @@ fn sessions_take_it(c: &mut Criterion) {
     let mut group = c.benchmark_group("fanout/session");
     group.throughput(Throughput::Elements(RECEIVERS));
     let keepalive = Keepalive {
-        interval_ms: 20_000,
-        timeout_ms: 20_000,
+        interval: Duration::from_secs(20),
+        timeout: Duration::from_secs(20),
     };
+    let now = std::time::Instant::now();
     let mut sessions: Vec<Session> = (1..=RECEIVERS)
         .map(|id| {
             let transport = if id % 2 == 0 {
@@ -140,7 +142,7 @@ fn sessions_take_it(c: &mut Criterion) {
                     config,
                     Some(Wire::WsJson),
                     keepalive,
-                    0,
+                    now,
                     &[],
                 ))
             };

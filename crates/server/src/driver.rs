@@ -12,8 +12,11 @@ use crate::http::{HttpContext, Route, route};
 use crate::line_session::LineSession;
 use crate::outbox::{Drained, Outbox, WriteThrough};
 use crate::session::{Ending, Session, Transport};
-use crate::state::{Shared, now_ms};
+use crate::state::Shared;
 use crate::ws_session::{Keepalive, WsSession};
+
+#[cfg(test)]
+mod tests;
 
 /// Pending outbound bytes above which a connection stops taking events from its outbox: past
 /// it, the outbox fills up and the slow-consumer policy decides.
@@ -48,13 +51,14 @@ impl<'a> Driver<'a> {
 
     /// Carries out everything the session has decided from the bytes it was fed.
     pub fn act(&mut self, session: &mut Session) {
-        while let Some(action) = session.next_action(now_ms()) {
+        let now = self.shared.clock.now();
+        while let Some(action) = session.next_action(now) {
             self.shared.apply(self.conn, action, &self.outbox);
         }
         self.handshake_since = match self.handshake_since {
             _ if !session.in_handshake() => None,
             Some(since) => Some(since),
-            None => Some(Instant::now()),
+            None => Some(now),
         };
     }
 
@@ -116,10 +120,7 @@ impl<'a> Driver<'a> {
         let handshake = self
             .handshake_since
             .map(|since| since + self.shared.config.handshake_timeout);
-        let keepalive = session.next_deadline_ms().map(|at| {
-            let wait = at.saturating_sub(now_ms());
-            Instant::now() + Duration::from_millis(wait)
-        });
+        let keepalive = session.next_deadline();
         match (handshake, keepalive) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -129,11 +130,12 @@ impl<'a> Driver<'a> {
     /// Keepalive, and the deadline for finishing the HELLO handshake. Harmless to call early
     /// or often.
     pub fn tick(&mut self, session: &mut Session) {
-        session.tick(now_ms());
+        let now = self.shared.clock.now();
+        session.tick(now);
         let limit = self.shared.config.handshake_timeout;
         let late = self
             .handshake_since
-            .is_some_and(|since| since.elapsed() >= limit);
+            .is_some_and(|since| now.saturating_duration_since(since) >= limit);
         if late && session.is_open() {
             self.shared.metrics.timeout();
             session.end(Ending::Timeout(format!(
@@ -178,10 +180,16 @@ pub fn ws_session(shared: &Shared, wire: Option<Wire>, leftover: &[u8]) -> Sessi
     shared.metrics.ws_session();
     let config = &shared.config;
     let keepalive = Keepalive {
-        interval_ms: config.ping_interval.as_millis() as u64,
-        timeout_ms: config.pong_timeout.as_millis() as u64,
+        interval: config.ping_interval,
+        timeout: config.pong_timeout,
     };
-    let ws = WsSession::new(config.ws_config(), wire, keepalive, now_ms(), leftover);
+    let ws = WsSession::new(
+        config.ws_config(),
+        wire,
+        keepalive,
+        shared.clock.now(),
+        leftover,
+    );
     Session::new(Transport::Ws(ws), flood(shared))
 }
 
@@ -196,7 +204,10 @@ pub fn route_request(shared: &Shared, request: &Request) -> Route {
 }
 
 fn flood(shared: &Shared) -> Option<TokenBucket> {
-    shared.config.flood.map(|f| TokenBucket::new(f, now_ms()))
+    shared
+        .config
+        .flood
+        .map(|f| TokenBucket::new(f, shared.clock.now()))
 }
 
 /// The 408 for a request head that did not arrive within `limit` (the metric is the caller's).

@@ -1,8 +1,10 @@
-//! Flood control: a token bucket per connection (time is passed in, no clock is read).
+//! Flood control: a token bucket per connection (monotonic time is passed in, no clock is read).
 //!
-//! Each command costs one token; tokens refill at `rate` per second up to `burst`. A command
+//! Each line or frame costs one token; tokens refill at `rate` per second up to `burst`. A command
 //! that finds the bucket empty is refused with a warning; a client that keeps going after
 //! `strikes` refusals in a row is disconnected.
+
+use std::time::Instant;
 
 /// Flood-control settings (`--rate-limit off` disables it, e.g. for benchmarks).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,25 +45,25 @@ pub enum Verdict {
 pub struct TokenBucket {
     config: FloodConfig,
     tokens: f64,
-    last_ms: u64,
+    last: Instant,
     strikes: u32,
 }
 
 impl TokenBucket {
-    /// A full bucket at time `now_ms`.
-    pub fn new(config: FloodConfig, now_ms: u64) -> Self {
+    /// A full bucket at time `now`.
+    pub fn new(config: FloodConfig, now: Instant) -> Self {
         Self {
             config,
             tokens: config.burst,
-            last_ms: now_ms,
+            last: now,
             strikes: 0,
         }
     }
 
-    /// Spends a token for a command at `now_ms`.
-    pub fn check(&mut self, now_ms: u64) -> Verdict {
-        let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
-        self.last_ms = now_ms.max(self.last_ms);
+    /// Spends a token for a line or frame at `now`.
+    pub fn check(&mut self, now: Instant) -> Verdict {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now.max(self.last);
         self.tokens = (self.tokens + elapsed * self.config.rate).min(self.config.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -80,6 +82,13 @@ impl TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    /// Milliseconds after a fixed start, as the monotonic clock would say.
+    fn at(ms: u64) -> Instant {
+        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *START.get_or_init(Instant::now) + Duration::from_millis(ms)
+    }
 
     fn bucket() -> TokenBucket {
         TokenBucket::new(
@@ -88,7 +97,7 @@ mod tests {
                 burst: 3.0,
                 strikes: 2,
             },
-            0,
+            at(0),
         )
     }
 
@@ -96,28 +105,28 @@ mod tests {
     fn burst_then_warn_then_disconnect() {
         let mut b = bucket();
         for _ in 0..3 {
-            assert_eq!(b.check(0), Verdict::Allow, "within the burst");
+            assert_eq!(b.check(at(0)), Verdict::Allow, "within the burst");
         }
-        assert_eq!(b.check(0), Verdict::Warn);
-        assert_eq!(b.check(0), Verdict::Warn, "at the strike limit");
-        assert_eq!(b.check(0), Verdict::Disconnect, "past it");
+        assert_eq!(b.check(at(0)), Verdict::Warn);
+        assert_eq!(b.check(at(0)), Verdict::Warn, "at the strike limit");
+        assert_eq!(b.check(at(0)), Verdict::Disconnect, "past it");
     }
 
     #[test]
     fn refills_at_the_rate() {
         let mut b = bucket();
         for _ in 0..3 {
-            b.check(0);
+            b.check(at(0));
         }
-        assert_eq!(b.check(0), Verdict::Warn);
+        assert_eq!(b.check(at(0)), Verdict::Warn);
         assert_eq!(
-            b.check(500),
+            b.check(at(500)),
             Verdict::Allow,
             "half a second at 2/s gives one token"
         );
-        assert_eq!(b.check(500), Verdict::Warn);
+        assert_eq!(b.check(at(500)), Verdict::Warn);
         assert_eq!(
-            b.check(10_000),
+            b.check(at(10_000)),
             Verdict::Allow,
             "refilled, capped at the burst"
         );
@@ -126,7 +135,7 @@ mod tests {
     #[test]
     fn a_clock_going_backwards_is_harmless() {
         let mut b = bucket();
-        assert_eq!(b.check(1000), Verdict::Allow);
-        assert_eq!(b.check(10), Verdict::Allow);
+        assert_eq!(b.check(at(1000)), Verdict::Allow);
+        assert_eq!(b.check(at(10)), Verdict::Allow);
     }
 }

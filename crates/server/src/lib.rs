@@ -17,6 +17,7 @@
 //! sockets, tasks and timers, so every concurrency model runs the same chat logic.
 
 pub mod action;
+pub mod clock;
 pub mod committer;
 pub mod config;
 pub mod delivery;

@@ -31,6 +31,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::action::Ending;
+use crate::clock::Clock;
 use crate::delivery::{Encoded, Wire};
 
 /// What the driver finds when it drains the queue.
@@ -193,14 +194,16 @@ impl Outbox {
     /// to not empty (or overflows): it drains everything queued when it runs, so one wake-up
     /// per batch is enough. A receiver past the hard limit, or over the limit for longer than
     /// the grace, overflows: the event is dropped and so is its backlog.
-    pub fn push(&self, event: &Arc<Encoded>) -> Pushed {
+    pub fn push(&self, event: &Arc<Encoded>, clock: &dyn Clock) -> Pushed {
         let mut q = self.lock();
         if q.overflowed {
             return Pushed::Overflowed;
         }
         let size = q.wire.map_or(0, |wire| event.bytes(wire).len());
         let queued = q.bytes + size;
-        if queued > self.policy.hard_limit || (queued > self.policy.limit && self.behind(&mut q)) {
+        if queued > self.policy.hard_limit
+            || (queued > self.policy.limit && self.behind(&mut q, clock.now()))
+        {
             self.overflow(q);
             return Pushed::Overflowed;
         }
@@ -240,8 +243,7 @@ impl Outbox {
 
     /// The queue is over the limit: whether it has been for longer than the grace (it starts
     /// counting now if it was not).
-    fn behind(&self, q: &mut Queue) -> bool {
-        let now = Instant::now();
+    fn behind(&self, q: &mut Queue, now: Instant) -> bool {
         let since = *q.behind_since.get_or_insert(now);
         now.duration_since(since) >= self.policy.grace
     }
@@ -425,6 +427,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::SystemClock;
     use rustchat_proto::ServerEvent;
 
     fn event(text: &str) -> Arc<Encoded> {
@@ -439,8 +442,8 @@ mod tests {
     #[test]
     fn drains_in_order() {
         let outbox = Outbox::new(at_once(1024), Wire::Line);
-        assert_eq!(outbox.push(&event("a")), Pushed::Queued);
-        assert_eq!(outbox.push(&event("b")), Pushed::Queued);
+        assert_eq!(outbox.push(&event("a"), &SystemClock), Pushed::Queued);
+        assert_eq!(outbox.push(&event("b"), &SystemClock), Pushed::Queued);
         let mut got = Vec::new();
         assert_eq!(outbox.drain(|e, _| got.push(e.clone())), Drained::Events);
         let texts: Vec<_> = got.iter().map(|e| e.line().clone()).collect();
@@ -456,18 +459,22 @@ mod tests {
         let one = event("x");
         let size = one.line().len();
         let outbox = Outbox::new(at_once(size * 2), Wire::Line);
-        assert_eq!(outbox.push(&one), Pushed::Queued);
+        assert_eq!(outbox.push(&one, &SystemClock), Pushed::Queued);
         assert_eq!(
-            outbox.push(&one),
+            outbox.push(&one, &SystemClock),
             Pushed::Queued,
             "exactly at the limit is fine"
         );
         assert_eq!(
-            outbox.push(&one),
+            outbox.push(&one, &SystemClock),
             Pushed::Overflowed,
             "one past the limit overflows"
         );
-        assert_eq!(outbox.push(&one), Pushed::Overflowed, "stays overflowed");
+        assert_eq!(
+            outbox.push(&one, &SystemClock),
+            Pushed::Overflowed,
+            "stays overflowed"
+        );
         let mut got: Vec<Arc<Encoded>> = Vec::new();
         assert_eq!(
             outbox.drain(|e, _| got.push(e.clone())),
@@ -482,7 +489,7 @@ mod tests {
     #[test]
     fn close_after_flush_still_delivers() {
         let outbox = Outbox::new(at_once(1024), Wire::WsJson);
-        assert_eq!(outbox.push(&event("bye")), Pushed::Queued);
+        assert_eq!(outbox.push(&event("bye"), &SystemClock), Pushed::Queued);
         outbox.close_after_flush(Ending::Quit);
         let mut got = Vec::new();
         assert_eq!(
@@ -500,26 +507,26 @@ mod tests {
         let outbox = Outbox::new(SlowPolicy::new(size * 2, grace), Wire::Line);
         for _ in 0..3 {
             assert_eq!(
-                outbox.push(&one),
+                outbox.push(&one, &SystemClock),
                 Pushed::Queued,
                 "over the limit, in the grace"
             );
         }
         std::thread::sleep(grace);
         assert_eq!(
-            outbox.push(&one),
+            outbox.push(&one, &SystemClock),
             Pushed::Overflowed,
             "still over it after the grace"
         );
 
         let outbox = Outbox::new(SlowPolicy::new(size * 2, grace), Wire::Line);
         for _ in 0..3 {
-            assert_eq!(outbox.push(&one), Pushed::Queued);
+            assert_eq!(outbox.push(&one, &SystemClock), Pushed::Queued);
         }
         outbox.drain(|_, _| {});
         std::thread::sleep(grace);
         assert_eq!(
-            outbox.push(&one),
+            outbox.push(&one, &SystemClock),
             Pushed::Queued,
             "caught up in time: the grace starts again"
         );
@@ -531,10 +538,10 @@ mod tests {
         let size = one.line().len();
         let outbox = Outbox::new(SlowPolicy::new(size, Duration::from_secs(60)), Wire::Line);
         for _ in 0..SlowPolicy::HARD_FACTOR {
-            assert_eq!(outbox.push(&one), Pushed::Queued);
+            assert_eq!(outbox.push(&one, &SystemClock), Pushed::Queued);
         }
         assert_eq!(
-            outbox.push(&one),
+            outbox.push(&one, &SystemClock),
             Pushed::Overflowed,
             "past four times the limit"
         );
@@ -561,9 +568,9 @@ mod tests {
         let waker = std::task::Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
         assert!(outbox.poll_ready(&mut cx, true).is_pending());
-        assert_eq!(outbox.push(&event("a")), Pushed::Queued);
-        assert_eq!(outbox.push(&event("b")), Pushed::Queued);
-        assert_eq!(outbox.push(&event("c")), Pushed::Queued);
+        assert_eq!(outbox.push(&event("a"), &SystemClock), Pushed::Queued);
+        assert_eq!(outbox.push(&event("b"), &SystemClock), Pushed::Queued);
+        assert_eq!(outbox.push(&event("c"), &SystemClock), Pushed::Queued);
         assert_eq!(
             wakes(&counter),
             1,
@@ -574,7 +581,7 @@ mod tests {
         outbox.drain(|_, _| got += 1);
         assert_eq!(got, 3);
         assert!(outbox.poll_ready(&mut cx, true).is_pending());
-        assert_eq!(outbox.push(&event("d")), Pushed::Queued);
+        assert_eq!(outbox.push(&event("d"), &SystemClock), Pushed::Queued);
         assert_eq!(wakes(&counter), 2, "an emptied queue wakes again");
     }
 
@@ -585,12 +592,12 @@ mod tests {
         let counter = Arc::new(Counter::default());
         let waker = std::task::Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
-        assert_eq!(outbox.push(&one), Pushed::Queued);
+        assert_eq!(outbox.push(&one, &SystemClock), Pushed::Queued);
         assert!(
             outbox.poll_ready(&mut cx, false).is_pending(),
             "events alone do not wake a driver that cannot take them"
         );
-        assert_eq!(outbox.push(&one), Pushed::Overflowed);
+        assert_eq!(outbox.push(&one, &SystemClock), Pushed::Overflowed);
         assert_eq!(wakes(&counter), 1, "the overflow wakes it");
         assert!(outbox.poll_ready(&mut cx, false).is_ready());
 
@@ -606,7 +613,7 @@ mod tests {
     fn a_drained_burst_gives_its_memory_back() {
         let outbox = Outbox::new(at_once(1 << 20), Wire::Line);
         for _ in 0..1000 {
-            assert_eq!(outbox.push(&event("burst")), Pushed::Queued);
+            assert_eq!(outbox.push(&event("burst"), &SystemClock), Pushed::Queued);
         }
         outbox.drain(|_, _| {});
         assert!(outbox.lock().events.capacity() <= KEEP_SLOTS);
@@ -669,9 +676,9 @@ mod tests {
     fn an_idle_connection_is_written_through_in_one_write_per_batch() {
         let socket = FakeSocket::with_room(usize::MAX);
         let (outbox, counter, _waker) = idle_outbox(&socket);
-        assert_eq!(outbox.push(&event("a")), Pushed::FlushDue);
+        assert_eq!(outbox.push(&event("a"), &SystemClock), Pushed::FlushDue);
         assert_eq!(
-            outbox.push(&event("b")),
+            outbox.push(&event("b"), &SystemClock),
             Pushed::Queued,
             "one flush per batch"
         );
@@ -680,15 +687,19 @@ mod tests {
         assert_eq!(socket.got(), expected);
         assert_eq!(wakes(&counter), 0, "the driver slept through it");
         assert_eq!(outbox.queued_bytes(), 0);
-        assert_eq!(outbox.push(&event("c")), Pushed::FlushDue, "still idle");
+        assert_eq!(
+            outbox.push(&event("c"), &SystemClock),
+            Pushed::FlushDue,
+            "still idle"
+        );
     }
 
     #[test]
     fn a_full_socket_hands_the_rest_to_the_driver_mid_event() {
         let socket = FakeSocket::with_room(3);
         let (outbox, counter, waker) = idle_outbox(&socket);
-        assert_eq!(outbox.push(&event("first")), Pushed::FlushDue);
-        assert_eq!(outbox.push(&event("second")), Pushed::Queued);
+        assert_eq!(outbox.push(&event("first"), &SystemClock), Pushed::FlushDue);
+        assert_eq!(outbox.push(&event("second"), &SystemClock), Pushed::Queued);
         assert_eq!(outbox.flush(), 3);
         assert_eq!(wakes(&counter), 1, "the driver is woken to finish");
         assert!(
@@ -697,7 +708,7 @@ mod tests {
                 .is_ready()
         );
         assert_eq!(
-            outbox.push(&event("third")),
+            outbox.push(&event("third"), &SystemClock),
             Pushed::Queued,
             "no longer idle: no more writing through"
         );
@@ -725,7 +736,7 @@ mod tests {
         let big = event(&"b".repeat(4000));
         let mut pushed = Vec::new();
         for _ in 0..40 {
-            pushed.push(outbox.push(&big));
+            pushed.push(outbox.push(&big, &SystemClock));
             if pushed.last() == Some(&Pushed::FlushNow) {
                 assert!(outbox.flush() >= FLUSH_AT);
             }
@@ -747,10 +758,13 @@ mod tests {
         let outbox = Outbox::new(at_once(first.line().len() * 2), Wire::Line);
         outbox.set_socket(Some(socket.clone()));
         assert!(outbox.release());
-        assert_eq!(outbox.push(&first), Pushed::FlushDue);
+        assert_eq!(outbox.push(&first, &SystemClock), Pushed::FlushDue);
         assert_eq!(outbox.flush(), 3, "three bytes of it are on the wire");
-        assert_eq!(outbox.push(&event("second")), Pushed::Queued);
-        assert_eq!(outbox.push(&event("third")), Pushed::Overflowed);
+        assert_eq!(outbox.push(&event("second"), &SystemClock), Pushed::Queued);
+        assert_eq!(
+            outbox.push(&event("third"), &SystemClock),
+            Pushed::Overflowed
+        );
         let mut rest = socket.got();
         assert_eq!(
             outbox.drain(|e, skip| rest.extend_from_slice(&e.line()[skip..])),
@@ -767,7 +781,7 @@ mod tests {
     fn a_claimed_connection_is_never_written_through() {
         let socket = FakeSocket::with_room(usize::MAX);
         let (outbox, _counter, _waker) = idle_outbox(&socket);
-        assert_eq!(outbox.push(&event("a")), Pushed::FlushDue);
+        assert_eq!(outbox.push(&event("a"), &SystemClock), Pushed::FlushDue);
         outbox.claim();
         assert_eq!(outbox.flush(), 0, "the driver took the socket back first");
         assert!(socket.got().is_empty());
@@ -781,7 +795,7 @@ mod tests {
         assert!(outbox.release());
         outbox.set_socket(None);
         assert_eq!(
-            outbox.push(&event("b")),
+            outbox.push(&event("b"), &SystemClock),
             Pushed::Queued,
             "no socket: no writing through"
         );

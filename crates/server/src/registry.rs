@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::clock::Clock;
 use crate::committer::Fanout;
 use crate::delivery::{ConnId, Outcome};
 use crate::metrics::Metrics;
@@ -65,13 +66,19 @@ impl Registry {
     /// Queues every delivery of `outcome` on its receiver's outbox: a pointer copy each. A
     /// receiver that overflows is marked as a slow consumer; nobody else is affected. Idle
     /// receivers are added to `due`: [`Outbox::flush`] each once the batch is queued.
-    pub fn deliver(&self, outcome: &Outcome, metrics: &Metrics, due: &mut Vec<Arc<Outbox>>) {
+    pub fn deliver(
+        &self,
+        outcome: &Outcome,
+        metrics: &Metrics,
+        clock: &dyn Clock,
+        due: &mut Vec<Arc<Outbox>>,
+    ) {
         let outboxes = self.outboxes.read().unwrap_or_else(|p| p.into_inner());
         let mut delivered = 0;
         let mut written = 0;
         for delivery in &outcome.deliveries {
             if let Some(outbox) = outboxes.get(&delivery.to) {
-                match outbox.push(&delivery.event) {
+                match outbox.push(&delivery.event, clock) {
                     Pushed::Queued => delivered += 1,
                     Pushed::FlushDue => {
                         delivered += 1;
@@ -106,16 +113,19 @@ pub struct RegistryFanout {
     pub registry: Arc<Registry>,
     /// Counts deliveries.
     pub metrics: Arc<Metrics>,
+    /// Times how long a receiver has been behind.
+    clock: Arc<dyn Clock>,
     /// Idle receivers of this batch, to write through when it is all queued.
     due: Vec<Arc<Outbox>>,
 }
 
 impl RegistryFanout {
-    /// Fans out into `registry`, counting in `metrics`.
-    pub fn new(registry: Arc<Registry>, metrics: Arc<Metrics>) -> Self {
+    /// Fans out into `registry`, counting in `metrics`, timing by `clock`.
+    pub fn new(registry: Arc<Registry>, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Self {
         Self {
             registry,
             metrics,
+            clock,
             due: Vec::new(),
         }
     }
@@ -124,7 +134,7 @@ impl RegistryFanout {
 impl Fanout for RegistryFanout {
     fn deliver(&mut self, outcome: Outcome) {
         self.registry
-            .deliver(&outcome, &self.metrics, &mut self.due);
+            .deliver(&outcome, &self.metrics, &*self.clock, &mut self.due);
     }
 
     /// One write per idle receiver for the whole batch: flat out, a batch holds many events.

@@ -5,6 +5,8 @@
 //! socket, thread or runtime: every concurrency model drives the same type, and tests drive it
 //! with plain byte slices.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use rustchat_proto::ServerEvent;
 use rustchat_ws::outbound::Outbound;
@@ -18,6 +20,11 @@ use crate::ws_session::WsSession;
 
 /// The transport-specific half of a session.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per connection, kept in its task or thread: boxing the larger variant would \
+              only add an allocation"
+)]
 pub enum Transport {
     /// Lines over TCP.
     Line(LineSession),
@@ -48,6 +55,11 @@ impl Session {
         }
     }
 
+    /// The transport-specific half.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
     /// Feeds bytes read from the socket (ignored once the session asked to be closed).
     pub fn receive(&mut self, data: &[u8]) {
         if self.closing {
@@ -59,7 +71,7 @@ impl Session {
         }
     }
 
-    /// The next thing to do, from the bytes received so far (time `now_ms`).
+    /// The next thing to do, from the bytes received so far (monotonic time `now`).
     ///
     /// Flood control: every line or frame the client sends costs a token — a command, a line
     /// that fails to parse, a blank line, a binary frame, a ping — so input answered with an
@@ -67,23 +79,20 @@ impl Session {
     /// warning replaces its answer); past the strikes, the session stops reading and asks to
     /// be closed *after* everything already owed to the client ([`Action::Close`]), so the
     /// client sees its echoes and warnings before `ERROR flooding`.
-    pub fn next_action(&mut self, now_ms: u64) -> Option<Action> {
+    pub fn next_action(&mut self, now: Instant) -> Option<Action> {
         if self.closing {
             return None;
         }
         loop {
             let heard = match &mut self.transport {
                 Transport::Line(s) => s.next_action(),
-                Transport::Ws(s) => s.next_action(now_ms),
+                Transport::Ws(s) => s.next_action(now),
             }?;
             let action = match heard {
                 Heard::Own(action) => return Some(action),
                 Heard::Input(action) => action,
             };
-            let verdict = self
-                .flood
-                .as_mut()
-                .map_or(Verdict::Allow, |b| b.check(now_ms));
+            let verdict = self.flood.as_mut().map_or(Verdict::Allow, |b| b.check(now));
             match verdict {
                 Verdict::Allow => match action {
                     Some(action) => return Some(action),
@@ -130,18 +139,18 @@ impl Session {
         }
     }
 
-    /// Periodic duties (WebSocket keepalive) at time `now_ms`.
-    pub fn tick(&mut self, now_ms: u64) {
+    /// Periodic duties (WebSocket keepalive) at time `now`.
+    pub fn tick(&mut self, now: Instant) {
         if let Transport::Ws(s) = &mut self.transport {
-            s.tick(now_ms);
+            s.tick(now);
         }
     }
 
-    /// When [`tick`](Self::tick) next has work (epoch ms), if ever.
-    pub fn next_deadline_ms(&self) -> Option<u64> {
+    /// When [`tick`](Self::tick) next has work, if ever.
+    pub fn next_deadline(&self) -> Option<Instant> {
         match &self.transport {
             Transport::Line(_) => None,
-            Transport::Ws(s) => s.next_deadline_ms(),
+            Transport::Ws(s) => s.next_deadline(),
         }
     }
 
@@ -213,16 +222,22 @@ mod tests {
         };
         let mut session = Session::new(
             Transport::Line(LineSession::new(4096)),
-            Some(TokenBucket::new(flood, 0)),
+            Some(TokenBucket::new(flood, start())),
         );
         session.receive(b"\n");
-        assert_eq!(session.next_action(0), Some(Action::Register));
-        assert_eq!(session.next_action(0), None, "joining costs no token");
+        assert_eq!(session.next_action(start()), Some(Action::Register));
+        assert_eq!(session.next_action(start()), None, "joining costs no token");
         session
     }
 
+    /// One fixed instant: these tests let no time pass.
+    fn start() -> Instant {
+        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *START.get_or_init(Instant::now)
+    }
+
     fn actions(session: &mut Session) -> Vec<Action> {
-        std::iter::from_fn(|| session.next_action(0)).collect()
+        std::iter::from_fn(|| session.next_action(start())).collect()
     }
 
     fn is_warning(action: &Action) -> bool {
@@ -260,6 +275,10 @@ mod tests {
         assert_eq!(got.len(), 4, "nothing after the close: {got:?}");
         assert!(session.is_open(), "the driver ends it, after what is owed");
         session.receive(b"more\n");
-        assert_eq!(session.next_action(0), None, "input is ignored from now on");
+        assert_eq!(
+            session.next_action(start()),
+            None,
+            "input is ignored from now on"
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::clock::{Clock, SystemClock};
 use crate::committer::{CommitConfig, Committer, CommitterJoin};
 use crate::config::{HistoryMode, ServerConfig};
 use crate::delivery::{ConnId, Outcome, Wire};
@@ -29,12 +29,23 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The time: monotonic for deadlines and rates, wall for timestamps.
+    pub clock: Arc<dyn Clock>,
     next_conn: AtomicU64,
 }
 
 impl Shared {
     /// Opens the history (restoring the hub's recent messages) and starts the committer.
     pub fn open(config: ServerConfig) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
+        Self::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// [`Shared::open`] with the time read from `clock` (a [`ManualClock`](crate::clock::ManualClock)
+    /// in tests).
+    pub fn open_with_clock(
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
         let history = match config.history {
             HistoryMode::File => History::open(&config.data_dir.join("history.sqlite3"))?,
             HistoryMode::Memory => History::memory(),
@@ -43,7 +54,7 @@ impl Shared {
         hub.restore(history.recent(config.hub.history_cap)?, history.next_id()?);
         let registry = Registry::new();
         let metrics = Arc::new(Metrics::default());
-        let fanout = RegistryFanout::new(registry.clone(), metrics.clone());
+        let fanout = RegistryFanout::new(registry.clone(), metrics.clone(), clock.clone());
         let (committer, join) = Committer::start(history, fanout, CommitConfig::default())?;
         let shared = Self {
             config,
@@ -51,6 +62,7 @@ impl Shared {
             committer,
             registry,
             metrics,
+            clock,
             next_conn: AtomicU64::new(1),
         };
         Ok((Arc::new(shared), join))
@@ -71,7 +83,7 @@ impl Shared {
 
     /// Carries out a session's action.
     pub fn apply(&self, conn: ConnId, action: Action, outbox: &Outbox) {
-        let now = now_ms();
+        let now = self.clock.wall_ms();
         match action {
             Action::Register => self.with_hub(|hub| hub.connect(conn, now)),
             Action::Command(command) => {
@@ -96,7 +108,7 @@ impl Shared {
 
     /// The connection is gone: tell its rooms, forget it.
     pub fn close_conn(&self, conn: ConnId, reason: Option<String>) {
-        self.with_hub(|hub| hub.disconnect(conn, reason, now_ms()));
+        self.with_hub(|hub| hub.disconnect(conn, reason, self.clock.wall_ms()));
         self.registry.remove(conn);
     }
 
@@ -153,11 +165,4 @@ impl Shared {
     pub fn shutdown_history(&self) {
         self.committer.close();
     }
-}
-
-/// Unix time in milliseconds: the server reads the clock and passes it to the pure cores.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -2,6 +2,7 @@
 //! (the line protocol), so a browser and `websocat` are both at home.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use rustchat_proto::{Command, ErrorKind, ErrorReply, ServerEvent};
 use rustchat_ws::outbound::Outbound;
@@ -10,13 +11,13 @@ use rustchat_ws::{CloseCode, CloseFrame, Connection, Event, Message, Role};
 use crate::action::{Action, Ending, Heard};
 use crate::delivery::{Encoded, Wire};
 
-/// Keepalive timings, in milliseconds.
+/// Keepalive timings.
 #[derive(Debug, Clone, Copy)]
 pub struct Keepalive {
     /// Ping a client that has been quiet this long.
-    pub interval_ms: u64,
+    pub interval: Duration,
     /// Drop it if the pong takes longer than this.
-    pub timeout_ms: u64,
+    pub timeout: Duration,
 }
 
 /// A WebSocket chat session.
@@ -29,11 +30,13 @@ pub struct WsSession {
     wire_fixed: bool,
     keepalive: Keepalive,
     /// When we last heard from the client.
-    last_heard_ms: u64,
+    last_heard: Instant,
     /// When our unanswered ping went out.
-    ping_sent_ms: Option<u64>,
+    ping_sent: Option<Instant>,
+    /// Pings sent so far: the payload of the next one.
+    pings: u64,
     /// The last measured round trip.
-    rtt_ms: Option<u64>,
+    rtt: Option<Duration>,
     pending: VecDeque<Heard>,
     ending: Option<Ending>,
 }
@@ -44,7 +47,7 @@ impl WsSession {
         config: rustchat_ws::Config,
         wire: Option<Wire>,
         keepalive: Keepalive,
-        now_ms: u64,
+        now: Instant,
         leftover: &[u8],
     ) -> Self {
         let mut conn = Connection::new(Role::Server, config);
@@ -54,9 +57,10 @@ impl WsSession {
             wire: wire.unwrap_or(Wire::WsLine),
             wire_fixed: wire.is_some(),
             keepalive,
-            last_heard_ms: now_ms,
-            ping_sent_ms: None,
-            rtt_ms: None,
+            last_heard: now,
+            ping_sent: None,
+            pings: 0,
+            rtt: None,
             pending: VecDeque::from([Heard::Own(Action::Register)]),
             ending: None,
         }
@@ -69,7 +73,7 @@ impl WsSession {
 
     /// The next thing heard from the frames received: every message, ping and pong is one
     /// [`Heard::Input`].
-    pub(crate) fn next_action(&mut self, now_ms: u64) -> Option<Heard> {
+    pub(crate) fn next_action(&mut self, now: Instant) -> Option<Heard> {
         loop {
             if let Some(action) = self.pending.pop_front() {
                 return Some(action);
@@ -88,12 +92,12 @@ impl WsSession {
                     return None;
                 }
             };
-            self.last_heard_ms = now_ms;
-            self.on_event(event, now_ms);
+            self.last_heard = now;
+            self.on_event(event, now);
         }
     }
 
-    fn on_event(&mut self, event: Event, now_ms: u64) {
+    fn on_event(&mut self, event: Event, now: Instant) {
         match event {
             Event::Message(Message::Text(text)) => self.on_text(text.as_str()),
             Event::Message(Message::Binary(_)) => {
@@ -107,8 +111,8 @@ impl WsSession {
             // The pong is already queued by the connection.
             Event::Ping(_) => self.pending.push_back(Heard::Input(None)),
             Event::Pong(_) => {
-                if let Some(sent) = self.ping_sent_ms.take() {
-                    self.rtt_ms = Some(now_ms.saturating_sub(sent));
+                if let Some(sent) = self.ping_sent.take() {
+                    self.rtt = Some(now.saturating_duration_since(sent));
                 }
                 self.pending.push_back(Heard::Input(None));
             }
@@ -164,37 +168,36 @@ impl WsSession {
     }
 
     /// Keepalive: ping a quiet client; give up on one that does not answer.
-    pub fn tick(&mut self, now_ms: u64) {
+    pub fn tick(&mut self, now: Instant) {
         if self.ending.is_some() {
             return;
         }
-        match self.ping_sent_ms {
-            Some(sent) if now_ms.saturating_sub(sent) >= self.keepalive.timeout_ms => {
-                let waited = now_ms.saturating_sub(sent) / 1000;
+        match self.ping_sent {
+            Some(sent) if now.saturating_duration_since(sent) >= self.keepalive.timeout => {
+                let waited = now.saturating_duration_since(sent).as_secs();
                 self.end(Ending::Timeout(format!(
                     "no pong to our ping in {waited} s"
                 )));
             }
-            None if now_ms.saturating_sub(self.last_heard_ms) >= self.keepalive.interval_ms
-                && self.conn.ping(now_ms.to_be_bytes().to_vec()).is_ok() =>
+            None if now.saturating_duration_since(self.last_heard) >= self.keepalive.interval
+                && self.conn.ping(self.pings.to_be_bytes().to_vec()).is_ok() =>
             {
-                self.ping_sent_ms = Some(now_ms);
+                self.pings += 1;
+                self.ping_sent = Some(now);
             }
             Some(_) | None => {}
         }
     }
 
-    /// When [`tick`](Self::tick) next has something to check (epoch ms): the pong deadline
-    /// while a ping is out, else when the client will have been quiet for a ping interval.
-    pub fn next_deadline_ms(&self) -> Option<u64> {
+    /// When [`tick`](Self::tick) next has something to check: the pong deadline while a ping
+    /// is out, else when the client will have been quiet for a ping interval.
+    pub fn next_deadline(&self) -> Option<Instant> {
         if self.ending.is_some() {
             return None;
         }
-        Some(match self.ping_sent_ms {
-            Some(sent) => sent.saturating_add(self.keepalive.timeout_ms),
-            None => self
-                .last_heard_ms
-                .saturating_add(self.keepalive.interval_ms),
+        Some(match self.ping_sent {
+            Some(sent) => sent + self.keepalive.timeout,
+            None => self.last_heard + self.keepalive.interval,
         })
     }
 
@@ -214,8 +217,8 @@ impl WsSession {
     }
 
     /// The last keepalive round trip.
-    pub fn rtt_ms(&self) -> Option<u64> {
-        self.rtt_ms
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
     }
 
     /// The socket hit end of file without a Close frame.
