@@ -32,6 +32,7 @@ pub mod listener;
 pub mod metrics;
 pub mod model_async;
 pub mod model_blocking;
+pub mod opening;
 pub mod outbox;
 pub mod registry;
 pub mod server;

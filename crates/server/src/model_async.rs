@@ -20,16 +20,14 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rustchat_ws::handshake::{HandshakeError, Request};
 use rustchat_ws::outbound::Outbound;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, timeout};
 
-use crate::detect::{Kind, classify};
-use crate::driver::{self, Driver};
-use crate::http::Route;
+use crate::driver::Driver;
 use crate::listener::NODELAY_INHERITED;
+use crate::opening::{Opening, Step};
 use crate::session::Session;
 use crate::state::Shared;
 
@@ -98,7 +96,7 @@ async fn accept_loop(
         shared.metrics.connection_opened();
         if shared.metrics.open_now() >= shared.config.max_connections as u64 {
             shared.metrics.connection_refused();
-            tokio::spawn(refuse_full(tcp, shared.config.max_connections));
+            tokio::spawn(refuse_full(tcp, shared.clone()));
             continue;
         }
         // Counted here, at accept, so a burst cannot slip past the limit before tasks start.
@@ -136,109 +134,70 @@ async fn stopped(flag: &mut watch::Receiver<bool>) {
 }
 
 /// Tells a client the server is full, in its own protocol, and closes.
-async fn refuse_full(tcp: TcpStream, max: usize) {
-    let mut first = BytesMut::new();
-    let _ = timeout(Duration::from_millis(500), read_into(&tcp, &mut first)).await;
-    let bytes = driver::server_full_response(&first, max);
-    let _ = write_all(&tcp, &bytes, Duration::from_secs(1)).await;
+async fn refuse_full(tcp: TcpStream, shared: Arc<Shared>) {
+    let _ = run_opening(&tcp, &shared, Opening::refusing(shared.clock.now())).await;
 }
 
-/// A client from its first byte to its session: detects its protocol and answers HTTP.
-/// `None` when there is no session to run (plain HTTP, a refusal, a hang-up).
+/// A client from its first byte to its session. [`Opening`] decides everything (protocol,
+/// HTTP head and routes, refusals); this only waits, reads and writes. `None` when there is
+/// no session to run (plain HTTP, a refusal, a hang-up).
 async fn open(tcp: TcpStream, shared: &Shared) -> io::Result<Option<(TcpStream, Session)>> {
     if !NODELAY_INHERITED {
         tcp.set_nodelay(true)?;
     }
-    let config = &shared.config;
-    let mut first = BytesMut::new();
-    let deadline = Instant::now() + config.detect_timeout;
-    let kind = loop {
-        match tokio::time::timeout_at(deadline, read_into(&tcp, &mut first)).await {
-            Err(_) => break Kind::Line, // silent: a person at a terminal, greet them
-            Ok(Ok(0)) => return Ok(None),
-            Ok(Ok(_)) => {
-                if let Some(kind) = classify(&first) {
-                    break kind;
-                }
-            }
-            Ok(Err(e)) => return Err(e),
-        }
-    };
-    match kind {
-        // The session copies what it needs: the detection buffer is dropped on return.
-        Kind::Line => Ok(Some((tcp, driver::line_session(shared, &first)))),
-        Kind::Http => http(tcp, shared, first).await,
-    }
+    let opening = Opening::new(shared, shared.clock.now());
+    let session = run_opening(&tcp, shared, opening).await?;
+    Ok(session.map(|session| (tcp, session)))
 }
 
-async fn http(
-    tcp: TcpStream,
+/// Carries out an opening's steps until it has a session for the connection, or none.
+async fn run_opening(
+    tcp: &TcpStream,
     shared: &Shared,
-    mut buf: BytesMut,
-) -> io::Result<Option<(TcpStream, Session)>> {
+    mut opening: Opening,
+) -> io::Result<Option<Session>> {
+    let step = settle(tcp, shared, &mut opening).await?;
+    drop(opening);
     let config = &shared.config;
-    let limits = config.head_limits();
-    let parsed = timeout(config.handshake_timeout, read_head(&tcp, &mut buf, &limits)).await;
-    let (request, used) = match parsed {
-        Ok(Ok(Some(done))) => done,
-        Ok(Ok(None)) => return Ok(None), // hung up mid-request
-        Ok(Err(HeadError::Io(e))) => return Err(e),
-        Ok(Err(HeadError::Bad(e))) => {
-            refuse_http(&tcp, shared, &e).await?;
-            return Ok(None);
-        }
-        Err(_) => {
-            shared.metrics.timeout();
-            let response = driver::head_timeout_response(config.handshake_timeout);
-            write_all(&tcp, &response, config.shutdown_grace).await?;
-            return Ok(None);
-        }
-    };
-    let routed = driver::route_request(shared, &request);
-    match routed {
-        Route::Respond(bytes) => {
-            shared.metrics.http_request();
+    match step {
+        Step::Read { .. } | Step::Gone => Ok(None),
+        Step::Answer(bytes) => {
+            // Boxed, here and below: a waiting connection's task holds only the wait.
             let mut out = Outbound::default();
             out.push_encoded(&bytes);
-            finish(&tcp, &mut out, config.shutdown_grace).await;
+            Box::pin(finish(tcp, &mut out, config.shutdown_grace)).await;
             Ok(None)
         }
-        Route::Upgrade { response, wire } => {
-            write_all(&tcp, &response, config.handshake_timeout).await?;
-            // The session copies the leftover bytes: the head buffer is dropped on return.
-            Ok(Some((tcp, driver::ws_session(shared, wire, &buf[used..]))))
+        Step::Session { preface, session } => {
+            if !preface.is_empty() {
+                Box::pin(write_all(tcp, &preface, config.handshake_timeout)).await?;
+            }
+            Ok(Some(session))
         }
     }
 }
 
-/// Why a request head could not be read.
-#[derive(Debug)]
-enum HeadError {
-    Io(io::Error),
-    Bad(HandshakeError),
-}
-
-/// Reads until a complete request head is buffered: `Ok(None)` if the client hung up first.
-async fn read_head(
-    tcp: &TcpStream,
-    buf: &mut BytesMut,
-    limits: &rustchat_ws::handshake::HeadLimits,
-) -> Result<Option<(Request, usize)>, HeadError> {
+/// Waits and reads until the opening takes a step other than reading. Only the deadline
+/// lives across the waits, so the task stays small while a client is silent.
+async fn settle(tcp: &TcpStream, shared: &Shared, opening: &mut Opening) -> io::Result<Step> {
+    let mut deadline = opening.deadline();
     loop {
-        match Request::parse(buf, limits) {
-            Ok(Some(done)) => return Ok(Some(done)),
-            Ok(None) => {}
-            Err(e) => return Err(HeadError::Bad(e)),
-        }
-        if read_into(tcp, buf).await.map_err(HeadError::Io)? == 0 {
-            return Ok(None);
+        let wait = deadline.saturating_duration_since(shared.clock.now());
+        let step = match timeout(wait, tcp.readable()).await {
+            Err(_) => opening.timeout(shared, shared.clock.now()),
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(())) => SCRATCH.with_borrow_mut(|buf| match tcp.try_read(buf) {
+                Ok(0) => Ok(opening.eof()),
+                Ok(n) => Ok(opening.read(shared, &buf[..n], shared.clock.now())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Read { deadline }),
+                Err(e) => Err(e),
+            })?,
+        };
+        match step {
+            Step::Read { deadline: next } => deadline = next,
+            other => return Ok(other),
         }
     }
-}
-
-async fn refuse_http(tcp: &TcpStream, shared: &Shared, e: &HandshakeError) -> io::Result<()> {
-    shared.metrics.protocol_error();
-    write_all(tcp, &e.response(), shared.config.shutdown_grace).await
 }
 
 /// Drives a session until it ends, then flushes its goodbye (bounded) and leaves the hub.
@@ -438,7 +397,7 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let _client = TcpStream::connect(listener.local_addr()?).await?;
             let (tcp, _) = listener.accept().await?;
-            let session = driver::ws_session(&shared, None, b"");
+            let session = crate::driver::ws_session(&shared, None, b"");
             let running = run_session(tcp, &shared, session);
             let size = std::mem::size_of_val(&running);
             assert!(size <= BUDGET, "run_session's future is {size} bytes");

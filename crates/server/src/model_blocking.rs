@@ -19,13 +19,11 @@ use bytes::BytesMut;
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use rustchat_ws::handshake::Request;
 use rustchat_ws::outbound::Outbound;
 
-use crate::detect::{Kind, classify};
-use crate::driver::{self, Driver};
-use crate::http::Route;
+use crate::driver::Driver;
 use crate::listener::NODELAY_INHERITED;
+use crate::opening::{Opening, Step};
 use crate::session::{Ending, Session};
 use crate::state::Shared;
 
@@ -107,12 +105,12 @@ pub fn serve(
 
 /// Lets a connection in (it stays non-blocking: every wait is a poll), or refuses it when the
 /// server is full.
-fn admit(tcp: TcpStream, shared: &Shared) -> Option<TcpStream> {
+fn admit(tcp: TcpStream, shared: &Arc<Shared>) -> Option<TcpStream> {
     shared.metrics.connection_opened();
     if shared.metrics.open_now() >= shared.config.max_connections as u64 {
         shared.metrics.connection_refused();
-        let max = shared.config.max_connections;
-        std::thread::spawn(move || refuse_full(tcp, max));
+        let shared = shared.clone();
+        std::thread::spawn(move || refuse_full(tcp, &shared));
         return None;
     }
     // Counted at accept, so connections queued for a pool worker count too.
@@ -455,87 +453,62 @@ fn connection(
         .poll
         .registry()
         .register(&mut tcp, SOCKET, Interest::READABLE)?;
-    let config = &shared.config;
-    let mut first = BytesMut::new();
-    let deadline = Instant::now() + config.detect_timeout;
-    let kind = loop {
-        match read_until(&tcp, poller, &mut first, deadline, stop)? {
-            None => break Kind::Line, // silent: greet it
-            Some(0) => return Ok(()),
-            Some(_) => {
-                if let Some(kind) = classify(&first) {
-                    break kind;
-                }
-            }
-        }
-    };
-    match kind {
-        Kind::Line => {
-            let session = driver::line_session(shared, &first);
-            run_session(tcp, shared, session, stop, poller)
-        }
-        Kind::Http => http(tcp, shared, first, stop, poller),
+    let opening = Opening::new(shared, shared.clock.now());
+    match open(&tcp, shared, poller, stop, opening)? {
+        Some(session) => run_session(tcp, shared, session, stop, poller),
+        None => Ok(()),
     }
 }
 
-fn http(
-    tcp: TcpStream,
+/// Carries out an opening's steps (see `opening`: it decides; this waits, reads and writes)
+/// until it has a session for the connection, or none. When the server stops, a wait ends as
+/// if its deadline had passed: a silent client is greeted (and then told goodbye), a slow
+/// head gets its 408.
+fn open(
+    tcp: &TcpStream,
     shared: &Shared,
-    mut buf: BytesMut,
-    stop: &AtomicBool,
     poller: &mut Poller,
-) -> io::Result<()> {
+    stop: &AtomicBool,
+    mut opening: Opening,
+) -> io::Result<Option<Session>> {
     let config = &shared.config;
-    let limits = config.head_limits();
-    let deadline = Instant::now() + config.handshake_timeout;
-    let (request, used) = loop {
-        match Request::parse(&buf, &limits) {
-            Ok(Some(done)) => break done,
-            Ok(None) => {}
-            Err(e) => {
-                shared.metrics.protocol_error();
-                return write_and_close(&tcp, poller, &e.response(), config.shutdown_grace);
-            }
-        }
-        match read_until(&tcp, poller, &mut buf, deadline, stop)? {
-            Some(0) => return Ok(()),
-            Some(_) => {}
-            None => {
-                shared.metrics.timeout();
-                let response = driver::head_timeout_response(config.handshake_timeout);
-                return write_and_close(&tcp, poller, &response, config.shutdown_grace);
-            }
-        }
+    let mut step = Step::Read {
+        deadline: opening.deadline(),
     };
-    let routed = driver::route_request(shared, &request);
-    match routed {
-        Route::Respond(bytes) => {
-            shared.metrics.http_request();
-            write_and_close(&tcp, poller, &bytes, config.shutdown_grace)
-        }
-        Route::Upgrade { response, wire } => {
-            let until = Instant::now() + config.handshake_timeout;
-            write_all_until(&tcp, poller, &response, until)?;
-            let session = driver::ws_session(shared, wire, &buf[used..]);
-            run_session(tcp, shared, session, stop, poller)
-        }
+    loop {
+        step = match step {
+            Step::Read { deadline } => match read_once(tcp, poller, deadline, stop)? {
+                Some(0) => opening.eof(),
+                Some(n) => opening.read(shared, &poller.scratch[..n], shared.clock.now()),
+                None => opening.timeout(shared, shared.clock.now().max(deadline)),
+            },
+            Step::Answer(bytes) => {
+                write_and_close(tcp, poller, &bytes, config.shutdown_grace)?;
+                return Ok(None);
+            }
+            Step::Gone => return Ok(None),
+            Step::Session { preface, session } => {
+                if !preface.is_empty() {
+                    let until = Instant::now() + config.handshake_timeout;
+                    write_all_until(tcp, poller, &preface, until)?;
+                }
+                return Ok(Some(session));
+            }
+        };
     }
 }
 
-/// Reads once into `buf`, waiting at most until `deadline` (`None`: it passed, or we stop).
-fn read_until(
+/// Reads once into the thread's scratch buffer, waiting at most until `deadline` (`None`: it
+/// passed, or the server stops); `Some(0)` at the end of the stream.
+fn read_once(
     mut tcp: &TcpStream,
     poller: &mut Poller,
-    buf: &mut BytesMut,
     deadline: Instant,
     stop: &AtomicBool,
 ) -> io::Result<Option<usize>> {
     loop {
         match tcp.read(&mut poller.scratch) {
-            Ok(n) => {
-                buf.extend_from_slice(&poller.scratch[..n]);
-                return Ok(Some(n));
-            }
+            Ok(n) => return Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -596,12 +569,10 @@ fn write_and_close(
     let result = write_all_until(tcp, poller, bytes, Instant::now() + grace);
     let _ = tcp.shutdown(Shutdown::Write);
     let until = Instant::now() + Duration::from_millis(500);
-    let mut sink = BytesMut::new();
-    while let Ok(Some(n)) = read_until(tcp, poller, &mut sink, until, &AtomicBool::new(false)) {
+    while let Ok(Some(n)) = read_once(tcp, poller, until, &AtomicBool::new(false)) {
         if n == 0 {
             break;
         }
-        sink.clear();
     }
     result
 }
@@ -770,7 +741,7 @@ fn write_some(mut sock: &mio::net::TcpStream, out: &mut Outbound) -> io::Result<
 }
 
 /// Tells a connection over the limit that the server is full, on a thread of its own.
-fn refuse_full(tcp: TcpStream, max: usize) {
+fn refuse_full(mut tcp: TcpStream, shared: &Shared) {
     let mut poller = match Poller::new() {
         Ok(poller) => poller,
         Err(e) => {
@@ -778,7 +749,6 @@ fn refuse_full(tcp: TcpStream, max: usize) {
             return;
         }
     };
-    let mut tcp = tcp;
     if poller
         .poll
         .registry()
@@ -787,17 +757,8 @@ fn refuse_full(tcp: TcpStream, max: usize) {
     {
         return;
     }
-    let mut first = BytesMut::new();
-    let until = Instant::now() + Duration::from_millis(500);
-    let _ = read_until(
-        &tcp,
-        &mut poller,
-        &mut first,
-        until,
-        &AtomicBool::new(false),
-    );
-    let bytes = driver::server_full_response(&first, max);
-    let _ = write_and_close(&tcp, &mut poller, &bytes, Duration::from_secs(1));
+    let opening = Opening::refusing(shared.clock.now());
+    let _ = open(&tcp, shared, &mut poller, &AtomicBool::new(false), opening);
 }
 
 fn poll_retrying(

@@ -1,0 +1,195 @@
+//! `Opening`: one connection from its first byte to its session, sans-IO.
+//!
+//! Every concurrency model opens a connection the same way, so the rules live here once: the
+//! first bytes decide the protocol (`detect`), an HTTP head is read within its limits and its
+//! time (`Request::parse`, `--handshake-timeout`), the request is routed (`http`: the page,
+//! `/healthz`, `/metrics`, the WebSocket upgrade, or a 4xx), and a client over
+//! `--max-connections` is told so in the protocol its first bytes suggest. The model only
+//! waits, reads into the opening and writes what a [`Step`] says:
+//!
+//! ```text
+//!            ┌──────── Read { deadline } ◀──────┐
+//! bytes ──▶ Opening ── Answer(bytes) ─▶ write, close
+//!   time ──▶  │     └─ Gone ─▶ close
+//!             └─ Session { preface, session } ─▶ write the preface (a 101), run the session
+//! ```
+//!
+//! It owns no socket and reads no clock: time comes in as `now`.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use rustchat_ws::handshake::Request;
+
+use crate::detect::{Kind, classify};
+use crate::driver;
+use crate::http::Route;
+use crate::session::Session;
+use crate::state::Shared;
+
+/// How long a client over the connection limit may take to show what it speaks, so that it
+/// is refused in its own protocol.
+pub const REFUSAL_WAIT: Duration = Duration::from_millis(500);
+
+/// What the model must do next for an opening connection.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per step and handed straight to the model, never stored in bulk"
+)]
+pub enum Step {
+    /// Read more; call [`Opening::timeout`] if nothing arrives by `deadline`.
+    Read {
+        /// When waiting stops.
+        deadline: Instant,
+    },
+    /// Write these bytes (within the shutdown grace), then close: an HTTP answer or a refusal.
+    Answer(Bytes),
+    /// The client hung up before a session began: close.
+    Gone,
+    /// Write `preface` (the 101 of a WebSocket upgrade; empty for the line protocol), then run
+    /// `session`.
+    Session {
+        /// Bytes to send before the session's own.
+        preface: Bytes,
+        /// The chat session, already fed whatever came after the opening.
+        session: Session,
+    },
+}
+
+/// Where an opening stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the first bytes to tell the protocol (a silent client speaks the line
+    /// protocol: it is greeted when the wait ends).
+    Detect,
+    /// Reading an HTTP request head.
+    Head,
+    /// Over the connection limit: waiting (briefly) for bytes to refuse it in its protocol.
+    Full,
+}
+
+/// One connection's opening.
+#[derive(Debug)]
+pub struct Opening {
+    phase: Phase,
+    /// Everything received so far.
+    buf: BytesMut,
+    /// When the current wait ends.
+    deadline: Instant,
+}
+
+impl Opening {
+    /// A new connection at `now`: the model reads until [`Opening::deadline`].
+    pub fn new(shared: &Shared, now: Instant) -> Self {
+        Self::waiting(Phase::Detect, now + shared.config.detect_timeout)
+    }
+
+    /// A connection over the limit: it is told the server is full, in HTTP if its first bytes
+    /// (within [`REFUSAL_WAIT`]) are a request, else as an `ERROR` line.
+    pub fn refusing(now: Instant) -> Self {
+        Self::waiting(Phase::Full, now + REFUSAL_WAIT)
+    }
+
+    fn waiting(phase: Phase, deadline: Instant) -> Self {
+        Self {
+            phase,
+            buf: BytesMut::new(),
+            deadline,
+        }
+    }
+
+    /// When the current wait for bytes ends (a new opening waits from the start: its first
+    /// step is `Step::Read` until this).
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Bytes arrived at `now`.
+    pub fn read(&mut self, shared: &Shared, bytes: &[u8], now: Instant) -> Step {
+        self.buf.extend_from_slice(bytes);
+        match self.phase {
+            Phase::Detect => match classify(&self.buf) {
+                None => self.wait(),
+                Some(Kind::Line) => self.line(shared),
+                Some(Kind::Http) => {
+                    self.phase = Phase::Head;
+                    self.deadline = now + shared.config.handshake_timeout;
+                    self.head(shared)
+                }
+            },
+            Phase::Head => self.head(shared),
+            Phase::Full => match classify(&self.buf) {
+                None => self.wait(),
+                Some(_) => self.full(shared),
+            },
+        }
+    }
+
+    /// The client closed its side before a session began.
+    pub fn eof(&mut self) -> Step {
+        Step::Gone
+    }
+
+    /// The deadline of the last [`Step::Read`] passed with nothing (or not enough) read.
+    pub fn timeout(&mut self, shared: &Shared, now: Instant) -> Step {
+        if now < self.deadline {
+            return self.wait();
+        }
+        match self.phase {
+            // Silent (or half a method name): a person at a terminal; greet them.
+            Phase::Detect => self.line(shared),
+            Phase::Head => {
+                shared.metrics.timeout();
+                Step::Answer(driver::head_timeout_response(
+                    shared.config.handshake_timeout,
+                ))
+            }
+            Phase::Full => self.full(shared),
+        }
+    }
+
+    fn wait(&self) -> Step {
+        Step::Read {
+            deadline: self.deadline,
+        }
+    }
+
+    fn line(&mut self, shared: &Shared) -> Step {
+        Step::Session {
+            preface: Bytes::new(),
+            session: driver::line_session(shared, &std::mem::take(&mut self.buf)),
+        }
+    }
+
+    fn head(&mut self, shared: &Shared) -> Step {
+        let (request, used) = match Request::parse(&self.buf, &shared.config.head_limits()) {
+            Ok(Some(done)) => done,
+            Ok(None) => return self.wait(),
+            Err(e) => {
+                shared.metrics.protocol_error();
+                return Step::Answer(e.response());
+            }
+        };
+        match driver::route_request(shared, &request) {
+            Route::Respond(bytes) => {
+                shared.metrics.http_request();
+                Step::Answer(bytes)
+            }
+            Route::Upgrade { response, wire } => Step::Session {
+                preface: response,
+                session: driver::ws_session(shared, wire, &self.buf[used..]),
+            },
+        }
+    }
+
+    fn full(&self, shared: &Shared) -> Step {
+        Step::Answer(driver::server_full_response(
+            &self.buf,
+            shared.config.max_connections,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;
