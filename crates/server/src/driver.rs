@@ -2,13 +2,10 @@
 //! actions, pump its outbox into it, keep its deadlines, and settle the books when it ends.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use rustchat_ws::handshake::Request;
+use std::time::Instant;
 
 use crate::delivery::{ConnId, Wire};
 use crate::flood::TokenBucket;
-use crate::http::{HttpContext, Route, route};
 use crate::line_session::LineSession;
 use crate::outbox::{Drained, Outbox, WriteThrough};
 use crate::session::{Ending, Session, Transport};
@@ -193,42 +190,9 @@ pub fn ws_session(shared: &Shared, wire: Option<Wire>, leftover: &[u8]) -> Sessi
     Session::new(Transport::Ws(ws), flood(shared))
 }
 
-/// Routes an HTTP request with the server's metrics and origin rules.
-pub fn route_request(shared: &Shared, request: &Request) -> Route {
-    let metrics = || shared.metrics_text();
-    let ctx = HttpContext {
-        metrics: &metrics,
-        allowed_origins: &shared.config.allowed_origins,
-    };
-    route(request, &ctx)
-}
-
 fn flood(shared: &Shared) -> Option<TokenBucket> {
     shared
         .config
         .flood
         .map(|f| TokenBucket::new(f, shared.clock.now()))
-}
-
-/// The 408 for a request head that did not arrive within `limit` (the metric is the caller's).
-pub fn head_timeout_response(limit: Duration) -> bytes::Bytes {
-    let body = format!(
-        "request head not complete within {} s: send the whole head at once\n",
-        limit.as_secs_f64()
-    );
-    rustchat_ws::handshake::http_response(408, "Request Timeout", &[], body.as_bytes())
-}
-
-/// What a client is told when the server is full, in the protocol its first bytes suggest.
-pub fn server_full_response(first: &[u8], max: usize) -> bytes::Bytes {
-    let text = format!("server full: {max} connections already open — try again later\n");
-    match crate::detect::classify(first) {
-        Some(crate::detect::Kind::Line) => bytes::Bytes::from(format!("ERROR {text}")),
-        Some(crate::detect::Kind::Http) | None => rustchat_ws::handshake::http_response(
-            503,
-            "Service Unavailable",
-            &[("Retry-After", "5")],
-            text.as_bytes(),
-        ),
-    }
 }

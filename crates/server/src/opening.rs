@@ -19,11 +19,11 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use rustchat_ws::handshake::Request;
+use rustchat_ws::handshake::{Request, http_response};
 
 use crate::detect::{Kind, classify};
 use crate::driver;
-use crate::http::Route;
+use crate::http::{HttpContext, Route, route};
 use crate::session::Session;
 use crate::state::Shared;
 
@@ -141,9 +141,7 @@ impl Opening {
             Phase::Detect => self.line(shared),
             Phase::Head => {
                 shared.metrics.timeout();
-                Step::Answer(driver::head_timeout_response(
-                    shared.config.handshake_timeout,
-                ))
+                Step::Answer(head_timeout_response(shared.config.handshake_timeout))
             }
             Phase::Full => self.full(shared),
         }
@@ -171,7 +169,7 @@ impl Opening {
                 return Step::Answer(e.response());
             }
         };
-        match driver::route_request(shared, &request) {
+        match route_request(shared, &request) {
             Route::Respond(bytes) => {
                 shared.metrics.http_request();
                 Step::Answer(bytes)
@@ -184,10 +182,43 @@ impl Opening {
     }
 
     fn full(&self, shared: &Shared) -> Step {
-        Step::Answer(driver::server_full_response(
+        Step::Answer(server_full_response(
             &self.buf,
             shared.config.max_connections,
         ))
+    }
+}
+
+/// Routes an HTTP request with the server's metrics and origin rules.
+fn route_request(shared: &Shared, request: &Request) -> Route {
+    let metrics = || shared.metrics_text();
+    let ctx = HttpContext {
+        metrics: &metrics,
+        allowed_origins: &shared.config.allowed_origins,
+    };
+    route(request, &ctx)
+}
+
+/// The 408 for a request head that did not arrive within `limit` (the metric is the caller's).
+fn head_timeout_response(limit: Duration) -> Bytes {
+    let body = format!(
+        "request head not complete within {} s: send the whole head at once\n",
+        limit.as_secs_f64()
+    );
+    http_response(408, "Request Timeout", &[], body.as_bytes())
+}
+
+/// What a client is told when the server is full, in the protocol its first bytes suggest.
+fn server_full_response(first: &[u8], max: usize) -> Bytes {
+    let text = format!("server full: {max} connections already open — try again later\n");
+    match classify(first) {
+        Some(Kind::Line) => Bytes::from(format!("ERROR {text}")),
+        Some(Kind::Http) | None => http_response(
+            503,
+            "Service Unavailable",
+            &[("Retry-After", "5")],
+            text.as_bytes(),
+        ),
     }
 }
 
