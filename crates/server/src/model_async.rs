@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, timeout};
 
-use crate::driver::Driver;
+use crate::conn::Conn;
 use crate::listener::NODELAY_INHERITED;
 use crate::opening::{Opening, Step};
 use crate::session::Session;
@@ -200,34 +200,31 @@ async fn settle(tcp: &TcpStream, shared: &Shared, opening: &mut Opening) -> io::
     }
 }
 
-/// Drives a session until it ends, then flushes its goodbye (bounded) and leaves the hub.
-async fn run_session(tcp: TcpStream, shared: &Shared, mut session: Session) -> io::Result<()> {
+/// Drives a session until it ends, then flushes its goodbye (bounded) and leaves the hub. The
+/// logic is [`Conn`]'s; this task only waits, reads and writes.
+async fn run_session(tcp: TcpStream, shared: &Shared, session: Session) -> io::Result<()> {
     let tcp = Arc::new(tcp);
-    let mut driver = Driver::open(shared, &session);
-    driver.write_through(tcp.clone());
-    let outbox = driver.outbox().clone();
+    let mut conn = Conn::new(shared, session, tcp.clone());
+    let outbox = conn.outbox().clone();
     let mut timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     // The deadline the timer is set to, while it is set.
     let mut armed: Option<Instant> = None;
     let result = loop {
-        driver.act(&mut session);
-        if let Err(e) = write_some(&tcp, session.outbound()) {
+        if let Err(e) = write_some(&tcp, conn.poll_transmit()) {
             break Err(e);
         }
-        if !session.is_open() {
+        if conn.is_done() {
             break Ok(());
         }
-        let want_write = !session.outbound().is_empty();
-        let want_events = driver.wants_events(&mut session);
+        let want_write = conn.wants_write();
+        let want_events = conn.wants_events();
         // Not while the client is owed too much: it must read first (TCP holds it back).
-        let want_read = driver.wants_input(&mut session);
-        if !want_write {
-            // Until it wakes, the fan-out writes this client's events itself.
-            driver.release(&mut session);
-        }
+        let want_read = conn.wants_read();
+        // Until it wakes, the fan-out writes this client's events itself.
+        conn.sleep();
         // Re-armed only when a deadline comes sooner: one that moved later (the client spoke)
         // is found when the timer fires early, so a busy connection never touches the timer.
-        if let Some(due) = driver.deadline(&session).map(Instant::from_std) {
+        if let Some(due) = conn.poll_timeout().map(Instant::from_std) {
             if armed.is_none_or(|at| due < at) {
                 timer.as_mut().reset(due);
                 armed = Some(due);
@@ -258,33 +255,28 @@ async fn run_session(tcp: TcpStream, shared: &Shared, mut session: Session) -> i
             }
         })
         .await;
-        driver.claim();
+        conn.wake();
         let ready = match ready {
             Ok(ready) => ready,
             Err(e) => break Err(e),
         };
         if ready.read {
-            if let Err(e) = read_some(&tcp, &mut session) {
+            if let Err(e) = read_some(&tcp, &mut conn) {
                 break Err(e);
             }
         }
         if ready.events {
-            driver.pump(&mut session);
+            conn.handle_outbox();
         }
         if ready.timer {
             armed = None;
-            driver.tick(&mut session);
+            conn.handle_timeout();
         }
     };
-    driver.close(&session);
+    let mut last = conn.close();
     if result.is_ok() {
         // Boxed: the goodbye's timers would otherwise make every idle task bigger.
-        Box::pin(finish(
-            &tcp,
-            session.outbound(),
-            shared.config.shutdown_grace,
-        ))
-        .await;
+        Box::pin(finish(&tcp, &mut last, shared.config.shutdown_grace)).await;
     }
     result
 }
@@ -324,15 +316,15 @@ async fn read_into(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
     }
 }
 
-/// One non-blocking read through the thread's scratch buffer into the session.
-fn read_some(tcp: &TcpStream, session: &mut Session) -> io::Result<()> {
+/// One non-blocking read through the thread's scratch buffer into the connection.
+fn read_some(tcp: &TcpStream, conn: &mut Conn<'_>) -> io::Result<()> {
     SCRATCH.with_borrow_mut(|buf| match tcp.try_read(buf) {
         Ok(0) => {
-            session.eof();
+            conn.handle_eof();
             Ok(())
         }
         Ok(n) => {
-            session.receive(&buf[..n]);
+            conn.handle_read(&buf[..n]);
             Ok(())
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),

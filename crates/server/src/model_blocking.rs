@@ -21,10 +21,10 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustchat_ws::outbound::Outbound;
 
-use crate::driver::Driver;
+use crate::conn::Conn;
 use crate::listener::NODELAY_INHERITED;
 use crate::opening::{Opening, Step};
-use crate::session::{Ending, Session};
+use crate::session::Session;
 use crate::state::Shared;
 
 /// How the blocking models share out connections.
@@ -577,26 +577,25 @@ fn write_and_close(
     result
 }
 
-/// Drives a session: the thread blocks in poll on its socket and its outbox's waker.
+/// Drives a session: the thread blocks in poll on its socket and its outbox's waker. The logic
+/// is [`Conn`]'s; this thread only waits, reads and writes.
 fn run_session(
     tcp: TcpStream,
     shared: &Shared,
-    mut session: Session,
+    session: Session,
     stop: &AtomicBool,
     poller: &mut Poller,
 ) -> io::Result<()> {
     // Shared with the fan-out, which writes through while this thread sleeps.
     let sock = Arc::new(tcp);
-    let mut driver = Driver::open(shared, &session);
-    driver.write_through(sock.clone());
+    let mut conn = Conn::new(shared, session, sock.clone());
     let ring = poller.waker.clone();
-    driver.outbox().set_waker(move || {
+    conn.outbox().set_waker(move || {
         let _ = ring.wake();
     });
-    let result = drive(&sock, &mut session, &mut driver, poller, stop);
-    driver.close(&session);
+    let result = drive(&sock, &mut conn, poller, stop);
+    let mut rest = conn.close();
     if result.is_ok() {
-        let rest = session.outbound();
         let mut bytes = BytesMut::with_capacity(rest.len());
         while !rest.is_empty() {
             let chunk = rest.first_chunk();
@@ -617,48 +616,45 @@ fn run_session(
     result
 }
 
-/// The session's loop: act, write, read what the socket holds, sleep until the socket or the
+/// The session's loop: write, read what the socket holds, sleep until the socket or the
 /// outbox has news.
 ///
 /// Readiness is edge-triggered (mio), so an event says only that bytes arrived, once: the
 /// loop keeps its own `unread` flag — the socket may hold bytes nobody has read — and reads
-/// before it sleeps whenever the flag is set. It starts set: detection and the HTTP head
-/// read only what they needed, and a client may have sent far more in its first write
-/// (issue 17: a 20 KB first line followed by `/who` waited forever for an edge that had
-/// already come). It stays set when a read stops early (the session fell behind on writing,
-/// or a read filled the buffer), so no path can wait for an edge after a partial read.
+/// before it sleeps whenever the flag is set. It starts set: the opening read only what it
+/// needed, and a client may have sent far more in its first write (issue 17: a 20 KB first
+/// line followed by `/who` waited forever for an edge that had already come). It stays set
+/// when a read stops early (the session fell behind on writing, or a read filled the
+/// buffer), so no path can wait for an edge after a partial read.
 fn drive(
     sock: &mio::net::TcpStream,
-    session: &mut Session,
-    driver: &mut Driver<'_>,
+    conn: &mut Conn<'_>,
     poller: &mut Poller,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     let mut writing = false;
     let mut unread = true;
     loop {
-        driver.act(session);
-        let overflowed = session.is_open() && driver.outbox().is_overflowed();
-        if (driver.wants_events(session) && driver.outbox().is_ready()) || overflowed {
-            driver.pump(session);
+        if conn.outbox_has_news() {
+            conn.handle_outbox();
             continue;
         }
-        write_some(sock, session.outbound())?;
-        if !session.is_open() {
+        write_some(sock, conn.poll_transmit())?;
+        if conn.is_done() {
             return Ok(());
         }
         if stop.load(Ordering::Acquire) {
             // Looked at before every sleep: the server sets `stop` before it rings the
             // outboxes, and this outbox may have been shut down before its waker was set.
-            session.end(Ending::Shutdown);
+            conn.handle_shutdown();
             continue;
         }
-        if unread && driver.wants_input(session) {
+        if unread && conn.wants_read() {
             // Bytes may be waiting and no edge will announce them again: read them now.
-            unread = read_all(sock, session, driver, &mut poller.scratch)?;
+            unread = read_all(sock, conn, &mut poller.scratch)?;
             continue;
         }
-        let want_write = !session.outbound().is_empty();
+        let want_write = conn.wants_write();
         if want_write != writing {
             let interest = if want_write {
                 Interest::READABLE | Interest::WRITABLE
@@ -668,20 +664,18 @@ fn drive(
             poller.watch(sock, interest)?;
             writing = want_write;
         }
-        if !want_write {
-            // Until it wakes, the fan-out writes this client's events itself.
-            driver.release(session);
-        }
+        // Until it wakes, the fan-out writes this client's events itself.
+        conn.sleep();
         // Until the next keepalive or handshake deadline, if any: an idle session costs no
         // wake-ups. The shutdown rings the outbox's waker.
-        let due = driver.deadline(session);
+        let due = conn.poll_timeout();
         poller.wait(due.map(|at| at.saturating_duration_since(Instant::now())))?;
-        driver.claim();
+        conn.wake();
         unread |= poller.events.iter().any(|e| {
             e.token() == SOCKET && (e.is_readable() || e.is_read_closed() || e.is_error())
         });
         if due.is_some_and(|at| at <= Instant::now()) {
-            driver.tick(session);
+            conn.handle_timeout();
         }
     }
 }
@@ -691,27 +685,25 @@ fn drive(
 /// every arrival), and the read that would only say `WouldBlock` can be skipped.
 const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
-/// Reads and acts on what was read, read by read (so buffers stay bounded), until the socket
-/// is drained or the session stops taking input. Returns whether the socket may still hold
-/// unread bytes (no new readiness event will say so).
+/// Reads and hands over what was read, read by read (so buffers stay bounded), until the
+/// socket is drained or the connection stops taking input. Returns whether the socket may
+/// still hold unread bytes (no new readiness event will say so).
 fn read_all(
     mut sock: &mio::net::TcpStream,
-    session: &mut Session,
-    driver: &mut Driver<'_>,
+    conn: &mut Conn<'_>,
     buf: &mut [u8],
 ) -> io::Result<bool> {
-    while session.is_open() {
-        if !driver.wants_input(session) {
+    while !conn.is_done() {
+        if !conn.wants_read() {
             return Ok(true);
         }
         match sock.read(buf) {
             Ok(0) => {
-                session.eof();
+                conn.handle_eof();
                 return Ok(false);
             }
             Ok(n) => {
-                session.receive(&buf[..n]);
-                driver.act(session);
+                conn.handle_read(&buf[..n]);
                 if SHORT_READ_DRAINS && n < buf.len() {
                     return Ok(false);
                 }

@@ -387,9 +387,10 @@ impl Outbox {
         }
     }
 
-    /// Whether anything is waiting (events, an overflow, a close or shutdown request).
-    pub fn is_ready(&self) -> bool {
-        Self::ready(&self.lock(), true)
+    /// Whether anything is waiting for a driver that takes events (`taking_events`) or only
+    /// hears of an overflow or the shutdown (its socket is not keeping up).
+    pub fn has_news(&self, taking_events: bool) -> bool {
+        Self::ready(&self.lock(), taking_events)
     }
 
     fn ready(q: &Queue, taking_events: bool) -> bool {
