@@ -26,9 +26,10 @@ use std::time::Instant;
 use rustchat_ws::outbound::Outbound;
 
 use crate::driver::Driver;
-use crate::outbox::{Outbox, WriteThrough};
+use crate::outbox::Outbox;
 use crate::session::{Ending, Session};
 use crate::state::Shared;
+use crate::stream::ByteStream;
 
 /// One connection after its opening: its session and its link to the shared state.
 #[derive(Debug)]
@@ -41,7 +42,7 @@ impl<'a> Conn<'a> {
     /// Registers `session`'s connection (the fan-out may write to `socket` while it is idle)
     /// and acts on whatever the session already holds (a WebSocket session joins at once; a
     /// line session may hold the first lines).
-    pub fn new(shared: &'a Shared, session: Session, socket: Arc<dyn WriteThrough>) -> Self {
+    pub fn new(shared: &'a Shared, session: Session, socket: Arc<dyn ByteStream>) -> Self {
         let driver = Driver::open(shared, &session);
         driver.write_through(socket);
         let mut conn = Self { driver, session };

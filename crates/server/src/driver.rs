@@ -7,9 +7,10 @@ use std::time::Instant;
 use crate::delivery::{ConnId, Wire};
 use crate::flood::TokenBucket;
 use crate::line_session::LineSession;
-use crate::outbox::{Drained, Outbox, WriteThrough};
+use crate::outbox::{Drained, Outbox};
 use crate::session::{Ending, Session, Transport};
 use crate::state::Shared;
+use crate::stream::ByteStream;
 use crate::ws_session::{Keepalive, WsSession};
 
 #[cfg(test)]
@@ -61,7 +62,7 @@ impl<'a> Driver<'a> {
 
     /// Lets the fan-out write this session's events straight to `socket` while the driver is
     /// idle (see `outbox`: [`claim`](Self::claim) and [`release`](Self::release)).
-    pub fn write_through(&self, socket: Arc<dyn WriteThrough>) {
+    pub fn write_through(&self, socket: Arc<dyn ByteStream>) {
         self.outbox.set_socket(Some(socket));
     }
 

@@ -42,4 +42,5 @@ pub mod registry;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod stream;
 pub mod ws_session;

@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use rustchat_ws::outbound::Outbound;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
@@ -30,6 +29,7 @@ use crate::listener::NODELAY_INHERITED;
 use crate::opening::{Opening, Step};
 use crate::session::Session;
 use crate::state::Shared;
+use crate::stream::ByteStream;
 
 thread_local! {
     /// Read buffer shared by all connections of one runtime thread.
@@ -186,7 +186,7 @@ async fn settle(tcp: &TcpStream, shared: &Shared, opening: &mut Opening) -> io::
         let step = match timeout(wait, tcp.readable()).await {
             Err(_) => opening.timeout(shared, shared.clock.now()),
             Ok(Err(e)) => return Err(e),
-            Ok(Ok(())) => SCRATCH.with_borrow_mut(|buf| match tcp.try_read(buf) {
+            Ok(Ok(())) => SCRATCH.with_borrow_mut(|buf| match ByteStream::try_read(tcp, buf) {
                 Ok(0) => Ok(opening.eof()),
                 Ok(n) => Ok(opening.read(shared, &buf[..n], shared.clock.now())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Read { deadline }),
@@ -210,7 +210,7 @@ async fn run_session(tcp: TcpStream, shared: &Shared, session: Session) -> io::R
     // The deadline the timer is set to, while it is set.
     let mut armed: Option<Instant> = None;
     let result = loop {
-        if let Err(e) = write_some(&tcp, conn.poll_transmit()) {
+        if let Err(e) = write_some(&*tcp, conn.poll_transmit()) {
             break Err(e);
         }
         if conn.is_done() {
@@ -261,7 +261,7 @@ async fn run_session(tcp: TcpStream, shared: &Shared, session: Session) -> io::R
             Err(e) => break Err(e),
         };
         if ready.read {
-            if let Err(e) = read_some(&tcp, &mut conn) {
+            if let Err(e) = read_some(&*tcp, &mut conn) {
                 break Err(e);
             }
         }
@@ -295,30 +295,22 @@ struct Ready {
 async fn finish(tcp: &TcpStream, out: &mut Outbound, grace: Duration) {
     let _ = timeout(grace, flush(tcp, out)).await;
     let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write);
-    let mut sink = BytesMut::new();
     let _ = timeout(Duration::from_millis(500), async {
-        while read_into(tcp, &mut sink).await.is_ok_and(|n| n > 0) {
-            sink.clear();
+        // Whatever the client still sends is read and dropped, until it closes its side.
+        while tcp.readable().await.is_ok() {
+            match SCRATCH.with_borrow_mut(|buf| ByteStream::try_read(tcp, buf)) {
+                Ok(0) => return,
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => return,
+                Ok(_) | Err(_) => {}
+            }
         }
     })
     .await;
 }
 
-/// Reads what is available into `buf` (waiting for readability).
-async fn read_into(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
-    loop {
-        tcp.readable().await?;
-        buf.reserve(4096);
-        match tcp.try_read_buf(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            other => return other,
-        }
-    }
-}
-
 /// One non-blocking read through the thread's scratch buffer into the connection.
-fn read_some(tcp: &TcpStream, conn: &mut Conn<'_>) -> io::Result<()> {
-    SCRATCH.with_borrow_mut(|buf| match tcp.try_read(buf) {
+fn read_some(stream: &impl ByteStream, conn: &mut Conn<'_>) -> io::Result<()> {
+    SCRATCH.with_borrow_mut(|buf| match stream.try_read(buf) {
         Ok(0) => {
             conn.handle_eof();
             Ok(())
@@ -333,11 +325,11 @@ fn read_some(tcp: &TcpStream, conn: &mut Conn<'_>) -> io::Result<()> {
 }
 
 /// Writes as much of `out` as the socket takes now, with vectored writes.
-fn write_some(tcp: &TcpStream, out: &mut Outbound) -> io::Result<()> {
+fn write_some(stream: &impl ByteStream, out: &mut Outbound) -> io::Result<()> {
     while !out.is_empty() {
         let mut slices = [IoSlice::new(&[]); 64];
         let count = out.io_slices(&mut slices);
-        match tcp.try_write_vectored(&slices[..count]) {
+        match stream.try_write_vectored(&slices[..count]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => out.advance(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),

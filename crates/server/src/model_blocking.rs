@@ -7,7 +7,7 @@
 //! in `poll(2)` (mio) on two things: its socket, and a waker its outbox rings when events
 //! arrive — so a broadcast never waits for a slow receiver, exactly as in the async model.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::{Shutdown, TcpListener};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -26,6 +26,7 @@ use crate::listener::NODELAY_INHERITED;
 use crate::opening::{Opening, Step};
 use crate::session::Session;
 use crate::state::Shared;
+use crate::stream::ByteStream;
 
 /// How the blocking models share out connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,13 +502,13 @@ fn open(
 /// Reads once into the thread's scratch buffer, waiting at most until `deadline` (`None`: it
 /// passed, or the server stops); `Some(0)` at the end of the stream.
 fn read_once(
-    mut tcp: &TcpStream,
+    tcp: &TcpStream,
     poller: &mut Poller,
     deadline: Instant,
     stop: &AtomicBool,
 ) -> io::Result<Option<usize>> {
     loop {
-        match tcp.read(&mut poller.scratch) {
+        match tcp.try_read(&mut poller.scratch) {
             Ok(n) => return Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -524,7 +525,7 @@ fn read_once(
 /// Writes all of `bytes` by `deadline` (else `TimedOut`), waiting in poll while the socket is
 /// full.
 fn write_all_until(
-    mut tcp: &TcpStream,
+    tcp: &TcpStream,
     poller: &mut Poller,
     mut bytes: &[u8],
     deadline: Instant,
@@ -534,7 +535,7 @@ fn write_all_until(
         if bytes.is_empty() {
             break Ok(());
         }
-        match tcp.write(bytes) {
+        match tcp.try_write_vectored(&[IoSlice::new(bytes)]) {
             Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => bytes = &bytes[n..],
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -688,16 +689,12 @@ const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "andro
 /// Reads and hands over what was read, read by read (so buffers stay bounded), until the
 /// socket is drained or the connection stops taking input. Returns whether the socket may
 /// still hold unread bytes (no new readiness event will say so).
-fn read_all(
-    mut sock: &mio::net::TcpStream,
-    conn: &mut Conn<'_>,
-    buf: &mut [u8],
-) -> io::Result<bool> {
+fn read_all(sock: &mio::net::TcpStream, conn: &mut Conn<'_>, buf: &mut [u8]) -> io::Result<bool> {
     while !conn.is_done() {
         if !conn.wants_read() {
             return Ok(true);
         }
-        match sock.read(buf) {
+        match sock.try_read(buf) {
             Ok(0) => {
                 conn.handle_eof();
                 return Ok(false);
@@ -717,11 +714,11 @@ fn read_all(
 }
 
 /// Writes what the socket takes now (vectored), leaving the rest queued.
-fn write_some(mut sock: &mio::net::TcpStream, out: &mut Outbound) -> io::Result<()> {
+fn write_some(sock: &impl ByteStream, out: &mut Outbound) -> io::Result<()> {
     while !out.is_empty() {
         let mut slices = [IoSlice::new(&[]); 64];
         let count = out.io_slices(&mut slices);
-        match sock.write_vectored(&slices[..count]) {
+        match sock.try_write_vectored(&slices[..count]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => out.advance(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),

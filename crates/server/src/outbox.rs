@@ -25,7 +25,7 @@
 //! which resumes where it stopped.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice};
+use std::io::IoSlice;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use crate::action::Ending;
 use crate::clock::Clock;
 use crate::delivery::{Encoded, Wire};
+use crate::stream::ByteStream;
 
 /// What the driver finds when it drains the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,24 +61,6 @@ pub enum Pushed {
     FlushNow,
     /// The queue overflowed: the connection is a slow consumer and the event was dropped.
     Overflowed,
-}
-
-/// A socket the fan-out may write to directly (non-blocking).
-pub trait WriteThrough: Send + Sync {
-    /// Writes what the socket takes now; `WouldBlock` when it takes nothing.
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
-}
-
-impl WriteThrough for tokio::net::TcpStream {
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        tokio::net::TcpStream::try_write_vectored(self, bufs)
-    }
-}
-
-impl WriteThrough for mio::net::TcpStream {
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        io::Write::write_vectored(&mut &*self, bufs)
-    }
 }
 
 /// Queues that kept more than this many slots after a burst give the memory back when they
@@ -131,17 +114,11 @@ struct Queue {
     /// Bytes of the first queued event already written through.
     front_written: usize,
     /// The socket, for writing through.
-    socket: Option<Arc<dyn WriteThrough>>,
+    socket: Option<Arc<dyn ByteStream>>,
     /// The driver has nothing pending and is not writing: the fan-out may write instead.
     idle: bool,
     /// A pusher owes a [`Outbox::flush`].
     flush_due: bool,
-}
-
-impl std::fmt::Debug for dyn WriteThrough {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WriteThrough")
-    }
 }
 
 /// One connection's outbound event queue; shared by the fan-out (producer) and the
@@ -320,7 +297,7 @@ impl Outbox {
 
     /// Lets the fan-out write through to `socket` while the connection is idle (`None`: never
     /// again — the driver is about to close it).
-    pub fn set_socket(&self, socket: Option<Arc<dyn WriteThrough>>) {
+    pub fn set_socket(&self, socket: Option<Arc<dyn ByteStream>>) {
         let mut q = self.lock();
         if socket.is_none() {
             q.idle = false;
@@ -430,6 +407,7 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
     use rustchat_proto::ServerEvent;
+    use std::io;
 
     fn event(text: &str) -> Arc<Encoded> {
         Encoded::new(ServerEvent::info(text))
@@ -641,7 +619,11 @@ mod tests {
         }
     }
 
-    impl WriteThrough for FakeSocket {
+    impl ByteStream for FakeSocket {
+        fn try_read(&self, _buf: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+
         fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
             let mut room = self.room.lock().map_err(|_| io::ErrorKind::Other)?;
             let mut got = self.got.lock().map_err(|_| io::ErrorKind::Other)?;
