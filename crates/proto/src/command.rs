@@ -11,7 +11,6 @@
 use thiserror::Error;
 
 use crate::error_kind::{ErrorKind, ErrorReply};
-use crate::slash::parse_slash;
 use crate::text::escape_breaks;
 use crate::{NameError, Nick, RoomName};
 
@@ -94,20 +93,7 @@ impl ErrorReply for CommandError {
 }
 
 impl Command {
-    /// Parses one line (without its line terminator). `Ok(None)` for a blank line.
-    pub fn parse(line: &str) -> Result<Option<Self>, CommandError> {
-        if line.trim().is_empty() {
-            return Ok(None);
-        }
-        let parsed = match line.strip_prefix('/') {
-            Some(rest) if rest.starts_with('/') => Self::Say(checked_text(rest)?),
-            Some(rest) => parse_slash(rest)?,
-            None => Self::Say(checked_text(line)?),
-        };
-        Ok(Some(parsed))
-    }
-
-    /// The line that [`Command::parse`] reads back as this command (no line terminator).
+    /// The line that [`Command::parse`] (in `slash.rs`, with the other line parsing) reads back as this command (no line terminator).
     /// Line breaks inside texts are written as `\n` / `\r` so the result stays one line.
     pub fn to_line(&self) -> String {
         match self {

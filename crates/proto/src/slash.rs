@@ -9,6 +9,21 @@ use crate::command::{Command, CommandError, checked_limit, checked_text};
 use crate::text::{EXCERPT_CHARS, excerpt};
 use crate::{Nick, RoomName};
 
+impl Command {
+    /// Parses one line (without its line terminator). `Ok(None)` for a blank line.
+    pub fn parse(line: &str) -> Result<Option<Self>, CommandError> {
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        let parsed = match line.strip_prefix('/') {
+            Some(rest) if rest.starts_with('/') => Self::Say(checked_text(rest)?),
+            Some(rest) => parse_slash(rest)?,
+            None => Self::Say(checked_text(line)?),
+        };
+        Ok(Some(parsed))
+    }
+}
+
 const USAGE_NICK: &str = "/nick <name>";
 const USAGE_JOIN: &str = "/join <#room>";
 const USAGE_PART: &str = "/part [#room]";

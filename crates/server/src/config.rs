@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use crate::flood::FloodConfig;
 use crate::hub::HubConfig;
-use crate::model_blocking::Blocking;
 
 /// How connections are served (`--model`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +45,20 @@ impl Model {
             Self::Blocking(Blocking::Pool(n)) => format!("pool:{n}"),
         }
     }
+}
+
+/// How the blocking models share out connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocking {
+    /// One connection at a time, on the accepting thread.
+    Sequential,
+    /// A thread per connection, never queued: threads wait in `accept`, and the one given a
+    /// connection serves it. Besides the one per listening socket that always waits, up to N
+    /// threads whose connection ended wait (for a while) for the next one instead of exiting.
+    /// `Threads(0)`: every connection's thread exits with it.
+    Threads(usize),
+    /// N worker threads; a connection holds one for its lifetime, the rest queue.
+    Pool(usize),
 }
 
 /// Where room history is kept.

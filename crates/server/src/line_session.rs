@@ -11,7 +11,6 @@ use rustchat_ws::outbound::Outbound;
 
 use crate::action::{Action, Ending, Heard};
 use crate::delivery::Encoded;
-use crate::session::line_bytes;
 
 /// Where the session is in its life.
 #[derive(Debug)]
@@ -232,4 +231,12 @@ fn is_http_request_line(line: &str) -> bool {
 
 fn line_error(e: &LineError) -> ServerEvent {
     e.to_event()
+}
+
+/// A raw line, `\n`-terminated, as bytes.
+fn line_bytes(text: &str) -> bytes::Bytes {
+    let mut line = String::with_capacity(text.len() + 1);
+    line.push_str(text);
+    line.push('\n');
+    bytes::Bytes::from(line)
 }

@@ -21,26 +21,13 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustchat_ws::outbound::Outbound;
 
+pub use crate::config::Blocking;
 use crate::conn::Conn;
 use crate::listener::NODELAY_INHERITED;
 use crate::opening::{Opening, Step};
 use crate::session::Session;
 use crate::state::Shared;
 use crate::stream::ByteStream;
-
-/// How the blocking models share out connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blocking {
-    /// One connection at a time, on the accepting thread.
-    Sequential,
-    /// A thread per connection, never queued: threads wait in `accept`, and the one given a
-    /// connection serves it. Besides the one per listening socket that always waits, up to N
-    /// threads whose connection ended wait (for a while) for the next one instead of exiting.
-    /// `Threads(0)`: every connection's thread exits with it.
-    Threads(usize),
-    /// N worker threads; a connection holds one for its lifetime, the rest queue.
-    Pool(usize),
-}
 
 const SOCKET: Token = Token(0);
 const WAKE: Token = Token(1);

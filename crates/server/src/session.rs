@@ -7,7 +7,6 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use rustchat_proto::ServerEvent;
 use rustchat_ws::outbound::Outbound;
 
@@ -198,14 +197,6 @@ impl Session {
             Transport::Ws(s) => s.eof(),
         }
     }
-}
-
-/// A raw line, `\n`-terminated, as bytes.
-pub(crate) fn line_bytes(text: &str) -> Bytes {
-    let mut line = String::with_capacity(text.len() + 1);
-    line.push_str(text);
-    line.push('\n');
-    Bytes::from(line)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 use bytes::Bytes;
 use thiserror::Error;
 
-use super::server::{http_response, reason_phrase};
+use super::http::{http_response, reason_phrase};
 
 /// A failed opening handshake: what was wrong and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

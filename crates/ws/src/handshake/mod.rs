@@ -42,12 +42,14 @@
 
 mod client;
 mod error;
+mod http;
 mod server;
 mod url;
 
 pub use client::{ClientBuilder, ClientHandshake, Response};
 pub use error::HandshakeError;
-pub use server::{Request, Upgrade, http_response, reason_phrase};
+pub use http::{http_response, reason_phrase};
+pub use server::{Request, Upgrade};
 pub use url::WsUrl;
 
 use base64::Engine as _;
