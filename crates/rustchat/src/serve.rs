@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rustchat_server::config::{HistoryMode, Model, ServerConfig};
-use rustchat_server::flood::FloodConfig;
+use rustchat_server::session::flood::FloodConfig;
 
 /// Options of `rustchat serve`. Every limit has the default of docs/ARCHITECTURE.md.
 #[derive(Debug, Args)]

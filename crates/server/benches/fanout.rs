@@ -17,14 +17,14 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use rustchat_proto::{ChatMessage, Command, Nick, RoomName, ServerEvent};
 use rustchat_server::clock::SystemClock;
 use rustchat_server::delivery::{ConnId, Encoded, Outcome, Wire};
+use rustchat_server::fanout::outbox::{Outbox, SlowPolicy};
+use rustchat_server::fanout::registry::Registry;
 use rustchat_server::history::History;
 use rustchat_server::hub::{Hub, HubConfig};
-use rustchat_server::line_session::LineSession;
 use rustchat_server::metrics::Metrics;
-use rustchat_server::outbox::{Outbox, SlowPolicy};
-use rustchat_server::registry::Registry;
+use rustchat_server::session::line::LineSession;
+use rustchat_server::session::ws::{Keepalive, WsSession};
 use rustchat_server::session::{Session, Transport};
-use rustchat_server::ws_session::{Keepalive, WsSession};
 
 const RECEIVERS: u64 = 1000;
 

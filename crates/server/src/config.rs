@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::flood::FloodConfig;
 use crate::hub::HubConfig;
+use crate::session::flood::FloodConfig;
 
 /// How connections are served (`--model`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
-use crate::action::Ending;
+use crate::session::action::Ending;
 use rustchat_proto::{ChatMessage, ServerEvent};
 use rustchat_ws::{Message, Prepared};
 

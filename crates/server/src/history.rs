@@ -1,6 +1,6 @@
 //! `History`: the room messages the server keeps, in SQLite.
 //!
-//! Data path: the hub's `Outcome::record` → the committer thread (committer.rs) →
+//! Data path: the hub's `Outcome::record` → the committer thread (fanout/committer.rs) →
 //! [`History::append_batch`], one transaction per batch → only then are the deliveries fanned
 //! out. At startup, [`History::recent`] and [`History::next_id`] seed the hub's in-memory
 //! history and id counter. At run time the database is write-mostly: `/history` is answered from
@@ -21,15 +21,18 @@
 //! Rows that do not read back as a valid message (a hand-edited file) are skipped with a warning.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, Row, TransactionBehavior, params};
 use rustchat_proto::{ChatMessage, Nick, RoomName};
 
+mod error;
 #[cfg(test)]
 mod tests;
+
+pub use error::HistoryError;
 
 /// The schema this code writes and understands (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -82,83 +85,6 @@ pub enum Durability {
     Full,
 }
 
-/// What went wrong with the history store, and where.
-#[derive(Debug, thiserror::Error)]
-pub enum HistoryError {
-    /// The directory for the history file could not be created.
-    #[error("cannot create the directory {dir} for the history file")]
-    CreateDir {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file could not be opened as an SQLite database, or configured (WAL, pragmas).
-    #[error("cannot open {place} (is it an SQLite file we can write?)")]
-    Open {
-        place: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// The file was written by a newer rustchat.
-    #[error(
-        "{place} has schema version {found}, this rustchat understands up to {supported}: \
-         upgrade rustchat or point --history at another file"
-    )]
-    NewerSchema {
-        place: String,
-        found: u32,
-        supported: u32,
-    },
-    /// Creating the tables failed.
-    #[error("cannot create the history tables in {place}")]
-    Schema {
-        place: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// A message has a value SQLite cannot store (an integer above `i64::MAX`).
-    #[error("cannot store message {id} in {place}: its {field} {value} is above {max}", max = i64::MAX)]
-    OutOfRange {
-        place: String,
-        id: u64,
-        field: &'static str,
-        value: u64,
-    },
-    /// The append transaction failed (disk full, I/O error, duplicate id); nothing of the batch
-    /// was stored.
-    #[error("cannot append {count} messages to {place}")]
-    Append {
-        place: String,
-        count: usize,
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// Reading messages back failed.
-    #[error("cannot read messages from {place}")]
-    Read {
-        place: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// The committer's writer thread could not be spawned.
-    #[error("cannot start the rustchat-history writer thread")]
-    Spawn {
-        #[source]
-        source: std::io::Error,
-    },
-    /// The committer's writer thread panicked (in the fan-out); outcomes still queued were
-    /// dropped.
-    #[error("the rustchat-history writer thread panicked; outcomes still queued were dropped")]
-    WriterPanicked,
-    /// The final checkpoint or close failed (the data is committed; the WAL file may remain).
-    #[error("cannot close {place} cleanly")]
-    Close {
-        place: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-}
-
 /// The message store: an SQLite file, or an SQLite `:memory:` database.
 #[derive(Debug)]
 pub struct History {
@@ -176,12 +102,6 @@ pub struct History {
 struct Prune {
     keep: usize,
     grown: HashMap<RoomName, usize>,
-}
-
-impl HistoryError {
-    pub(crate) fn spawn(source: std::io::Error) -> Self {
-        Self::Spawn { source }
-    }
 }
 
 impl History {

@@ -1,46 +1,56 @@
 //! # rustchat-server
 //!
-//! The chat server behind `rustchat serve`. Its data path (see `docs/ARCHITECTURE.md`):
+//! The chat server behind `rustchat serve`. The modules are the data path, in order (see
+//! `docs/ARCHITECTURE.md`):
 //!
 //! ```text
-//! socket bytes ─ Opening (opening.rs: detect, HTTP head, route, refusals) ─┬─ Answer ─ close
-//!                                                                          └─ Session
-//!   Session (session.rs: LineSession | WsSession, flood control, keepalive) ─ Action
-//!                                                                                   │
-//!   Shared::apply (state.rs) ─ Hub::handle (hub.rs, pure) ─ Outcome ─ Committer ────┘
-//!                                   (committer.rs: history append in batches, then fan-out)
-//!   Registry ─ Outbox per connection (bounded; a receiver that stays behind = slow consumer)
-//!     ├─ idle connection: the fan-out writes through to its socket
-//!     └─ busy connection: its driver drains the outbox into the Session ─ socket
+//! model/ (the only code with sockets, threads, runtimes: tasks.rs | blocking/, listener, stream)
+//!   │ bytes, and the clock's time
+//!   ▼
+//! opening/ (sans-IO: detect, HTTP head, route, refusals) ─ Answer ─ close
+//!   │ Session
+//!   ▼
+//! conn/ (sans-IO: Conn = Session + Driver) ◀─ session/ (line | ws, flood control, keepalive)
+//!   │ Action
+//!   ▼
+//! shared.rs ─ hub (pure) ─ Outcome (delivery.rs) ─ fanout/ (committer ─ history, registry,
+//!   outbox per connection) ─┬─ written through to an idle connection's stream
+//!                           └─ drained by its Conn ─ model/ writes it
 //! ```
 //!
-//! The hub is pure state; the opening and the sessions are sans-IO, and take the time from a
-//! [`clock::Clock`] (monotonic for deadlines and rates); only the model modules
-//! (`model_async`, `model_blocking`) own sockets, tasks, threads and timers, so every
-//! concurrency model runs the same chat logic.
+//! Both ways bytes leave: a connection's own (its `Conn::poll_transmit`, written by its model)
+//! and the fan-out's write-through (`fanout::outbox`, through the same `model::stream::ByteStream`
+//! while the connection is idle).
+//!
+//! ```
+//! use rustchat_server::config::{HistoryMode, ServerConfig};
+//!
+//! let config = ServerConfig {
+//!     listen: vec!["127.0.0.1:0".parse()?],
+//!     history: HistoryMode::Memory,
+//!     ..ServerConfig::default()
+//! };
+//! let server = rustchat_server::server::start(config)?;
+//! let addr = server.addr(); // a client may connect now
+//! # let _ = addr;
+//! server.shutdown()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-pub mod action;
-pub mod clock;
-pub mod committer;
+// In data-path order: bytes open a connection, a session reads them, the shared state and the
+// pure hub decide, the fan-out delivers; `model` is the only code that touches sockets,
+// threads and runtimes.
 pub mod config;
-pub mod conn;
-pub mod delivery;
-pub mod detect;
-pub mod driver;
-pub mod flood;
-pub mod history;
-pub mod http;
-pub mod hub;
-pub mod line_session;
-pub mod listener;
-pub mod metrics;
-pub mod model_async;
-pub mod model_blocking;
+pub mod clock;
 pub mod opening;
-pub mod outbox;
-pub mod registry;
-pub mod server;
 pub mod session;
-pub mod state;
-pub mod stream;
-pub mod ws_session;
+pub mod conn;
+pub mod shared;
+pub mod hub;
+pub mod delivery;
+pub mod history;
+pub mod fanout;
+pub mod metrics;
+pub mod model;
+
+pub use model::server;

@@ -15,8 +15,8 @@ use common::{
     LineClient, RawWs, TIMEOUT, async_model, eventually, metric, pool, sequential, serve, threads,
     untimed,
 };
+use rustchat_server::config::Blocking;
 use rustchat_server::config::{HistoryMode, Model};
-use rustchat_server::model_blocking::Blocking;
 
 const SENDERS: usize = 20;
 const LINES: usize = 20;

@@ -11,9 +11,9 @@ use common::{
     serve, upgrade_request,
 };
 use rustchat_proto::ServerEvent;
+use rustchat_server::config::Blocking;
 use rustchat_server::config::Model;
-use rustchat_server::flood::FloodConfig;
-use rustchat_server::model_blocking::Blocking;
+use rustchat_server::session::flood::FloodConfig;
 
 // --- HTTP request head -----------------------------------------------------------------------
 

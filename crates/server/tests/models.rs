@@ -14,8 +14,8 @@ use common::{
     untimed, upgrade_request,
 };
 use rustchat_proto::ServerEvent;
+use rustchat_server::config::Blocking;
 use rustchat_server::config::{HistoryMode, Model};
-use rustchat_server::model_blocking::Blocking;
 use rustchat_server::server::{RunningServer, start};
 use rustchat_ws::CloseCode;
 
@@ -288,7 +288,7 @@ fn slow_consumer(model: Model) {
 fn flood(model: Model) {
     let (server, _dir) = serve(|c| {
         c.model = model;
-        c.flood = Some(rustchat_server::flood::FloodConfig {
+        c.flood = Some(rustchat_server::session::flood::FloodConfig {
             rate: 1.0,
             burst: 2.0,
             strikes: 2,

@@ -1,5 +1,5 @@
 //! End to end: while a connection is idle, the fan-out writes its events straight to its
-//! socket (`outbox.rs`, "Writing through"); when the connection has bytes of its own to send
+//! socket (`fanout/outbox.rs`, "Writing through"); when the connection has bytes of its own to send
 //! (pongs here) or its socket is full (it reads slowly, through a small window), its driver
 //! takes over — sometimes in the middle of an event. Whatever the mix, the client must get
 //! every event once, whole and in order, and its pongs in order (the last ping answered),
@@ -11,8 +11,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use common::{LineClient, RawWs, metric, metrics_over_http, serve};
+use rustchat_server::config::Blocking;
 use rustchat_server::config::{HistoryMode, Model};
-use rustchat_server::model_blocking::Blocking;
 
 /// Messages sent: 4,000 × ~4 KiB ≈ 16 MiB, through a 4 KiB window — several times what the
 /// kernel buffers for a loopback socket (a few MiB), so the socket does fill.

@@ -3,8 +3,8 @@
 use rustchat_proto::{ErrorKind, Nick, RoomName, ServerEvent};
 
 use super::{Hub, Session, inform, no_room, refuse};
-use crate::action::Ending;
 use crate::delivery::{ConnId, Encoded, Outcome};
+use crate::session::action::Ending;
 
 impl Hub {
     /// A new client arrives: it gets a unique guest nick (`guest-<n>`) and joins `#lobby`

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use rustchat_proto::{ChatMessage, Command, ErrorKind, HELP, Nick, RoomName, ServerEvent};
 
 use super::{Hub, HubConfig, HubStats};
-use crate::action::Ending;
 use crate::delivery::{ConnId, Outcome};
+use crate::session::action::Ending;
 
 const ALICE: ConnId = ConnId(1);
 const BOB: ConnId = ConnId(2);

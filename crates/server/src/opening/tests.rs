@@ -79,7 +79,7 @@ fn a_line_client_that_speaks_first_is_not_greeted() {
     assert!(session.outbound().is_empty());
     assert_eq!(
         session.next_action(Instant::now()),
-        Some(crate::action::Action::Register)
+        Some(crate::session::action::Action::Register)
     );
 }
 
@@ -170,12 +170,12 @@ fn an_upgrade_starts_a_websocket_session_with_what_came_after_the_head() {
     let now = Instant::now();
     assert_eq!(
         session.next_action(now),
-        Some(crate::action::Action::Register)
+        Some(crate::session::action::Action::Register)
     );
     assert!(
         matches!(
             session.next_action(now),
-            Some(crate::action::Action::Command(
+            Some(crate::session::action::Action::Command(
                 rustchat_proto::Command::Who(_)
             ))
         ),

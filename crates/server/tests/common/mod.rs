@@ -12,8 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use rustchat_proto::ServerEvent;
+use rustchat_server::config::Blocking;
 use rustchat_server::config::{Model, ServerConfig};
-use rustchat_server::model_blocking::Blocking;
 use rustchat_server::server::{RunningServer, start};
 use rustchat_ws::blocking::WebSocket;
 use rustchat_ws::handshake::ClientHandshake;

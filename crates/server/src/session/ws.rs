@@ -8,8 +8,8 @@ use rustchat_proto::{Command, ErrorKind, ErrorReply, ServerEvent};
 use rustchat_ws::outbound::Outbound;
 use rustchat_ws::{CloseCode, CloseFrame, Connection, Event, Message, Role};
 
-use crate::action::{Action, Ending, Heard};
 use crate::delivery::{Encoded, Wire};
+use crate::session::action::{Action, Ending, Heard};
 
 /// Keepalive timings.
 #[derive(Debug, Clone, Copy)]

@@ -16,16 +16,19 @@
 //!
 //! It owns no socket and reads no clock: time comes in as `now`.
 
+pub mod detect;
+pub mod http;
+
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use rustchat_ws::handshake::{Request, http_response};
 
-use crate::detect::{Kind, classify};
-use crate::driver;
-use crate::http::{HttpContext, Route, route};
+use crate::conn::driver;
+use crate::opening::detect::{Kind, classify};
+use crate::opening::http::{HttpContext, Route, route};
 use crate::session::Session;
-use crate::state::Shared;
+use crate::shared::Shared;
 
 /// How long a client over the connection limit may take to show what it speaks, so that it
 /// is refused in its own protocol.

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::delivery::{ConnId, Wire};
-use crate::flood::TokenBucket;
-use crate::line_session::LineSession;
-use crate::outbox::{Drained, Outbox};
+use crate::fanout::outbox::{Drained, Outbox};
+use crate::model::stream::ByteStream;
+use crate::session::flood::TokenBucket;
+use crate::session::line::LineSession;
+use crate::session::ws::{Keepalive, WsSession};
 use crate::session::{Ending, Session, Transport};
-use crate::state::Shared;
-use crate::stream::ByteStream;
-use crate::ws_session::{Keepalive, WsSession};
+use crate::shared::Shared;
 
 #[cfg(test)]
 mod tests;

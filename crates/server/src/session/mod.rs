@@ -10,12 +10,17 @@ use std::time::Instant;
 use rustchat_proto::ServerEvent;
 use rustchat_ws::outbound::Outbound;
 
-use crate::action::Heard;
-pub use crate::action::{Action, Ending};
+use crate::session::action::Heard;
+pub mod action;
+pub mod flood;
+pub mod line;
+pub mod ws;
+
 use crate::delivery::{Encoded, Wire};
-use crate::flood::{TokenBucket, Verdict};
-use crate::line_session::LineSession;
-use crate::ws_session::WsSession;
+use crate::session::flood::{TokenBucket, Verdict};
+use crate::session::line::LineSession;
+use crate::session::ws::WsSession;
+pub use action::{Action, Ending};
 
 /// The transport-specific half of a session.
 #[derive(Debug)]
@@ -202,7 +207,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flood::FloodConfig;
+    use crate::session::flood::FloodConfig;
 
     /// A line session that joined the chat, with a bucket of `burst` tokens and `strikes`.
     fn flooded_line_session(burst: f64, strikes: u32) -> Session {

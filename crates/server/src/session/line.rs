@@ -9,8 +9,8 @@ use rustchat_proto::{
 };
 use rustchat_ws::outbound::Outbound;
 
-use crate::action::{Action, Ending, Heard};
 use crate::delivery::Encoded;
+use crate::session::action::{Action, Ending, Heard};
 
 /// Where the session is in its life.
 #[derive(Debug)]

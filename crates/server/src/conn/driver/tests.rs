@@ -10,10 +10,10 @@ use rustchat_proto::ServerEvent;
 use rustchat_ws::{CloseCode, Config, Connection, Event, Role};
 
 use super::*;
-use crate::action::Action;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{HistoryMode, ServerConfig};
 use crate::session::FLOOD_WARNING;
+use crate::session::action::Action;
 
 const MS: Duration = Duration::from_millis(1);
 

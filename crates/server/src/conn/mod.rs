@@ -20,16 +20,18 @@
 //!
 //! as `quinn-proto`'s `Connection` is driven by quinn's runtimes.
 
+pub mod driver;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use rustchat_ws::outbound::Outbound;
 
-use crate::driver::Driver;
-use crate::outbox::Outbox;
+use crate::conn::driver::Driver;
+use crate::fanout::outbox::Outbox;
+use crate::model::stream::ByteStream;
 use crate::session::{Ending, Session};
-use crate::state::Shared;
-use crate::stream::ByteStream;
+use crate::shared::Shared;
 
 /// One connection after its opening: its session and its link to the shared state.
 #[derive(Debug)]

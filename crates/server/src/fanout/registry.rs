@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::clock::Clock;
-use crate::committer::Fanout;
 use crate::delivery::{ConnId, Outcome};
+use crate::fanout::committer::Fanout;
+use crate::fanout::outbox::{Outbox, Pushed};
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, Pushed};
 
 /// Who is connected, by id, with the queue each one drains.
 #[derive(Debug, Default)]

@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::clock::{Clock, SystemClock};
-use crate::committer::{CommitConfig, Committer, CommitterJoin};
 use crate::config::{HistoryMode, ServerConfig};
 use crate::delivery::{ConnId, Outcome, Wire};
+use crate::fanout::committer::{CommitConfig, Committer, CommitterJoin};
+use crate::fanout::outbox::{Outbox, SlowPolicy};
+use crate::fanout::registry::{Registry, RegistryFanout};
 use crate::history::{History, HistoryError};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, SlowPolicy};
-use crate::registry::{Registry, RegistryFanout};
 use crate::session::Action;
 
 /// The server's shared state.

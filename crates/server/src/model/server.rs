@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::watch;
 
-use crate::committer::CommitterJoin;
 use crate::config::{Model, ServerConfig};
+use crate::fanout::committer::CommitterJoin;
 use crate::history::HistoryError;
-use crate::listener;
-use crate::state::Shared;
-use crate::{model_async, model_blocking};
+use crate::model::listener;
+use crate::model::{blocking, tasks};
+use crate::shared::Shared;
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +71,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             std::thread::Builder::new()
                 .name("rustchat-async".into())
                 .spawn(move || {
-                    if let Err(e) =
-                        runtime.block_on(model_async::serve(serving, listeners, stopped))
-                    {
+                    if let Err(e) = runtime.block_on(tasks::serve(serving, listeners, stopped)) {
                         tracing::error!("server stopped: {e}");
                     }
                 })
@@ -83,7 +81,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             std::thread::Builder::new()
                 .name("rustchat-accept".into())
                 .spawn(move || {
-                    if let Err(e) = model_blocking::serve(serving, listeners, blocking, flag) {
+                    if let Err(e) = blocking::serve(serving, listeners, blocking, flag) {
                         tracing::error!("server stopped: {e}");
                     }
                 })

@@ -9,7 +9,7 @@ use rustchat_ws::handshake::{HandshakeError, Request, Upgrade, http_response};
 use crate::delivery::Wire;
 
 /// The chat page, embedded in the binary (no build step, no CDN).
-pub const PAGE: &str = include_str!("../assets/index.html");
+pub const PAGE: &str = include_str!("../../assets/index.html");
 
 /// The subprotocol for JSON events.
 pub const PROTOCOL_JSON: &str = "rustchat.json";

@@ -1,0 +1,398 @@
+//! One connection on one thread: its opening, then the session loop around `Conn`, then its
+//! goodbye. The thread blocks in `poll(2)` on the socket and on the waker its outbox rings.
+
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mio::Interest;
+use mio::net::TcpStream;
+use mio::unix::SourceFd;
+use rustchat_ws::outbound::Outbound;
+
+use super::poller::Poller;
+use super::{SOCKET, TICK};
+use crate::conn::Conn;
+use crate::model::listener::NODELAY_INHERITED;
+use crate::model::stream::ByteStream;
+use crate::opening::{Opening, Step};
+use crate::session::Session;
+use crate::shared::Shared;
+
+/// One client, start to end, on the calling thread; `poller` is the thread's, made if need be.
+pub(super) fn serve_one(
+    tcp: TcpStream,
+    shared: &Shared,
+    stop: &AtomicBool,
+    poller: &mut Option<Poller>,
+) {
+    if let Err(e) = connection(tcp, shared, stop, poller) {
+        tracing::debug!("connection ended: {e}");
+    }
+    shared.metrics.open_connections(-1);
+}
+
+fn connection(
+    mut tcp: TcpStream,
+    shared: &Shared,
+    stop: &AtomicBool,
+    poller: &mut Option<Poller>,
+) -> io::Result<()> {
+    if !NODELAY_INHERITED {
+        tcp.set_nodelay(true)?;
+    }
+    let poller = match poller {
+        Some(poller) => poller,
+        None => poller.insert(Poller::new()?),
+    };
+    // Registered until the end; closing the socket takes it out of the poll instance, unless
+    // the fan-out still holds it (see `run_session`).
+    poller
+        .poll
+        .registry()
+        .register(&mut tcp, SOCKET, Interest::READABLE)?;
+    let opening = Opening::new(shared, shared.clock.now());
+    match open(&tcp, shared, poller, stop, opening)? {
+        Some(session) => run_session(tcp, shared, session, stop, poller),
+        None => Ok(()),
+    }
+}
+
+/// Carries out an opening's steps (see `opening`: it decides; this waits, reads and writes)
+/// until it has a session for the connection, or none. When the server stops, a wait ends as
+/// if its deadline had passed: a silent client is greeted (and then told goodbye), a slow
+/// head gets its 408.
+fn open(
+    tcp: &TcpStream,
+    shared: &Shared,
+    poller: &mut Poller,
+    stop: &AtomicBool,
+    mut opening: Opening,
+) -> io::Result<Option<Session>> {
+    let config = &shared.config;
+    let mut step = Step::Read {
+        deadline: opening.deadline(),
+    };
+    loop {
+        step = match step {
+            Step::Read { deadline } => match read_once(tcp, poller, deadline, stop)? {
+                Some(0) => opening.eof(),
+                Some(n) => opening.read(shared, &poller.scratch[..n], shared.clock.now()),
+                None => opening.timeout(shared, shared.clock.now().max(deadline)),
+            },
+            Step::Answer(bytes) => {
+                write_and_close(tcp, poller, &bytes, config.shutdown_grace)?;
+                return Ok(None);
+            }
+            Step::Gone => return Ok(None),
+            Step::Session { preface, session } => {
+                if !preface.is_empty() {
+                    let until = Instant::now() + config.handshake_timeout;
+                    write_all_until(tcp, poller, &preface, until)?;
+                }
+                return Ok(Some(session));
+            }
+        };
+    }
+}
+
+/// Reads once into the thread's scratch buffer, waiting at most until `deadline` (`None`: it
+/// passed, or the server stops); `Some(0)` at the end of the stream.
+fn read_once(
+    tcp: &TcpStream,
+    poller: &mut Poller,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> io::Result<Option<usize>> {
+    loop {
+        match tcp.try_read(&mut poller.scratch) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stop.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        poller.wait(Some(left.min(TICK)))?;
+    }
+}
+
+/// Writes all of `bytes` by `deadline` (else `TimedOut`), waiting in poll while the socket is
+/// full.
+fn write_all_until(
+    tcp: &TcpStream,
+    poller: &mut Poller,
+    mut bytes: &[u8],
+    deadline: Instant,
+) -> io::Result<()> {
+    let mut watching = false;
+    let result = loop {
+        if bytes.is_empty() {
+            break Ok(());
+        }
+        match tcp.try_write_vectored(&[IoSlice::new(bytes)]) {
+            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break Err(io::ErrorKind::TimedOut.into());
+                }
+                if !watching {
+                    poller.watch(tcp, Interest::READABLE | Interest::WRITABLE)?;
+                    watching = true;
+                }
+                poller.wait(Some(left.min(TICK)))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    if watching {
+        poller.watch(tcp, Interest::READABLE)?;
+    }
+    result
+}
+
+/// Writes `bytes` within `grace`, shuts down our side, and drains the peer's for up to half a
+/// second, so the client reads everything before the close.
+fn write_and_close(
+    tcp: &TcpStream,
+    poller: &mut Poller,
+    bytes: &[u8],
+    grace: Duration,
+) -> io::Result<()> {
+    let result = write_all_until(tcp, poller, bytes, Instant::now() + grace);
+    let _ = tcp.shutdown(Shutdown::Write);
+    let until = Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(n)) = read_once(tcp, poller, until, &AtomicBool::new(false)) {
+        if n == 0 {
+            break;
+        }
+    }
+    result
+}
+
+/// Drives a session: the thread blocks in poll on its socket and its outbox's waker. The logic
+/// is [`Conn`]'s; this thread only waits, reads and writes.
+fn run_session(
+    tcp: TcpStream,
+    shared: &Shared,
+    session: Session,
+    stop: &AtomicBool,
+    poller: &mut Poller,
+) -> io::Result<()> {
+    // Shared with the fan-out, which writes through while this thread sleeps.
+    let sock = Arc::new(tcp);
+    let mut conn = Conn::new(shared, session, sock.clone());
+    let ring = poller.waker.clone();
+    conn.outbox().set_waker(move || {
+        let _ = ring.wake();
+    });
+    let result = drive(&sock, &mut conn, poller, stop);
+    let mut rest = conn.close();
+    if result.is_ok() {
+        let mut bytes = BytesMut::with_capacity(rest.len());
+        while !rest.is_empty() {
+            let chunk = rest.first_chunk();
+            bytes.extend_from_slice(chunk);
+            let n = chunk.len();
+            rest.advance(n);
+        }
+        let _ = write_and_close(&sock, poller, &bytes, shared.config.shutdown_grace);
+    }
+    // The poll instance serves this thread's next connection. Closing the socket forgets it
+    // there, unless someone else still holds it open.
+    if let Err(sock) = Arc::try_unwrap(sock) {
+        let _ = poller
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&sock.as_raw_fd()));
+    }
+    result
+}
+
+/// The session's loop: write, read what the socket holds, sleep until the socket or the
+/// outbox has news.
+///
+/// Readiness is edge-triggered (mio), so an event says only that bytes arrived, once: the
+/// loop keeps its own `unread` flag — the socket may hold bytes nobody has read — and reads
+/// before it sleeps whenever the flag is set. It starts set: the opening read only what it
+/// needed, and a client may have sent far more in its first write (issue 17: a 20 KB first
+/// line followed by `/who` waited forever for an edge that had already come). It stays set
+/// when a read stops early (the session fell behind on writing, or a read filled the
+/// buffer), so no path can wait for an edge after a partial read.
+fn drive(
+    sock: &mio::net::TcpStream,
+    conn: &mut Conn<'_>,
+    poller: &mut Poller,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    let mut writing = false;
+    let mut unread = true;
+    loop {
+        if conn.outbox_has_news() {
+            conn.handle_outbox();
+            continue;
+        }
+        write_some(sock, conn.poll_transmit())?;
+        if conn.is_done() {
+            return Ok(());
+        }
+        if stop.load(Ordering::Acquire) {
+            // Looked at before every sleep: the server sets `stop` before it rings the
+            // outboxes, and this outbox may have been shut down before its waker was set.
+            conn.handle_shutdown();
+            continue;
+        }
+        if unread && conn.wants_read() {
+            // Bytes may be waiting and no edge will announce them again: read them now.
+            unread = read_all(sock, conn, &mut poller.scratch)?;
+            continue;
+        }
+        let want_write = conn.wants_write();
+        if want_write != writing {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            poller.watch(sock, interest)?;
+            writing = want_write;
+        }
+        // Until it wakes, the fan-out writes this client's events itself.
+        conn.sleep();
+        // Until the next keepalive or handshake deadline, if any: an idle session costs no
+        // wake-ups. The shutdown rings the outbox's waker.
+        let due = conn.poll_timeout();
+        poller.wait(due.map(|at| at.saturating_duration_since(Instant::now())))?;
+        conn.wake();
+        unread |= poller.events.iter().any(|e| {
+            e.token() == SOCKET && (e.is_readable() || e.is_read_closed() || e.is_error())
+        });
+        if due.is_some_and(|at| at <= Instant::now()) {
+            conn.handle_timeout();
+        }
+    }
+}
+
+/// Whether a read that did not fill the buffer emptied the socket, so that more data arriving
+/// later is sure to raise a new readiness event (Linux's edge-triggered epoll raises one for
+/// every arrival), and the read that would only say `WouldBlock` can be skipped.
+const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Reads and hands over what was read, read by read (so buffers stay bounded), until the
+/// socket is drained or the connection stops taking input. Returns whether the socket may
+/// still hold unread bytes (no new readiness event will say so).
+fn read_all(sock: &mio::net::TcpStream, conn: &mut Conn<'_>, buf: &mut [u8]) -> io::Result<bool> {
+    while !conn.is_done() {
+        if !conn.wants_read() {
+            return Ok(true);
+        }
+        match sock.try_read(buf) {
+            Ok(0) => {
+                conn.handle_eof();
+                return Ok(false);
+            }
+            Ok(n) => {
+                conn.handle_read(&buf[..n]);
+                if SHORT_READ_DRAINS && n < buf.len() {
+                    return Ok(false);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+/// Writes what the socket takes now (vectored), leaving the rest queued.
+fn write_some(sock: &impl ByteStream, out: &mut Outbound) -> io::Result<()> {
+    while !out.is_empty() {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let count = out.io_slices(&mut slices);
+        match sock.try_write_vectored(&slices[..count]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => out.advance(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Tells a connection over the limit that the server is full, on a thread of its own.
+pub(super) fn refuse_full(mut tcp: TcpStream, shared: &Shared) {
+    let mut poller = match Poller::new() {
+        Ok(poller) => poller,
+        Err(e) => {
+            tracing::warn!("cannot refuse a connection politely: {e}");
+            return;
+        }
+    };
+    if poller
+        .poll
+        .registry()
+        .register(&mut tcp, SOCKET, Interest::READABLE)
+        .is_err()
+    {
+        return;
+    }
+    let opening = Opening::refusing(shared.clock.now());
+    let _ = open(&tcp, shared, &mut poller, &AtomicBool::new(false), opening);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A connected pair on loopback whose client reads nothing and has a tiny receive window.
+    fn deaf_pair() -> io::Result<(std::net::TcpStream, TcpStream)> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        client.set_recv_buffer_size(4096)?;
+        client.connect(&listener.local_addr()?.into())?;
+        let (server_side, _) = listener.accept()?;
+        server_side.set_nonblocking(true)?;
+        Ok((client.into(), TcpStream::from_std(server_side)))
+    }
+
+    /// The last words to a client that reads nothing (an HTTP response, a goodbye) are given up
+    /// after the grace period: it cannot keep a thread — in `sequential`, the only one.
+    #[test]
+    fn a_goodbye_nobody_reads_is_given_up_after_the_grace() -> io::Result<()> {
+        let (_client, mut tcp) = deaf_pair()?;
+        let mut poller = Poller::new()?;
+        poller
+            .poll
+            .registry()
+            .register(&mut tcp, SOCKET, Interest::READABLE)?;
+        // Far more than loopback buffers hold (a few MiB), so the write must wait.
+        let bytes = vec![b'x'; 32 << 20];
+        let grace = Duration::from_millis(200);
+        let started = Instant::now();
+        let result = write_and_close(&tcp, &mut poller, &bytes, grace);
+        let took = started.elapsed();
+        assert_eq!(
+            result.map_err(|e| e.kind()),
+            Err(io::ErrorKind::TimedOut),
+            "the write cannot have finished"
+        );
+        // The grace, then at most half a second waiting for the client's end of the stream.
+        assert!(
+            took >= grace && took < grace + Duration::from_millis(1500),
+            "took {took:?}"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! The blocking concurrency models: `sequential`, `threads` and `pool:N`.
+//!
+//! They differ only in who runs a connection: the accepting thread itself (`sequential`: the
+//! others wait in the kernel's backlog), a thread of its own (`threads`: whichever of the
+//! threads waiting in `accept` the kernel gives it to — see [`Crew`]), or one of N workers that
+//! keeps it for its whole life (`pool`: the rest queue). The thread serving a connection blocks
+//! in `poll(2)` (mio) on two things: its socket, and a waker its outbox rings when events
+//! arrive — so a broadcast never waits for a slow receiver, exactly as in the async model.
+
+//!
+//! Files: `threads.rs` (the leader/followers crew), `pool.rs` (N workers and their queue),
+//! `poller.rs` (what a serving thread waits on), `conn.rs` (one connection on one thread: the
+//! opening, then the session loop around `Conn`).
+
+mod conn;
+mod poller;
+mod pool;
+mod threads;
+
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+pub use crate::config::Blocking;
+use crate::shared::Shared;
+use conn::{refuse_full, serve_one};
+use poller::poll_retrying;
+use pool::Pool;
+use threads::Crew;
+
+pub(super) const SOCKET: Token = Token(0);
+pub(super) const WAKE: Token = Token(1);
+/// How often the accepting loop (`sequential`, `pool`), [`Crew::serve`] (`threads`) and a
+/// connection still being detected look at the stop flag. A session's thread needs no such
+/// tick: it sleeps until its next deadline, and the shutdown reaches it through its outbox.
+pub(super) const TICK: Duration = Duration::from_millis(250);
+/// Stack of a connection thread or pool worker. A session needs little (reads land in the
+/// thread's heap scratch buffer); the 2 MiB default would be mapped and unmapped per new
+/// thread, while stacks this small are reused from the C library's cache of freed stacks.
+pub(super) const STACK: usize = 256 * 1024;
+/// The most one read takes from a socket.
+pub(super) const READ_CHUNK: usize = 16 * 1024;
+
+/// Serves until `stop` is set, then lets connections say goodbye and returns.
+pub fn serve(
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+    model: Blocking,
+    stop: Arc<AtomicBool>,
+) -> io::Result<()> {
+    if let Blocking::Threads(spares) = model {
+        return Crew::serve(shared, listeners, spares, stop);
+    }
+    let mut poll = Poll::new()?;
+    let mut sockets = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        listener.set_nonblocking(true)?;
+        let mut listener = mio::net::TcpListener::from_std(listener);
+        poll.registry()
+            .register(&mut listener, Token(i), Interest::READABLE)?;
+        sockets.push(listener);
+    }
+    let pool = match model {
+        Blocking::Pool(n) => Some(Pool::start(n.max(1), shared.clone(), stop.clone())?),
+        _ => None,
+    };
+    let mut events = Events::with_capacity(64);
+    let mut poller = None; // sequential serves on this thread
+    while !stop.load(Ordering::Acquire) {
+        poll_retrying(&mut poll, &mut events, Some(TICK))?;
+        for event in &events {
+            let Some(listener) = sockets.get(event.token().0) else {
+                continue;
+            };
+            while let Ok((tcp, _)) = listener.accept() {
+                let Some(tcp) = admit(tcp, &shared) else {
+                    continue;
+                };
+                match &pool {
+                    Some(pool) => pool.queue(tcp),
+                    None => serve_one(tcp, &shared, &stop, &mut poller),
+                }
+            }
+        }
+    }
+    drop(sockets); // stop listening before the goodbyes
+    if let Some(pool) = pool {
+        pool.join();
+    }
+    Ok(())
+}
+
+/// Lets a connection in (it stays non-blocking: every wait is a poll), or refuses it when the
+/// server is full.
+pub(super) fn admit(tcp: TcpStream, shared: &Arc<Shared>) -> Option<TcpStream> {
+    shared.metrics.connection_opened();
+    if shared.metrics.open_now() >= shared.config.max_connections as u64 {
+        shared.metrics.connection_refused();
+        let shared = shared.clone();
+        std::thread::spawn(move || refuse_full(tcp, &shared));
+        return None;
+    }
+    // Counted at accept, so connections queued for a pool worker count too.
+    shared.metrics.open_connections(1);
+    Some(tcp)
+}
