@@ -305,12 +305,16 @@ impl Server {
     fn await_metric(&self, name: &str, ok: impl Fn(u64) -> bool) -> Result<u64, String> {
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let value = self.metric(name)?;
-            if ok(value) {
-                return Ok(value);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("{name} stayed at {value}"));
+            // A metrics request may itself be refused while a flood still holds every slot:
+            // that is "not yet", not a failure.
+            let value = self.metric(name);
+            match value {
+                Ok(value) if ok(value) => return Ok(value),
+                Ok(value) if Instant::now() > deadline => {
+                    return Err(format!("{name} stayed at {value}"));
+                }
+                Err(why) if Instant::now() > deadline => return Err(why),
+                Ok(_) | Err(_) => {}
             }
             std::thread::sleep(Duration::from_millis(50));
         }
