@@ -44,11 +44,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     outbox_limit: usize,
     /// Seconds a client may stay more than --outbox-limit behind before it is dropped.
-    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
-    slow_consumer_grace: f64,
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_secs)]
+    slow_consumer_grace: Duration,
     /// Flood control: `RATE/BURST` commands per second (e.g. `10/20`), or `off`.
     #[arg(long, value_name = "RATE/BURST|off", default_value = "10/20", value_parser = parse_rate_limit)]
     rate_limit: RateLimit,
+    /// Seconds a connection may wait for a `pool` worker before it is told the server is busy.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pool_wait: Duration,
     /// Seconds to complete an HTTP request head or the HELLO handshake.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     handshake_timeout: u64,
@@ -74,6 +77,15 @@ fn parse_model(text: &str) -> Result<Model, String> {
 enum History {
     File,
     Memory,
+}
+
+/// A number of seconds, fractions allowed (`2`, `0.5`).
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("`{text}`: expected a number of seconds, 0 or more (e.g. 2 or 0.5)"))
 }
 
 /// `--rate-limit`: off, or a token bucket.
@@ -119,12 +131,13 @@ impl ServeArgs {
             max_line: self.max_line,
             max_ws_message: self.max_message,
             outbox_limit: self.outbox_limit,
-            slow_consumer_grace: Duration::from_secs_f64(self.slow_consumer_grace.max(0.0)),
+            slow_consumer_grace: self.slow_consumer_grace,
             flood: self.rate_limit.0,
             handshake_timeout: Duration::from_secs(self.handshake_timeout),
             ping_interval: Duration::from_secs(self.ping_interval),
             pong_timeout: Duration::from_secs(self.ping_interval),
             allowed_origins: self.allow_origin,
+            pool_wait: self.pool_wait,
             ..ServerConfig::default()
         };
         config.hub.motd = self.motd;
@@ -193,4 +206,31 @@ fn wait_for_signal() -> anyhow::Result<()> {
             tokio::signal::ctrl_c().await
         })
         .context("cannot listen for signals")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_take_fractions_and_refuse_what_is_not_a_duration() {
+        assert_eq!(parse_secs("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_secs("0"), Ok(Duration::ZERO));
+        for bad in ["-1", "inf", "NaN", "soon", ""] {
+            let err = parse_secs(bad).expect_err(bad);
+            assert!(err.contains("expected a number of seconds"), "{err}");
+        }
+    }
+
+    #[test]
+    fn rate_limits_are_rate_slash_burst_or_off() {
+        assert!(parse_rate_limit("off").is_ok_and(|r| r.0.is_none()));
+        let limit = parse_rate_limit("5/10").map(|r| r.0.map(|f| (f.rate, f.burst)));
+        assert_eq!(limit, Ok(Some((5.0, 10.0))));
+        for bad in ["5", "0/10", "5/-1", "a/b"] {
+            let err = parse_rate_limit(bad).map(|_| ()).expect_err(bad);
+            assert!(err.contains("expected RATE/BURST"), "{err}");
+        }
+    }
 }

@@ -120,6 +120,10 @@ pub struct ServerConfig {
     /// How long a spare thread of the `threads` model waits in `accept` for its next connection
     /// before it exits (10 s); the last one on each listening socket stays.
     pub spare_wait: Duration,
+    /// How long a connection may wait for a `pool` worker (10 s) before it is told the server
+    /// is busy and closed. Meanwhile a line client is told its place in line, and an HTTP
+    /// request that needs no session is answered at once.
+    pub pool_wait: Duration,
     /// Chat settings.
     pub hub: HubConfig,
 }
@@ -148,6 +152,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(2),
             spare_wait: Duration::from_secs(10),
+            pool_wait: Duration::from_secs(10),
             hub: HubConfig::default(),
         }
     }

@@ -58,6 +58,8 @@ pub struct Metrics {
     write_through: Metric,
     threads_started: Metric,
     accepting_threads: Metric,
+    pool_waiting: Metric,
+    pool_busy: Metric,
     slow_consumers: Metric,
     flood_disconnects: Metric,
     protocol_errors: Metric,
@@ -105,6 +107,14 @@ impl Default for Metrics {
                 "rustchat_accepting_threads",
                 "Threads of the threads model waiting in accept for a connection.",
             ),
+            pool_waiting: Metric::gauge(
+                "rustchat_pool_waiting",
+                "Connections waiting for a worker of the pool model.",
+            ),
+            pool_busy: Metric::counter(
+                "rustchat_pool_busy_refusals_total",
+                "Connections of the pool model closed after waiting too long for a worker.",
+            ),
             slow_consumers: Metric::counter(
                 "rustchat_slow_consumer_disconnects_total",
                 "Clients disconnected because they read too slowly.",
@@ -145,6 +155,7 @@ impl Metrics {
         http_request => http_requests,
         command => commands,
         thread_started => threads_started,
+        pool_busy_refusal => pool_busy,
         slow_consumer => slow_consumers,
         flood_disconnect => flood_disconnects,
         protocol_error => protocol_errors,
@@ -159,6 +170,11 @@ impl Metrics {
     /// Adjusts the gauge of threads waiting in `accept` (`threads` model).
     pub fn accepting_threads(&self, delta: i64) {
         self.accepting_threads.adjust(delta);
+    }
+
+    /// Adjusts the gauge of connections waiting for a pool worker.
+    pub fn pool_waiting(&self, delta: i64) {
+        self.pool_waiting.adjust(delta);
     }
 
     /// Connections open now.
@@ -191,6 +207,8 @@ impl Metrics {
             &self.write_through,
             &self.threads_started,
             &self.accepting_threads,
+            &self.pool_waiting,
+            &self.pool_busy,
             &self.slow_consumers,
             &self.flood_disconnects,
             &self.protocol_errors,

@@ -334,14 +334,18 @@ scenarios!(threads: room_chat, one_client, shutdown, keepalive, slow_consumer, f
 scenarios!(pool: room_chat, one_client, shutdown, keepalive, slow_consumer, flood, full);
 scenarios!(sequential: one_client, keepalive, flood);
 
-/// `sequential` serves one connection at a time; the next waits in the backlog and is served
-/// when the first leaves. A pool of N serves N at once the same way.
+/// `sequential` serves one connection at a time; the next waits in the backlog (in silence)
+/// and is served when the first leaves. A pool of N serves N at once the same way, and tells
+/// the next one that it waits (more in `pool.rs`).
 fn waits_its_turn(model: Model, at_once: usize) {
     let (server, _dir) = serve(|c| c.model = model);
     let addr = server.addr();
     let mut served: Vec<LineClient> = (0..at_once).map(|_| LineClient::join(addr).0).collect();
     let mut waiting = LineClient::connect(addr);
     waiting.send("");
+    if matches!(model, Model::Blocking(Blocking::Pool(_))) {
+        waiting.expect("its place in line", |l| l.contains("number 1 in line"));
+    }
     waiting.expect_silence(Duration::from_millis(300));
     let mut first = served.remove(0);
     first.send("/quit");

@@ -192,6 +192,51 @@ impl Opening {
     }
 }
 
+/// For a connection still waiting for a `pool` worker: if `first` (its bytes so far, not yet
+/// taken from the socket) holds a whole HTTP request that needs no session — the page,
+/// `/healthz`, `/metrics`, a 4xx — the answer, and how many bytes of `first` the request
+/// used. Such a request is answered at once instead of waiting its turn (so `/metrics` can
+/// show a full queue). `None` for anything else: an upgrade, a line client, half a head.
+pub fn answer_without_session(shared: &Shared, first: &[u8]) -> Option<(usize, Bytes)> {
+    if classify(first) != Some(Kind::Http) {
+        return None;
+    }
+    match Request::parse(first, &shared.config.head_limits()) {
+        Ok(Some((request, used))) => match route_request(shared, &request) {
+            Route::Respond(bytes) => {
+                shared.metrics.http_request();
+                Some((used, bytes))
+            }
+            Route::Upgrade { .. } => None,
+        },
+        Ok(None) => None,
+        Err(e) => {
+            shared.metrics.protocol_error();
+            Some((first.len(), e.response()))
+        }
+    }
+}
+
+/// What a connection that waited `waited` for a `pool` worker (all `workers` stayed taken) is
+/// told before it is closed, in the protocol its first bytes suggest.
+pub fn server_busy_response(first: &[u8], workers: usize, waited: Duration) -> Bytes {
+    let text = format!(
+        "server busy: all {workers} workers stayed taken for the {} s you waited — try again later\n",
+        waited.as_secs_f64().round()
+    );
+    unavailable(first, &text)
+}
+
+/// The notice for a line client waiting for a `pool` worker: it is `place`-th in line and is
+/// let in when a worker frees up, or refused after `limit`.
+pub fn queued_notice(place: usize, workers: usize, limit: Duration) -> Bytes {
+    Bytes::from(format!(
+        "*** rustchat is busy: all {workers} workers are taken and you are number {place} in line — \
+         you are let in as soon as one is free, or told to come back later after {} s\n",
+        limit.as_secs_f64().round()
+    ))
+}
+
 /// Routes an HTTP request with the server's metrics and origin rules.
 fn route_request(shared: &Shared, request: &Request) -> Route {
     let metrics = || shared.metrics_text();
@@ -214,6 +259,11 @@ fn head_timeout_response(limit: Duration) -> Bytes {
 /// What a client is told when the server is full, in the protocol its first bytes suggest.
 fn server_full_response(first: &[u8], max: usize) -> Bytes {
     let text = format!("server full: {max} connections already open — try again later\n");
+    unavailable(first, &text)
+}
+
+/// `text` as an `ERROR` line for a line client, else as a 503 that says when to come back.
+fn unavailable(first: &[u8], text: &str) -> Bytes {
     match classify(first) {
         Some(Kind::Line) => Bytes::from(format!("ERROR {text}")),
         Some(Kind::Http) | None => http_response(

@@ -65,14 +65,15 @@ pub fn serve(
             .register(&mut listener, Token(i), Interest::READABLE)?;
         sockets.push(listener);
     }
-    let pool = match model {
+    let mut pool = match model {
         Blocking::Pool(n) => Some(Pool::start(n.max(1), shared.clone(), stop.clone())?),
         _ => None,
     };
     let mut events = Events::with_capacity(64);
     let mut poller = None; // sequential serves on this thread
     while !stop.load(Ordering::Acquire) {
-        poll_retrying(&mut poll, &mut events, Some(TICK))?;
+        let tick = pool.as_ref().map_or(TICK, |pool| pool.tick(TICK));
+        poll_retrying(&mut poll, &mut events, Some(tick))?;
         for event in &events {
             let Some(listener) = sockets.get(event.token().0) else {
                 continue;
@@ -82,15 +83,18 @@ pub fn serve(
                     continue;
                 };
                 match &pool {
-                    Some(pool) => pool.queue(tcp),
+                    Some(pool) => pool.queue(tcp, &shared),
                     None => serve_one(tcp, &shared, &stop, &mut poller),
                 }
             }
         }
+        if let Some(pool) = &mut pool {
+            pool.tend(&shared);
+        }
     }
     drop(sockets); // stop listening before the goodbyes
     if let Some(pool) = pool {
-        pool.join();
+        pool.join(&shared);
     }
     Ok(())
 }
