@@ -236,6 +236,9 @@ fn drive(
 ) -> io::Result<()> {
     let mut writing = false;
     let mut unread = true;
+    // The peer's end of stream was announced: reads go on to the 0 that says it, since no
+    // edge will announce it again (the FIN may have come with the last bytes).
+    let mut hung_up = false;
     loop {
         if conn.outbox_has_news() {
             conn.handle_outbox();
@@ -253,7 +256,7 @@ fn drive(
         }
         if unread && conn.wants_read() {
             // Bytes may be waiting and no edge will announce them again: read them now.
-            unread = read_all(sock, conn, &mut poller.scratch)?;
+            unread = read_all(sock, conn, &mut poller.scratch, hung_up)?;
             continue;
         }
         let want_write = conn.wants_write();
@@ -273,9 +276,10 @@ fn drive(
         let due = conn.poll_timeout();
         poller.wait(due.map(|at| at.saturating_duration_since(Instant::now())))?;
         conn.wake();
-        unread |= poller.events.iter().any(|e| {
-            e.token() == SOCKET && (e.is_readable() || e.is_read_closed() || e.is_error())
-        });
+        for e in poller.events.iter().filter(|e| e.token() == SOCKET) {
+            unread |= e.is_readable() || e.is_read_closed() || e.is_error();
+            hung_up |= e.is_read_closed() || e.is_error();
+        }
         if due.is_some_and(|at| at <= Instant::now()) {
             conn.handle_timeout();
         }
@@ -289,8 +293,14 @@ const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "andro
 
 /// Reads and hands over what was read, read by read (so buffers stay bounded), until the
 /// socket is drained or the connection stops taking input. Returns whether the socket may
-/// still hold unread bytes (no new readiness event will say so).
-fn read_all(sock: &mio::net::TcpStream, conn: &mut Conn<'_>, buf: &mut [u8]) -> io::Result<bool> {
+/// still hold unread bytes (no new readiness event will say so). Once the peer has hung up,
+/// a short read proves nothing: the end of stream still waits behind the bytes.
+fn read_all(
+    sock: &mio::net::TcpStream,
+    conn: &mut Conn<'_>,
+    buf: &mut [u8],
+    hung_up: bool,
+) -> io::Result<bool> {
     while !conn.is_done() {
         if !conn.wants_read() {
             return Ok(true);
@@ -302,7 +312,7 @@ fn read_all(sock: &mio::net::TcpStream, conn: &mut Conn<'_>, buf: &mut [u8]) -> 
             }
             Ok(n) => {
                 conn.handle_read(&buf[..n]);
-                if SHORT_READ_DRAINS && n < buf.len() {
+                if SHORT_READ_DRAINS && !hung_up && n < buf.len() {
                     return Ok(false);
                 }
             }
