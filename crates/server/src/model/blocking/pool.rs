@@ -57,6 +57,9 @@ struct Line {
     waiting: VecDeque<Waiting>,
     /// Shutting down: workers serve who is in line, then exit.
     closed: bool,
+    /// Workers waiting for a connection (or woken for one and not back yet): the first this
+    /// many in line are about to be served, not kept waiting.
+    idle: usize,
 }
 
 /// A connection in line for a worker.
@@ -149,6 +152,7 @@ impl Pool {
         let now = shared.clock.now();
         let config = &shared.config;
         let mut line = self.room.lock();
+        let idle = line.idle;
         let mut place = 0;
         let mut i = 0;
         while i < line.waiting.len() {
@@ -168,11 +172,13 @@ impl Pool {
                 judge(shared, waiting, first, waited)
             };
             match verdict {
+                // A worker is already on its way: nobody waits, nobody is told so.
+                Verdict::Wait | Verdict::Tell if place < idle => {}
                 Verdict::Wait => {}
                 Verdict::Tell => {
                     waiting.told = true;
                     // A fresh socket's send buffer takes a line whole.
-                    let notice = queued_notice(place + 1, self.size, config.pool_wait);
+                    let notice = queued_notice(place - idle + 1, self.size, config.pool_wait);
                     let _ = (&waiting.tcp).write(&notice);
                 }
                 Verdict::Gone | Verdict::Answer(..) | Verdict::Answered(..) => {
@@ -323,7 +329,9 @@ impl Room {
             if line.closed {
                 return None;
             }
+            line.idle += 1;
             line = self.ready.wait(line).unwrap_or_else(|p| p.into_inner());
+            line.idle -= 1;
         }
     }
 }
