@@ -148,6 +148,7 @@ pub(crate) fn checked_limit(limit: u64) -> Result<u32, CommandError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::room;
     use crate::strategies;
     use proptest::prelude::*;
 
@@ -163,10 +164,6 @@ mod tests {
             Err(err) => err,
             other => panic!("{line:?} gave {other:?}"),
         }
-    }
-
-    fn room(name: &str) -> RoomName {
-        RoomName::parse(name).unwrap_or_else(|err| panic!("{err}"))
     }
 
     #[test]

@@ -246,6 +246,7 @@ fn describe(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{nick, room};
     use crate::strategies;
     use proptest::prelude::*;
 
@@ -258,14 +259,6 @@ mod tests {
             Err(err) => err,
             Ok(command) => panic!("{json} gave {command:?}"),
         }
-    }
-
-    fn nick(name: &str) -> Nick {
-        Nick::parse_known(name).unwrap_or_else(|err| panic!("{err}"))
-    }
-
-    fn room(name: &str) -> RoomName {
-        RoomName::parse(name).unwrap_or_else(|err| panic!("{err}"))
     }
 
     #[test]

@@ -38,17 +38,10 @@ impl ServerEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
+    use crate::fixtures::{nick, room};
     use crate::strategies;
-    use crate::{ErrorKind, Nick, RoomName};
     use proptest::prelude::*;
-
-    fn nick(name: &str) -> Nick {
-        Nick::parse_known(name).unwrap_or_else(|err| panic!("{err}"))
-    }
-
-    fn room(name: &str) -> RoomName {
-        RoomName::parse(name).unwrap_or_else(|err| panic!("{err}"))
-    }
 
     #[test]
     fn events_have_a_snake_case_type_and_every_field() {

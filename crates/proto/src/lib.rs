@@ -53,6 +53,8 @@
 mod command;
 mod error_kind;
 mod event;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 mod hello;
 mod json;
 mod json_event;

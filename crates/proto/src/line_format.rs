@@ -163,17 +163,10 @@ fn history(out: &mut String, room: &RoomName, messages: &[ChatMessage]) {
 mod tests {
     use super::*;
     use crate::error_kind::ErrorKind;
+    use crate::fixtures::{nick, room};
 
     /// 12:03:04 UTC on some day, plus 567 ms.
     const TS: u64 = 1_700_000_000_000 - (1_700_000_000 % 86_400) * 1000 + 43_384_567;
-
-    fn nick(name: &str) -> Nick {
-        Nick::parse_known(name).unwrap_or_else(|err| panic!("{err}"))
-    }
-
-    fn room(name: &str) -> RoomName {
-        RoomName::parse(name).unwrap_or_else(|err| panic!("{err}"))
-    }
 
     fn said(text: &str, action: bool) -> ChatMessage {
         ChatMessage {

@@ -151,6 +151,7 @@ fn parse_limit(word: &str) -> Result<u32, CommandError> {
 mod tests {
     use super::*;
     use crate::error_kind::{ErrorKind, ErrorReply};
+    use crate::fixtures::{nick, room};
 
     fn parsed(line: &str) -> Command {
         match Command::parse(line) {
@@ -164,14 +165,6 @@ mod tests {
             Err(err) => err,
             other => panic!("{line:?} gave {other:?}"),
         }
-    }
-
-    fn nick(name: &str) -> Nick {
-        Nick::parse_known(name).unwrap_or_else(|err| panic!("{err}"))
-    }
-
-    fn room(name: &str) -> RoomName {
-        RoomName::parse(name).unwrap_or_else(|err| panic!("{err}"))
     }
 
     #[test]

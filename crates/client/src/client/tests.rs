@@ -1,13 +1,6 @@
 use super::*;
-use rustchat_proto::{ErrorKind, Nick, RoomName, RoomSummary};
-
-fn nick(name: &str) -> Nick {
-    Nick::parse_known(name).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn room(name: &str) -> RoomName {
-    RoomName::parse(name).unwrap_or_else(|e| panic!("{e}"))
-}
+use rustchat_proto::fixtures::{message, nick, room};
+use rustchat_proto::{ErrorKind, RoomSummary};
 
 fn event(client: &mut Client, event: ServerEvent) -> Vec<String> {
     client.on_incoming(Incoming::Event(event))
@@ -23,17 +16,6 @@ fn welcome(client: &mut Client, who: &str) {
             motd: Some("Be kind.\nReally.".into()),
         },
     );
-}
-
-fn message(id: u64, from: &str, text: &str) -> ChatMessage {
-    ChatMessage {
-        id,
-        ts: id * 1000,
-        room: room("#lobby"),
-        from: nick(from),
-        text: text.into(),
-        action: false,
-    }
 }
 
 fn kinds(client: &Client) -> Vec<&EntryKind> {
@@ -62,10 +44,13 @@ fn welcome_sets_who_and_where_and_shows_the_motd() {
 fn own_messages_are_marked_and_text_is_sanitised() {
     let mut client = Client::new(None, None);
     welcome(&mut client, "alice");
-    event(&mut client, ServerEvent::Message(message(1, "Alice", "hi")));
     event(
         &mut client,
-        ServerEvent::Message(message(2, "bob", "\u{1b}[31mred\u{202e}")),
+        ServerEvent::Message(message(1, "#lobby", "Alice", "hi")),
+    );
+    event(
+        &mut client,
+        ServerEvent::Message(message(2, "#lobby", "bob", "\u{1b}[31mred\u{202e}")),
     );
     let entries = client.entries();
     let last = entries.len() - 1;
@@ -248,11 +233,17 @@ fn over_lines_what_we_asked_for_is_remembered() {
 fn history_replays_skip_messages_already_shown() {
     let mut client = Client::new(None, None);
     welcome(&mut client, "alice");
-    event(&mut client, ServerEvent::Message(message(7, "bob", "seen")));
+    event(
+        &mut client,
+        ServerEvent::Message(message(7, "#lobby", "bob", "seen")),
+    );
     let before = client.entries().len();
     let replay = |ids: &[u64]| ServerEvent::History {
         room: room("#lobby"),
-        messages: ids.iter().map(|id| message(*id, "bob", "m")).collect(),
+        messages: ids
+            .iter()
+            .map(|id| message(*id, "#lobby", "bob", "m"))
+            .collect(),
     };
     event(&mut client, replay(&[5, 6, 7]));
     assert_eq!(client.entries().len(), before, "all seen: nothing shown");

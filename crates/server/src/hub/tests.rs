@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use rustchat_proto::fixtures::{message, nick, room};
 use rustchat_proto::{ChatMessage, Command, ErrorKind, HELP, Nick, RoomName, ServerEvent};
 
 use super::{Hub, HubConfig, HubStats};
@@ -12,25 +13,6 @@ const ALICE: ConnId = ConnId(1);
 const BOB: ConnId = ConnId(2);
 const CAROL: ConnId = ConnId(3);
 const DAVE: ConnId = ConnId(4);
-
-fn nick(name: &str) -> Nick {
-    Nick::parse_known(name).unwrap_or_else(|err| panic!("{name}: {err}"))
-}
-
-fn room(name: &str) -> RoomName {
-    RoomName::parse(name).unwrap_or_else(|err| panic!("{name}: {err}"))
-}
-
-fn message(id: u64, room_name: &str, text: &str) -> ChatMessage {
-    ChatMessage {
-        id,
-        ts: id * 10,
-        room: room(room_name),
-        from: nick("old"),
-        text: text.to_owned(),
-        action: false,
-    }
-}
 
 /// A hub with `conns` connected and named after them (alice, bob, carol, dave), all in #lobby.
 fn hub_with(config: HubConfig, conns: &[ConnId]) -> Hub {
@@ -122,7 +104,10 @@ fn history_for(outcome: &Outcome, conn: ConnId) -> Vec<ChatMessage> {
 fn connect_sends_welcome_joined_history_members_in_that_order() {
     let mut hub = Hub::new(HubConfig::default().motd("Be kind."));
     hub.restore(
-        vec![message(1, "#lobby", "one"), message(2, "#lobby", "two")],
+        vec![
+            message(1, "#lobby", "old", "one"),
+            message(2, "#lobby", "old", "two"),
+        ],
         3,
     );
     hub.connect(ALICE, 0);
@@ -790,9 +775,9 @@ fn commands_from_unknown_connections_get_nothing() {
 fn restore_continues_ids_and_replays_restored_messages() {
     let mut hub = Hub::new(HubConfig::default().history_cap(2));
     let restored = vec![
-        message(3, "#rust", "a"),
-        message(5, "#rust", "b"),
-        message(8, "#rust", "c"),
+        message(3, "#rust", "old", "a"),
+        message(5, "#rust", "old", "b"),
+        message(8, "#rust", "old", "c"),
     ];
     hub.restore(restored, 100);
     hub.connect(ALICE, 0);
@@ -805,7 +790,7 @@ fn restore_continues_ids_and_replays_restored_messages() {
     let said = run(&mut hub, ALICE, say("d"));
     assert_eq!(said.record.map(|m| m.id), Some(100));
     let mut behind = Hub::new(HubConfig::default());
-    behind.restore(vec![message(41, "#rust", "x")], 7);
+    behind.restore(vec![message(41, "#rust", "old", "x")], 7);
     behind.connect(BOB, 0);
     assert_eq!(
         run(&mut behind, BOB, say("y")).record.map(|m| m.id),
