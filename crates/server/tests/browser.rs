@@ -7,43 +7,45 @@
 //! Without them the test prints `SKIPPED: …` and passes, unless `RUSTCHAT_REQUIRE_BROWSER=1`
 //! (CI), where anything missing fails it.
 
+#[macro_use]
+mod common;
+
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustchat_server::config::{HistoryMode, ServerConfig};
+use rustchat_server::config::{HistoryMode, Model, ServerConfig};
 use rustchat_server::server;
 
 /// The script stops itself after 60 s; this bounds a node or browser that hangs anyway.
 const LIMIT: Duration = Duration::from_secs(120);
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-#[test]
-fn chat_page_works_in_headless_chromium() -> TestResult {
+fn chat_page_works_in_headless_chromium(model: Model) {
     let root = repo_root();
     if !browser_available(&root) {
-        return Ok(());
+        return;
     }
     let server = server::start(ServerConfig {
-        listen: vec!["127.0.0.1:0".parse()?],
+        listen: vec!["127.0.0.1:0".parse().expect("a socket address")],
         history: HistoryMode::Memory,
+        model,
         // Chromium may take longer than 100 ms between connecting and sending its request
         // when the machine is busy; the server then greets it in the line protocol and the
         // page load fails (ERR_INVALID_HTTP_RESPONSE). The terminal client waits for its
         // greeting, so a longer wait only slows it down.
         detect_timeout: Duration::from_secs(1),
         ..Default::default()
-    })?;
+    })
+    .expect("the server starts");
     let url = format!("http://{}", server.addr());
     let mut node = Command::new("node");
     node.arg(root.join("tests/browser/chat.test.mjs"))
         .arg(&url)
         .current_dir(&root);
-    let run = run_bounded(node)?;
-    server.shutdown()?;
+    let run = run_bounded(node).expect("node runs");
+    server.shutdown().expect("a clean shutdown");
     println!("{}{}", run.stdout, run.stderr);
     assert!(
         run.status.is_some_and(|s| s.success()),
@@ -53,8 +55,14 @@ fn chat_page_works_in_headless_chromium() -> TestResult {
         run.stdout,
         run.stderr,
     );
-    Ok(())
 }
+
+use common::{async_model, pool, threads};
+
+// Not `sequential`: the script holds two pages and a line client open at once.
+scenarios!(async_model: chat_page_works_in_headless_chromium);
+scenarios!(threads: chat_page_works_in_headless_chromium);
+scenarios!(pool: chat_page_works_in_headless_chromium);
 
 /// The workspace root (this crate is `crates/server`).
 fn repo_root() -> PathBuf {

@@ -1,18 +1,20 @@
 //! End to end: line clients chatting — greetings, nicks, rooms, private messages, notices,
 //! help, quit — over real sockets on 127.0.0.1.
 
+#[macro_use]
 mod common;
+
+use rustchat_server::config::Model;
 
 use std::time::Duration;
 
-use common::{LineClient, serve_default, untimed};
+use common::{LineClient, serve, untimed};
 
 const GREETING: &str =
     "*** rustchat: press Enter to join #lobby, type a message, or /help for the commands";
 
-#[test]
-fn a_silent_client_is_greeted_and_joins_on_its_first_line() {
-    let (server, _dir) = serve_default();
+fn a_silent_client_is_greeted_and_joins_on_its_first_line(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut first = LineClient::connect(server.addr());
     first.next_is(GREETING);
     // Greeted, but not in the chat yet: nobody sees a guest for an idle socket.
@@ -46,9 +48,8 @@ fn a_silent_client_is_greeted_and_joins_on_its_first_line() {
     );
 }
 
-#[test]
-fn a_client_that_speaks_first_is_registered_then_heard() {
-    let (server, _dir) = serve_default();
+fn a_client_that_speaks_first_is_registered_then_heard(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let (mut alice, _) = LineClient::join(server.addr());
     let mut talker = LineClient::connect(server.addr());
     talker.send("hi from the first line");
@@ -59,9 +60,8 @@ fn a_client_that_speaks_first_is_registered_then_heard() {
     alice.expect_event("#lobby <guest-2> hi from the first line");
 }
 
-#[test]
-fn nick_rules_are_enforced_with_errors_that_say_what_is_expected() {
-    let (server, _dir) = serve_default();
+fn nick_rules_are_enforced_with_errors_that_say_what_is_expected(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut alice = LineClient::named(server.addr(), "alice");
     let (mut bob, bob_guest) = LineClient::join(server.addr());
     let cases = [
@@ -125,9 +125,8 @@ fn nick_rules_are_enforced_with_errors_that_say_what_is_expected() {
     alice.expect_event(&format!("~ {bob_guest} is now known as alice"));
 }
 
-#[test]
-fn messages_reach_the_room_and_come_back_to_the_sender() {
-    let (server, _dir) = serve_default();
+fn messages_reach_the_room_and_come_back_to_the_sender(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut alice = LineClient::named(server.addr(), "alice");
     let mut bob = LineClient::named(server.addr(), "bob");
     alice.expect_event("-> guest-2 joined #lobby");
@@ -160,9 +159,8 @@ fn messages_reach_the_room_and_come_back_to_the_sender() {
     bob.expect_event("#lobby <alice> a\\rb");
 }
 
-#[test]
-fn nobody_can_forge_a_name() {
-    let (server, _dir) = serve_default();
+fn nobody_can_forge_a_name(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut alice = LineClient::named(server.addr(), "alice");
     let mut bob = LineClient::named(server.addr(), "bob");
     alice.expect_event("~ guest-2 is now known as bob");
@@ -192,9 +190,8 @@ fn nobody_can_forge_a_name() {
     );
 }
 
-#[test]
-fn rooms_join_part_list_and_who() {
-    let (server, _dir) = serve_default();
+fn rooms_join_part_list_and_who(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut alice = LineClient::named(server.addr(), "alice");
     let mut bob = LineClient::named(server.addr(), "bob");
     alice.expect_event("~ guest-2 is now known as bob");
@@ -266,9 +263,8 @@ fn rooms_join_part_list_and_who() {
     bob.next_is("ERROR room name too long: 33 characters, at most 32 after the #");
 }
 
-#[test]
-fn private_messages_reach_only_the_recipient() {
-    let (server, _dir) = serve_default();
+fn private_messages_reach_only_the_recipient(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut alice = LineClient::named(server.addr(), "alice");
     let mut bob = LineClient::named(server.addr(), "Bob");
     let mut carol = LineClient::named(server.addr(), "carol");
@@ -300,9 +296,8 @@ fn private_messages_reach_only_the_recipient() {
     guest.expect_event(&format!("<carol -> {guest_nick}> welcome!"));
 }
 
-#[test]
-fn help_unknown_commands_and_usage() {
-    let (server, _dir) = serve_default();
+fn help_unknown_commands_and_usage(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let (mut alice, _) = LineClient::join(server.addr());
     alice.send("/help");
     alice.next_is("*** commands:");
@@ -331,9 +326,8 @@ fn help_unknown_commands_and_usage() {
     alice.sync();
 }
 
-#[test]
-fn quit_with_a_reason_is_shown_to_the_others() {
-    let (server, _dir) = serve_default();
+fn quit_with_a_reason_is_shown_to_the_others(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut alice = LineClient::named(server.addr(), "alice");
     let mut bob = LineClient::named(server.addr(), "bob");
     alice.expect_event("~ guest-2 is now known as bob");
@@ -364,9 +358,9 @@ fn quit_with_a_reason_is_shown_to_the_others() {
     alice.expect_silence(Duration::from_millis(50));
 }
 
-#[test]
-fn a_client_may_be_in_at_most_max_rooms_per_conn_rooms() {
+fn a_client_may_be_in_at_most_max_rooms_per_conn_rooms(model: Model) {
     let (server, _dir) = common::serve(|c| {
+        c.model = model;
         c.hub.max_rooms_per_conn = 3;
         c.flood = None;
     });
@@ -383,3 +377,11 @@ fn a_client_may_be_in_at_most_max_rooms_per_conn_rooms() {
     alice.send("/join #c");
     alice.expect_event("-> alice joined #c");
 }
+
+use common::{async_model, pool, sequential, threads};
+
+scenarios!(async_model: a_silent_client_is_greeted_and_joins_on_its_first_line, a_client_that_speaks_first_is_registered_then_heard, nick_rules_are_enforced_with_errors_that_say_what_is_expected, messages_reach_the_room_and_come_back_to_the_sender, nobody_can_forge_a_name, rooms_join_part_list_and_who, private_messages_reach_only_the_recipient, help_unknown_commands_and_usage, quit_with_a_reason_is_shown_to_the_others, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);
+scenarios!(threads: a_silent_client_is_greeted_and_joins_on_its_first_line, a_client_that_speaks_first_is_registered_then_heard, nick_rules_are_enforced_with_errors_that_say_what_is_expected, messages_reach_the_room_and_come_back_to_the_sender, nobody_can_forge_a_name, rooms_join_part_list_and_who, private_messages_reach_only_the_recipient, help_unknown_commands_and_usage, quit_with_a_reason_is_shown_to_the_others, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);
+scenarios!(pool: a_silent_client_is_greeted_and_joins_on_its_first_line, a_client_that_speaks_first_is_registered_then_heard, nick_rules_are_enforced_with_errors_that_say_what_is_expected, messages_reach_the_room_and_come_back_to_the_sender, nobody_can_forge_a_name, rooms_join_part_list_and_who, private_messages_reach_only_the_recipient, help_unknown_commands_and_usage, quit_with_a_reason_is_shown_to_the_others, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);
+// The others take two clients at once, and `sequential` serves one at a time.
+scenarios!(sequential: help_unknown_commands_and_usage, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);

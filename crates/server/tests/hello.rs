@@ -1,14 +1,16 @@
 //! End to end: the HELLO handshake of the line protocol (docs/PROTOCOL.md).
 
+#[macro_use]
 mod common;
+
+use rustchat_server::config::Model;
 
 use std::time::{Duration, Instant};
 
-use common::{LineClient, metric, serve, serve_default};
+use common::{LineClient, metric, serve};
 
-#[test]
-fn hello_then_chat() {
-    let (server, _dir) = serve_default();
+fn hello_then_chat(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut client = LineClient::connect(server.addr());
     client.send("HELLO 41");
     client.next_is("HELLO 42");
@@ -19,9 +21,8 @@ fn hello_then_chat() {
     client.expect_event("#lobby <guest-1> hello after the handshake");
 }
 
-#[test]
-fn hello_tolerates_spaces_leading_zeros_and_the_largest_number() {
-    let (server, _dir) = serve_default();
+fn hello_tolerates_spaces_leading_zeros_and_the_largest_number(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut client = LineClient::connect(server.addr());
     client.send("  HELLO   007 ");
     client.next_is("HELLO 8");
@@ -35,9 +36,8 @@ fn hello_tolerates_spaces_leading_zeros_and_the_largest_number() {
     max.expect("the welcome", |l| l.starts_with("*** welcome, "));
 }
 
-#[test]
-fn hello_everyone_is_a_message_not_a_handshake() {
-    let (server, _dir) = serve_default();
+fn hello_everyone_is_a_message_not_a_handshake(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut client = LineClient::connect(server.addr());
     client.send("HELLO everyone");
     client.next_is("*** welcome, guest-1! you are in #lobby; /help lists the commands");
@@ -45,8 +45,8 @@ fn hello_everyone_is_a_message_not_a_handshake() {
 }
 
 /// Sends `lines`, expects exactly `answer` (after any HELLO replies) and the server's close.
-fn refused(lines: &[&str], answer: &[&str]) {
-    let (server, _dir) = serve_default();
+fn refused(model: Model, lines: &[&str], answer: &[&str]) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut client = LineClient::connect(server.addr());
     for line in lines {
         client.send(line);
@@ -62,9 +62,9 @@ fn refused(lines: &[&str], answer: &[&str]) {
     other.sync();
 }
 
-#[test]
-fn a_wrong_answer_is_refused_and_closed() {
+fn a_wrong_answer_is_refused_and_closed(model: Model) {
     refused(
+        model,
         &["HELLO 41", "HELLO 44"],
         &[
             "HELLO 42",
@@ -73,17 +73,19 @@ fn a_wrong_answer_is_refused_and_closed() {
     );
 }
 
-#[test]
-fn garbage_is_refused_and_closed() {
+fn garbage_is_refused_and_closed(model: Model) {
     refused(
+        model,
         &["HELLO 12x"],
         &["ERROR handshake: expected HELLO <n>, got HELLO 12x"],
     );
     refused(
+        model,
         &["HELLO -1"],
         &["ERROR handshake: expected HELLO <n>, got HELLO -1"],
     );
     refused(
+        model,
         &["HELLO 41", "hi there"],
         &[
             "HELLO 42",
@@ -92,9 +94,9 @@ fn garbage_is_refused_and_closed() {
     );
 }
 
-#[test]
-fn an_overflowing_number_is_refused_not_wrapped() {
+fn an_overflowing_number_is_refused_not_wrapped(model: Model) {
     refused(
+        model,
         &["HELLO 18446744073709551615"],
         &[
             "ERROR handshake: HELLO 18446744073709551615 is too large, expected a number at most \
@@ -102,6 +104,7 @@ fn an_overflowing_number_is_refused_not_wrapped() {
         ],
     );
     refused(
+        model,
         &["HELLO 99999999999999999999999"],
         &[
             "ERROR handshake: HELLO 99999999999999999999999 is too large, expected a number at \
@@ -110,9 +113,11 @@ fn an_overflowing_number_is_refused_not_wrapped() {
     );
 }
 
-#[test]
-fn a_client_that_stops_halfway_is_dropped_after_the_handshake_timeout() {
-    let (server, _dir) = serve(|c| c.handshake_timeout = Duration::from_secs(1));
+fn a_client_that_stops_halfway_is_dropped_after_the_handshake_timeout(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.handshake_timeout = Duration::from_secs(1);
+    });
     let mut client = LineClient::connect(server.addr());
     let started = Instant::now();
     client.send("HELLO 5");
@@ -130,9 +135,11 @@ fn a_client_that_stops_halfway_is_dropped_after_the_handshake_timeout() {
     assert_eq!(metric(&server.metrics_text(), "rustchat_timeouts_total"), 1);
 }
 
-#[test]
-fn the_handshake_deadline_starts_with_the_hello() {
-    let (server, _dir) = serve(|c| c.handshake_timeout = Duration::from_secs(1));
+fn the_handshake_deadline_starts_with_the_hello(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.handshake_timeout = Duration::from_secs(1);
+    });
     let mut client = LineClient::connect(server.addr());
     client.next_is(
         "*** rustchat: press Enter to join #lobby, type a message, or /help for the commands",
@@ -146,3 +153,11 @@ fn the_handshake_deadline_starts_with_the_hello() {
     client.send("HELLO 7");
     client.next_is("*** welcome, guest-1! you are in #lobby; /help lists the commands");
 }
+
+use common::{async_model, pool, sequential, threads};
+
+scenarios!(async_model: hello_then_chat, hello_tolerates_spaces_leading_zeros_and_the_largest_number, hello_everyone_is_a_message_not_a_handshake, a_wrong_answer_is_refused_and_closed, garbage_is_refused_and_closed, an_overflowing_number_is_refused_not_wrapped, a_client_that_stops_halfway_is_dropped_after_the_handshake_timeout, the_handshake_deadline_starts_with_the_hello);
+scenarios!(threads: hello_then_chat, hello_tolerates_spaces_leading_zeros_and_the_largest_number, hello_everyone_is_a_message_not_a_handshake, a_wrong_answer_is_refused_and_closed, garbage_is_refused_and_closed, an_overflowing_number_is_refused_not_wrapped, a_client_that_stops_halfway_is_dropped_after_the_handshake_timeout, the_handshake_deadline_starts_with_the_hello);
+scenarios!(pool: hello_then_chat, hello_tolerates_spaces_leading_zeros_and_the_largest_number, hello_everyone_is_a_message_not_a_handshake, a_wrong_answer_is_refused_and_closed, garbage_is_refused_and_closed, an_overflowing_number_is_refused_not_wrapped, a_client_that_stops_halfway_is_dropped_after_the_handshake_timeout, the_handshake_deadline_starts_with_the_hello);
+// The others take two clients at once, and `sequential` serves one at a time.
+scenarios!(sequential: hello_then_chat, hello_everyone_is_a_message_not_a_handshake, a_wrong_answer_is_refused_and_closed, garbage_is_refused_and_closed, an_overflowing_number_is_refused_not_wrapped, a_client_that_stops_halfway_is_dropped_after_the_handshake_timeout, the_handshake_deadline_starts_with_the_hello);

@@ -1,27 +1,32 @@
 //! End to end: room history — replay on join, `/history`, and what survives a restart of the
 //! server on the same data directory (and what does not, with `--history memory`).
 
+#[macro_use]
 mod common;
 
 use common::{LineClient, WsClient, config, metric, serve};
 use rustchat_proto::ServerEvent;
-use rustchat_server::config::{HistoryMode, ServerConfig};
+use rustchat_server::config::{HistoryMode, Model, ServerConfig};
 use rustchat_server::server::start;
 
 /// Starts a server on `dir` (a fresh port each time).
 fn start_on(
     dir: &std::path::Path,
+    model: Model,
     tune: impl FnOnce(&mut ServerConfig),
 ) -> rustchat_server::server::RunningServer {
     let mut config = config(dir);
     config.flood = None;
+    config.model = model;
     tune(&mut config);
     start(config).expect("the server starts")
 }
 
-#[test]
-fn a_joiner_is_replayed_the_recent_history_and_history_n_works() {
-    let (server, _dir) = serve(|c| c.hub.replay_on_join = 3);
+fn a_joiner_is_replayed_the_recent_history_and_history_n_works(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.hub.replay_on_join = 3;
+    });
     let mut alice = LineClient::named(server.addr(), "alice");
     alice.send("/join #rust");
     alice.expect_event("-> alice joined #rust");
@@ -66,10 +71,9 @@ fn a_joiner_is_replayed_the_recent_history_and_history_n_works() {
     );
 }
 
-#[test]
-fn history_survives_a_restart_on_the_same_data_directory() {
+fn history_survives_a_restart_on_the_same_data_directory(model: Model) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let server = start_on(dir.path(), |_| {});
+    let server = start_on(dir.path(), model, |_| {});
     let mut alice = LineClient::named(server.addr(), "alice");
     alice.send("/join #keep");
     alice.expect_event("-> alice joined #keep");
@@ -93,7 +97,7 @@ fn history_survives_a_restart_on_the_same_data_directory() {
     server.shutdown().expect("a clean shutdown");
 
     // A new server, a new port, the same directory.
-    let server = start_on(dir.path(), |c| c.hub.replay_on_join = 5);
+    let server = start_on(dir.path(), model, |c| c.hub.replay_on_join = 5);
     let mut carol = WsClient::named_json(server.addr(), "carol");
     carol.send_text(r##"{"type":"join","room":"#keep"}"##);
     let (_, event) = carol.expect_json("the replay", |e| matches!(e, ServerEvent::History { .. }));
@@ -137,7 +141,7 @@ fn history_survives_a_restart_on_the_same_data_directory() {
 
     // And a line client sees it the line way, after a second restart.
     server.shutdown().expect("a clean shutdown");
-    let server = start_on(dir.path(), |_| {});
+    let server = start_on(dir.path(), model, |_| {});
     let (mut dave, _) = LineClient::join(server.addr());
     dave.send("/history #keep 2");
     dave.next_is("*** history of #keep (2 messages)");
@@ -146,11 +150,10 @@ fn history_survives_a_restart_on_the_same_data_directory() {
     dave.next_is("*** end of history of #keep");
 }
 
-#[test]
-fn memory_history_does_not_survive_a_restart() {
+fn memory_history_does_not_survive_a_restart(model: Model) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let memory = |c: &mut ServerConfig| c.history = HistoryMode::Memory;
-    let server = start_on(dir.path(), memory);
+    let server = start_on(dir.path(), model, memory);
     let (mut alice, nick) = LineClient::join(server.addr());
     alice.send("fleeting");
     alice.expect_event(&format!("#lobby <{nick}> fleeting"));
@@ -163,7 +166,7 @@ fn memory_history_does_not_survive_a_restart() {
         "memory mode writes no file"
     );
 
-    let server = start_on(dir.path(), memory);
+    let server = start_on(dir.path(), model, memory);
     let (mut bob, _) = LineClient::join(server.addr());
     bob.send("/history");
     bob.next_is("*** no history in #lobby");
@@ -171,7 +174,7 @@ fn memory_history_does_not_survive_a_restart() {
     server.shutdown().expect("shutdown");
 
     // A file server on the same directory starts empty too.
-    let server = start_on(dir.path(), |_| {});
+    let server = start_on(dir.path(), model, |_| {});
     let (mut carol, _) = LineClient::join(server.addr());
     carol.send("/history");
     carol.next_is("*** no history in #lobby");
@@ -180,3 +183,11 @@ fn memory_history_does_not_survive_a_restart() {
         0
     );
 }
+
+use common::{async_model, pool, sequential, threads};
+
+scenarios!(async_model: a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
+scenarios!(threads: a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
+scenarios!(pool: a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
+// The others take two clients at once, and `sequential` serves one at a time.
+scenarios!(sequential: memory_history_does_not_survive_a_restart);

@@ -1,15 +1,16 @@
 //! End to end: plain HTTP on the chat port — the page, `/healthz`, `/metrics`, errors.
 
+#[macro_use]
 mod common;
 
+use rustchat_server::config::Model;
+
 use common::{
-    LineClient, TIMEOUT, WsClient, eventually, http_get, http_raw, metric, metrics_over_http,
-    serve_default,
+    LineClient, TIMEOUT, WsClient, eventually, http_get, http_raw, metric, metrics_over_http, serve,
 };
 
-#[test]
-fn the_page_is_served_at_the_root() {
-    let (server, _dir) = serve_default();
+fn the_page_is_served_at_the_root(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let response = http_get(server.addr(), "/");
     assert_eq!(response.status, 200, "{}", response.head);
     assert_eq!(
@@ -41,18 +42,16 @@ fn the_page_is_served_at_the_root() {
     assert_eq!(head.body, "");
 }
 
-#[test]
-fn healthz_says_ok() {
-    let (server, _dir) = serve_default();
+fn healthz_says_ok(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let response = http_get(server.addr(), "/healthz");
     assert_eq!(response.status, 200);
     assert_eq!(response.body, "ok\n");
     assert_eq!(response.header("Cache-Control"), Some("no-store"));
 }
 
-#[test]
-fn unknown_paths_get_a_helpful_404_and_other_methods_405() {
-    let (server, _dir) = serve_default();
+fn unknown_paths_get_a_helpful_404_and_other_methods_405(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let response = http_get(server.addr(), "/nope");
     assert_eq!(response.status, 404);
     assert_eq!(
@@ -89,9 +88,8 @@ fn unknown_paths_get_a_helpful_404_and_other_methods_405() {
     assert_eq!(bad.status, 400, "{bad:?}");
 }
 
-#[test]
-fn metrics_count_what_happens() {
-    let (server, _dir) = serve_default();
+fn metrics_count_what_happens(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let text = metrics_over_http(server.addr());
     assert!(
         text.contains(
@@ -154,3 +152,11 @@ fn metrics_count_what_happens() {
         metric(&text, "rustchat_users") == 0 && metric(&text, "rustchat_connections_open") == 0
     });
 }
+
+use common::{async_model, pool, sequential, threads};
+
+scenarios!(async_model: the_page_is_served_at_the_root, healthz_says_ok, unknown_paths_get_a_helpful_404_and_other_methods_405, metrics_count_what_happens);
+scenarios!(threads: the_page_is_served_at_the_root, healthz_says_ok, unknown_paths_get_a_helpful_404_and_other_methods_405, metrics_count_what_happens);
+scenarios!(pool: the_page_is_served_at_the_root, healthz_says_ok, unknown_paths_get_a_helpful_404_and_other_methods_405, metrics_count_what_happens);
+// The others take two clients at once, and `sequential` serves one at a time.
+scenarios!(sequential: the_page_is_served_at_the_root, healthz_says_ok, unknown_paths_get_a_helpful_404_and_other_methods_405);

@@ -1,5 +1,6 @@
 //! End to end: every limit of ARCHITECTURE.md's "Safety defaults", each set to a small value.
 
+#[macro_use]
 mod common;
 
 use std::io::{Read, Write};
@@ -11,15 +12,16 @@ use common::{
     serve, upgrade_request,
 };
 use rustchat_proto::ServerEvent;
-use rustchat_server::config::Blocking;
 use rustchat_server::config::Model;
 use rustchat_server::session::flood::FloodConfig;
 
 // --- HTTP request head -----------------------------------------------------------------------
 
-#[test]
-fn a_head_over_the_byte_limit_gets_431() {
-    let (server, _dir) = serve(|c| c.max_http_head = 1024);
+fn a_head_over_the_byte_limit_gets_431(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.max_http_head = 1024;
+    });
     let pad = "a".repeat(2000);
     let request = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\n\r\n");
     let response = http_raw(server.addr(), request.as_bytes());
@@ -35,11 +37,13 @@ fn a_head_over_the_byte_limit_gets_431() {
     assert_eq!(http_raw(server.addr(), request.as_bytes()).status, 200);
 }
 
-#[test]
-fn a_huge_head_sent_at_once_still_gets_its_431() {
+fn a_huge_head_sent_at_once_still_gets_its_431(model: Model) {
     // The client sends far more than the server reads before refusing: the answer must still
     // arrive (not be lost to a reset because unread bytes were left in the socket).
-    let (server, _dir) = serve(|c| c.max_http_head = 1024);
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.max_http_head = 1024;
+    });
     for _ in 0..5 {
         let mut stream = TcpStream::connect(server.addr()).expect("connect");
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
@@ -52,9 +56,11 @@ fn a_huge_head_sent_at_once_still_gets_its_431() {
     }
 }
 
-#[test]
-fn too_many_headers_get_431() {
-    let (server, _dir) = serve(|c| c.max_http_headers = 8);
+fn too_many_headers_get_431(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.max_http_headers = 8;
+    });
     let mut request = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
     for i in 0..10 {
         request.push_str(&format!("X-H{i}: v\r\n"));
@@ -70,10 +76,12 @@ fn too_many_headers_get_431() {
     assert_eq!(http_raw(server.addr(), ok.as_bytes()).status, 200);
 }
 
-#[test]
-fn a_slowloris_gets_408_after_the_handshake_timeout() {
+fn a_slowloris_gets_408_after_the_handshake_timeout(model: Model) {
     // Not whole seconds, to check that the message says 1.5 s.
-    let (server, _dir) = serve(|c| c.handshake_timeout = Duration::from_millis(1500));
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.handshake_timeout = Duration::from_millis(1500);
+    });
     let started = Instant::now();
     let mut stream = TcpStream::connect(server.addr()).expect("connect");
     stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
@@ -111,9 +119,11 @@ fn a_slowloris_gets_408_after_the_handshake_timeout() {
 
 // --- lines ------------------------------------------------------------------------------------
 
-#[test]
-fn a_line_over_the_limit_is_discarded_and_the_connection_kept() {
-    let (server, _dir) = serve(|c| c.max_line = 64);
+fn a_line_over_the_limit_is_discarded_and_the_connection_kept(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.max_line = 64;
+    });
     let mut alice = LineClient::named(server.addr(), "alice");
     let mut bob = LineClient::named(server.addr(), "bob");
     alice.expect_event("~ guest-2 is now known as bob");
@@ -148,9 +158,8 @@ fn a_line_over_the_limit_is_discarded_and_the_connection_kept() {
     );
 }
 
-#[test]
-fn invalid_utf8_is_refused_and_the_connection_kept() {
-    let (server, _dir) = serve(|_| {});
+fn invalid_utf8_is_refused_and_the_connection_kept(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let (mut alice, nick) = LineClient::join(server.addr());
     alice.send_raw(b"ab\xffcd\n");
     alice.next_is(
@@ -163,9 +172,11 @@ fn invalid_utf8_is_refused_and_the_connection_kept() {
 
 // --- WebSocket sizes --------------------------------------------------------------------------
 
-#[test]
-fn a_websocket_message_over_the_limit_is_closed_with_1009() {
-    let (server, _dir) = serve(|c| c.max_ws_message = 1024);
+fn a_websocket_message_over_the_limit_is_closed_with_1009(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.max_ws_message = 1024;
+    });
     let mut alice = LineClient::named(server.addr(), "alice");
 
     let mut raw = RawWs::connect(server.addr());
@@ -197,9 +208,11 @@ fn a_websocket_message_over_the_limit_is_closed_with_1009() {
     assert_eq!(code, 1009);
 }
 
-#[test]
-fn too_many_fragments_are_closed_with_1009() {
-    let (server, _dir) = serve(|c| c.max_ws_fragments = 4);
+fn too_many_fragments_are_closed_with_1009(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.max_ws_fragments = 4;
+    });
     let mut raw = RawWs::connect(server.addr());
     raw.expect_text("members", |t| t.starts_with("*** members of #lobby"));
     // Four fragments: fine.
@@ -221,9 +234,11 @@ fn too_many_fragments_are_closed_with_1009() {
 
 // --- connections ------------------------------------------------------------------------------
 
-#[test]
-fn a_full_server_refuses_clearly() {
-    let (server, _dir) = serve(|c| c.max_connections = 2);
+fn a_full_server_refuses_clearly(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.max_connections = 2;
+    });
     let (mut a, _) = LineClient::join(server.addr());
     let (_b, _) = LineClient::join(server.addr());
 
@@ -261,10 +276,10 @@ fn a_full_server_refuses_clearly() {
 }
 
 /// Opens 30 connections at once against `max_connections = 2`: exactly two are served.
-fn burst_of_connections(model: Model) {
+fn a_burst_of_connections_does_not_exceed_the_limit(model: Model) {
     let (server, _dir) = serve(|c| {
-        c.max_connections = 2;
         c.model = model;
+        c.max_connections = 2;
     });
     let mut clients: Vec<LineClient> = (0..30)
         .map(|_| LineClient::connect(server.addr()))
@@ -286,21 +301,6 @@ fn burst_of_connections(model: Model) {
         }
     }
     assert_eq!(welcomed, 2, "at most max_connections clients are served");
-}
-
-#[test]
-fn a_burst_of_connections_does_not_exceed_the_limit() {
-    burst_of_connections(Model::Async);
-}
-
-#[test]
-fn a_burst_of_connections_does_not_exceed_the_limit_threads() {
-    burst_of_connections(Model::Blocking(Blocking::Threads(8)));
-}
-
-#[test]
-fn a_burst_of_connections_does_not_exceed_the_limit_pool() {
-    burst_of_connections(Model::Blocking(Blocking::Pool(8)));
 }
 
 // --- Origin -----------------------------------------------------------------------------------
@@ -330,9 +330,11 @@ fn upgrade_with(addr: SocketAddr, extra: &str) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn a_foreign_browser_origin_is_refused_with_403() {
-    let (server, _dir) = serve(|c| c.allowed_origins = vec!["https://friend.example".into()]);
+fn a_foreign_browser_origin_is_refused_with_403(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.allowed_origins = vec!["https://friend.example".into()];
+    });
     let addr = server.addr();
     let (status, body) = upgrade_with(addr, "Origin: http://evil.example\r\n");
     assert_eq!(status, 403);
@@ -361,14 +363,16 @@ fn a_foreign_browser_origin_is_refused_with_403() {
 
 // --- flood control ----------------------------------------------------------------------------
 
-#[test]
-fn a_flooder_is_warned_then_disconnected() {
+fn a_flooder_is_warned_then_disconnected(model: Model) {
     let flood = FloodConfig {
         rate: 1.0,
         burst: 3.0,
         strikes: 3,
     };
-    let (server, _dir) = serve(|c| c.flood = Some(flood));
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.flood = Some(flood);
+    });
     let (mut watcher, _) = LineClient::join(server.addr());
     let (mut flooder, nick) = LineClient::join(server.addr());
     watcher.expect_event(&format!("-> {nick} joined #lobby"));
@@ -411,9 +415,11 @@ fn a_flooder_is_warned_then_disconnected() {
     watcher.sync();
 }
 
-#[test]
-fn without_flood_control_a_fast_client_is_served() {
-    let (server, _dir) = serve(|c| c.flood = None);
+fn without_flood_control_a_fast_client_is_served(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.flood = None;
+    });
     let (mut fast, nick) = LineClient::join(server.addr());
     let mut batch = String::new();
     for i in 0..500 {
@@ -427,9 +433,9 @@ fn without_flood_control_a_fast_client_is_served() {
 
 // --- keepalive --------------------------------------------------------------------------------
 
-#[test]
-fn a_websocket_client_that_never_answers_pings_is_dropped() {
+fn a_websocket_client_that_never_answers_pings_is_dropped(model: Model) {
     let (server, _dir) = serve(|c| {
+        c.model = model;
         c.ping_interval = Duration::from_millis(500);
         c.pong_timeout = Duration::from_millis(500);
     });
@@ -480,3 +486,11 @@ fn a_websocket_client_that_never_answers_pings_is_dropped() {
     });
     good.join().expect("the good client stays connected");
 }
+
+use common::{async_model, pool, sequential, threads};
+
+scenarios!(async_model: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(threads: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(pool: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+// The others take two clients at once, and `sequential` serves one at a time.
+scenarios!(sequential: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, invalid_utf8_is_refused_and_the_connection_kept, too_many_fragments_are_closed_with_1009, a_foreign_browser_origin_is_refused_with_403, without_flood_control_a_fast_client_is_served);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     LineClient, RawWs, TIMEOUT, WsClient, http_get, http_raw, metric, serve, shut_down_within,
-    untimed, upgrade_request,
+    small_window, untimed, upgrade_request,
 };
 use rustchat_proto::ServerEvent;
 use rustchat_server::config::Blocking;
@@ -217,11 +217,7 @@ fn slow_consumer(model: Model) {
     let addr = server.addr();
     let (mut watcher, _) = WsClient::join_json(addr);
     let mut sender = LineClient::named(addr, "sender");
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    socket.connect(&addr.into()).expect("connect");
-    let mut slow: TcpStream = socket.into();
+    let mut slow = small_window(addr, 4096);
     slow.write_all(b"\n").expect("join");
     sender.expect_event("-> guest-3 joined #lobby");
     let count = 1300;

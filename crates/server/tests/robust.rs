@@ -1,7 +1,10 @@
 //! End to end: no input from a peer can panic the server or stop it serving others. Garbage,
 //! bogus frames, half requests and abrupt disconnects, then a normal client still chats.
 
+#[macro_use]
 mod common;
+
+use rustchat_server::config::Model;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -42,9 +45,11 @@ fn still_chats(addr: SocketAddr) {
     assert_eq!(http_get(addr, "/healthz").body, "ok\n");
 }
 
-#[test]
-fn random_bytes_do_not_hurt() {
-    let (server, _dir) = serve(|c| c.flood = None);
+fn random_bytes_do_not_hurt(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.flood = None;
+    });
     let addr = server.addr();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut watcher = LineClient::named(addr, "watcher");
@@ -66,9 +71,8 @@ fn random_bytes_do_not_hurt() {
     still_chats(addr);
 }
 
-#[test]
-fn bogus_websocket_frames_get_the_right_close_codes() {
-    let (server, _dir) = serve(|_| {});
+fn bogus_websocket_frames_get_the_right_close_codes(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let addr = server.addr();
     let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
         (
@@ -128,9 +132,11 @@ fn bogus_websocket_frames_get_the_right_close_codes() {
     still_chats(addr);
 }
 
-#[test]
-fn half_requests_and_abrupt_disconnects_do_not_hurt() {
-    let (server, _dir) = serve(|c| c.flood = None);
+fn half_requests_and_abrupt_disconnects_do_not_hurt(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.flood = None;
+    });
     let addr = server.addr();
     let partials: [&[u8]; 8] = [
         b"G",
@@ -172,9 +178,8 @@ fn half_requests_and_abrupt_disconnects_do_not_hurt() {
     still_chats(addr);
 }
 
-#[test]
-fn http_garbage_gets_400_and_no_harm() {
-    let (server, _dir) = serve(|_| {});
+fn http_garbage_gets_400_and_no_harm(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let addr = server.addr();
     let requests: [&[u8]; 4] = [
         b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",
@@ -193,3 +198,10 @@ fn http_garbage_gets_400_and_no_harm() {
     }
     still_chats(addr);
 }
+
+// Not `sequential`: every scenario here takes two clients at once, and it serves one at a time.
+use common::{async_model, pool, threads};
+
+scenarios!(async_model: random_bytes_do_not_hurt, bogus_websocket_frames_get_the_right_close_codes, half_requests_and_abrupt_disconnects_do_not_hurt, http_garbage_gets_400_and_no_harm);
+scenarios!(threads: random_bytes_do_not_hurt, bogus_websocket_frames_get_the_right_close_codes, half_requests_and_abrupt_disconnects_do_not_hurt, http_garbage_gets_400_and_no_harm);
+scenarios!(pool: random_bytes_do_not_hurt, bogus_websocket_frames_get_the_right_close_codes, half_requests_and_abrupt_disconnects_do_not_hurt, http_garbage_gets_400_and_no_harm);

@@ -1,6 +1,9 @@
 //! End to end: graceful shutdown with clients connected.
 
+#[macro_use]
 mod common;
+
+use rustchat_server::config::Model;
 
 use std::time::{Duration, Instant};
 
@@ -9,11 +12,11 @@ use rustchat_proto::ServerEvent;
 use rustchat_server::server::start;
 use rustchat_ws::CloseCode;
 
-#[test]
-fn shutdown_says_goodbye_flushes_the_history_and_returns_promptly() {
+fn shutdown_says_goodbye_flushes_the_history_and_returns_promptly(model: Model) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut fast = config(dir.path());
     fast.flood = None;
+    fast.model = model;
     let server = start(fast).expect("start");
     let addr = server.addr();
     let mut line = LineClient::named(addr, "liner");
@@ -63,9 +66,8 @@ fn shutdown_says_goodbye_flushes_the_history_and_returns_promptly() {
     assert_eq!(texts, want);
 }
 
-#[test]
-fn shutdown_with_no_clients_is_immediate_and_the_port_is_released() {
-    let (server, _dir) = serve(|_| {});
+fn shutdown_with_no_clients_is_immediate_and_the_port_is_released(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let addr = server.addr();
     shut_down_within(server, Duration::from_secs(2));
     // Nobody listens any more.
@@ -75,9 +77,11 @@ fn shutdown_with_no_clients_is_immediate_and_the_port_is_released() {
     );
 }
 
-#[test]
-fn shutdown_says_bye_to_clients_in_every_phase() {
-    let (server, _dir) = serve(|c| c.shutdown_grace = Duration::from_millis(300));
+fn shutdown_says_bye_to_clients_in_every_phase(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.shutdown_grace = Duration::from_millis(300);
+    });
     let addr = server.addr();
     // Greeted but not joined yet, halfway through a HELLO, and in the chat.
     let mut greeted = LineClient::connect(addr);
@@ -97,3 +101,11 @@ fn shutdown_says_bye_to_clients_in_every_phase() {
         );
     }
 }
+
+use common::{async_model, pool, sequential, threads};
+
+scenarios!(async_model: shutdown_says_goodbye_flushes_the_history_and_returns_promptly, shutdown_with_no_clients_is_immediate_and_the_port_is_released, shutdown_says_bye_to_clients_in_every_phase);
+scenarios!(threads: shutdown_says_goodbye_flushes_the_history_and_returns_promptly, shutdown_with_no_clients_is_immediate_and_the_port_is_released, shutdown_says_bye_to_clients_in_every_phase);
+scenarios!(pool: shutdown_says_goodbye_flushes_the_history_and_returns_promptly, shutdown_with_no_clients_is_immediate_and_the_port_is_released, shutdown_says_bye_to_clients_in_every_phase);
+// The others take two clients at once, and `sequential` serves one at a time.
+scenarios!(sequential: shutdown_with_no_clients_is_immediate_and_the_port_is_released);

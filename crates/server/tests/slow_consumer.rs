@@ -6,6 +6,7 @@
 //! MiB: the tests send 4 KiB messages, a batch at a time, each batch confirmed to its sender
 //! before the next (so a client that does read never has more than a batch queued).
 
+#[macro_use]
 mod common;
 
 use std::io::{Read, Write};
@@ -14,11 +15,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{
-    LineClient, TIMEOUT, WsClient, eventually, metric, metrics_over_http, serve, untimed,
+    LineClient, TIMEOUT, WsClient, eventually, metric, metrics_over_http, serve, small_window,
+    untimed,
 };
 use rustchat_proto::ServerEvent;
 use rustchat_server::config::{HistoryMode, Model, ServerConfig};
-use socket2::{Domain, Socket, Type};
 
 /// Messages sent to back a stuck client up: 1300 × 4 KiB ≈ 5 MiB, well past what the kernel
 /// buffers (≈ 3 MiB here) plus the session's high-water mark and the outbox can hold.
@@ -33,16 +34,6 @@ fn small_outbox(c: &mut ServerConfig) {
     c.outbox_limit = 256 * 1024;
     c.flood = None;
     c.history = HistoryMode::Memory;
-}
-
-/// A TCP connection with a tiny receive buffer.
-fn deaf_connection(addr: SocketAddr) -> TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    socket.connect(&addr.into()).expect("connect");
-    let stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    stream
 }
 
 fn text(i: usize) -> String {
@@ -113,14 +104,16 @@ impl Sender {
     }
 }
 
-#[test]
-fn a_slow_consumer_is_dropped_and_nobody_else_misses_a_message() {
-    let (server, _dir) = serve(small_outbox);
+fn a_slow_consumer_is_dropped_and_nobody_else_misses_a_message(model: Model) {
+    let (server, _dir) = serve(|c| {
+        small_outbox(c);
+        c.model = model;
+    });
     let addr = server.addr();
     let (mut line_watcher, _) = LineClient::join(addr);
     let (mut json_watcher, _) = WsClient::join_json(addr);
     let mut sender = LineClient::named(addr, "sender");
-    let mut slow = deaf_connection(addr);
+    let mut slow = small_window(addr, 4096);
     slow.write_all(b"\n").expect("join"); // and never read again (until the end)
     sender.expect_event("-> guest-4 joined #lobby");
 
@@ -225,12 +218,13 @@ fn a_slow_consumer_is_dropped_and_nobody_else_misses_a_message() {
 /// [`MESSAGES`] messages, then waits (still not reading) for the server to disconnect it.
 fn stuck_client_is_dropped_without_reading(model: Model, first: impl Fn(SocketAddr) -> Vec<u8>) {
     let (server, _dir) = serve(|c| {
+        c.model = model;
         small_outbox(c);
         c.model = model;
     });
     let addr = server.addr();
     let mut sender = LineClient::named(addr, "sender");
-    let mut slow = deaf_connection(addr);
+    let mut slow = small_window(addr, 4096);
     slow.write_all(&first(addr)).expect("join");
     sender.expect_event("-> guest-2 joined #lobby");
     let mut sender = Sender::start(sender);
@@ -248,14 +242,19 @@ fn stuck_client_is_dropped_without_reading(model: Model, first: impl Fn(SocketAd
     sender.finish();
 }
 
-#[test]
-fn a_line_client_that_never_reads_is_disconnected() {
-    stuck_client_is_dropped_without_reading(Model::Async, |_| b"\n".to_vec());
+fn a_line_client_that_never_reads_is_disconnected(model: Model) {
+    stuck_client_is_dropped_without_reading(model, |_| b"\n".to_vec());
 }
 
-#[test]
-fn a_websocket_client_that_never_reads_is_disconnected() {
-    stuck_client_is_dropped_without_reading(Model::Async, |addr| {
+fn a_websocket_client_that_never_reads_is_disconnected(model: Model) {
+    stuck_client_is_dropped_without_reading(model, |addr| {
         common::upgrade_request(addr, "").into_bytes()
     });
 }
+
+// Not `sequential`: every scenario here takes two clients at once, and it serves one at a time.
+use common::{async_model, pool, threads};
+
+scenarios!(async_model: a_slow_consumer_is_dropped_and_nobody_else_misses_a_message, a_line_client_that_never_reads_is_disconnected, a_websocket_client_that_never_reads_is_disconnected);
+scenarios!(threads: a_slow_consumer_is_dropped_and_nobody_else_misses_a_message, a_line_client_that_never_reads_is_disconnected, a_websocket_client_that_never_reads_is_disconnected);
+scenarios!(pool: a_slow_consumer_is_dropped_and_nobody_else_misses_a_message, a_line_client_that_never_reads_is_disconnected, a_websocket_client_that_never_reads_is_disconnected);

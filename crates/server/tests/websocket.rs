@@ -1,13 +1,16 @@
 //! End to end: WebSocket clients — ours (blocking and tokio), tungstenite, and frames written by
 //! hand — in the JSON and line protocols, mixed with line clients in one room.
 
+#[macro_use]
 mod common;
+
+use rustchat_server::config::Model;
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
-use common::{LineClient, RawWs, TIMEOUT, WsClient, serve, serve_default, untimed};
+use common::{LineClient, RawWs, TIMEOUT, WsClient, serve, untimed};
 use rustchat_proto::{ErrorKind, ServerEvent};
 use rustchat_ws::{CloseCode, CloseFrame, Event, Message};
 
@@ -201,9 +204,8 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-#[test]
-fn mixed_clients_see_every_message_in_the_same_order() {
-    let (server, _dir) = serve_default();
+fn mixed_clients_see_every_message_in_the_same_order(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let addr = server.addr();
     let start = Arc::new(Barrier::new(SENDERS));
     type Client = fn(SocketAddr, &str, &Barrier) -> Seen;
@@ -252,9 +254,11 @@ fn mixed_clients_see_every_message_in_the_same_order() {
     assert_eq!(json_ids, tung_ids, "both JSON clients saw the same ids");
 }
 
-#[test]
-fn json_events_carry_every_field() {
-    let (server, _dir) = serve(|c| c.hub.motd = Some("Be kind.".into()));
+fn json_events_carry_every_field(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.hub.motd = Some("Be kind.".into());
+    });
     let mut alice = WsClient::connect(server.addr(), &["rustchat.json"]);
     assert_eq!(alice.protocol.as_deref(), Some("rustchat.json"));
     let (raw, _) = alice.next_json();
@@ -402,9 +406,8 @@ fn json_events_carry_every_field() {
     assert_eq!(close.code, CloseCode::NORMAL);
 }
 
-#[test]
-fn the_first_json_message_switches_replies_to_json() {
-    let (server, _dir) = serve_default();
+fn the_first_json_message_switches_replies_to_json(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut ws = WsClient::connect(server.addr(), &[]);
     assert_eq!(ws.protocol, None, "no subprotocol offered, none chosen");
     // Until it speaks JSON, a client is spoken to in lines, one per text frame.
@@ -453,9 +456,8 @@ fn the_first_json_message_switches_replies_to_json() {
     assert_eq!((m.from.as_str(), m.text.as_str()), ("bob", "hi json"));
 }
 
-#[test]
-fn the_line_subprotocol_keeps_lines_even_for_json_requests() {
-    let (server, _dir) = serve_default();
+fn the_line_subprotocol_keeps_lines_even_for_json_requests(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut ws = WsClient::connect(server.addr(), &["rustchat.line"]);
     assert_eq!(ws.protocol.as_deref(), Some("rustchat.line"));
     ws.expect_text("welcome", |t| t.starts_with("*** welcome, guest-1!"));
@@ -478,9 +480,8 @@ fn the_line_subprotocol_keeps_lines_even_for_json_requests() {
     assert_eq!(other.protocol, None);
 }
 
-#[test]
-fn binary_frames_are_refused_but_the_connection_is_kept() {
-    let (server, _dir) = serve_default();
+fn binary_frames_are_refused_but_the_connection_is_kept(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let (mut ws, nick) = WsClient::join_json(server.addr());
     ws.send_binary(&[0, 159, 146, 150]);
     assert_eq!(
@@ -505,9 +506,8 @@ fn binary_frames_are_refused_but_the_connection_is_kept() {
     lines.expect_text("who", |t| t.starts_with("*** members of #lobby (2)"));
 }
 
-#[test]
-fn pings_are_answered_and_a_close_is_echoed() {
-    let (server, _dir) = serve_default();
+fn pings_are_answered_and_a_close_is_echoed(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut alice = LineClient::named(server.addr(), "alice");
     let (mut ws, nick) = WsClient::join_json(server.addr());
     alice.expect_event(&format!("-> {nick} joined #lobby"));
@@ -528,9 +528,8 @@ fn pings_are_answered_and_a_close_is_echoed() {
     alice.expect_event(&format!("<- {nick} left #lobby (quit)"));
 }
 
-#[test]
-fn a_raw_handshake_and_masked_frames_work() {
-    let (server, _dir) = serve_default();
+fn a_raw_handshake_and_masked_frames_work(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let mut raw = RawWs::connect(server.addr());
     raw.expect_text("members", |t| t.starts_with("*** members of #lobby"));
     // A text message in three fragments, with a ping in between (RFC 6455 §5.4).
@@ -549,9 +548,8 @@ fn a_raw_handshake_and_masked_frames_work() {
     raw.expect_eof();
 }
 
-#[test]
-fn frames_sent_with_the_upgrade_request_are_not_lost() {
-    let (server, _dir) = serve_default();
+fn frames_sent_with_the_upgrade_request_are_not_lost(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
     let addr = server.addr();
     let mut alice = LineClient::named(addr, "alice");
     let mut stream = TcpStream::connect(addr).expect("connect");
@@ -563,3 +561,11 @@ fn frames_sent_with_the_upgrade_request_are_not_lost() {
     alice.expect_event("~ guest-2 is now known as eager");
     alice.expect_event("#lobby <eager> in the same packet");
 }
+
+use common::{async_model, pool, sequential, threads};
+
+scenarios!(async_model: mixed_clients_see_every_message_in_the_same_order, json_events_carry_every_field, the_first_json_message_switches_replies_to_json, the_line_subprotocol_keeps_lines_even_for_json_requests, binary_frames_are_refused_but_the_connection_is_kept, pings_are_answered_and_a_close_is_echoed, a_raw_handshake_and_masked_frames_work, frames_sent_with_the_upgrade_request_are_not_lost);
+scenarios!(threads: mixed_clients_see_every_message_in_the_same_order, json_events_carry_every_field, the_first_json_message_switches_replies_to_json, the_line_subprotocol_keeps_lines_even_for_json_requests, binary_frames_are_refused_but_the_connection_is_kept, pings_are_answered_and_a_close_is_echoed, a_raw_handshake_and_masked_frames_work, frames_sent_with_the_upgrade_request_are_not_lost);
+scenarios!(pool: mixed_clients_see_every_message_in_the_same_order, json_events_carry_every_field, the_first_json_message_switches_replies_to_json, the_line_subprotocol_keeps_lines_even_for_json_requests, binary_frames_are_refused_but_the_connection_is_kept, pings_are_answered_and_a_close_is_echoed, a_raw_handshake_and_masked_frames_work, frames_sent_with_the_upgrade_request_are_not_lost);
+// The others take two clients at once, and `sequential` serves one at a time.
+scenarios!(sequential: json_events_carry_every_field, a_raw_handshake_and_masked_frames_work);

@@ -5,13 +5,13 @@
 //! every event once, whole and in order, and its pongs in order (the last ping answered),
 //! under every model that fans out.
 
+#[macro_use]
 mod common;
 
 use std::io::Write;
 use std::time::Duration;
 
 use common::{LineClient, RawWs, metric, metrics_over_http, serve};
-use rustchat_server::config::Blocking;
 use rustchat_server::config::{HistoryMode, Model};
 
 /// Messages sent: 4,000 × ~4 KiB ≈ 16 MiB, through a 4 KiB window — several times what the
@@ -130,17 +130,9 @@ fn nothing_lost_doubled_or_cut(model: Model) {
     );
 }
 
-#[test]
-fn async_model() {
-    nothing_lost_doubled_or_cut(Model::Async);
-}
+use common::{async_model, pool, threads};
 
-#[test]
-fn threads() {
-    nothing_lost_doubled_or_cut(Model::Blocking(Blocking::Threads(8)));
-}
-
-#[test]
-fn pool() {
-    nothing_lost_doubled_or_cut(Model::Blocking(Blocking::Pool(4)));
-}
+// Not `sequential`: it serves one connection at a time, and this takes a sender and a reader.
+scenarios!(async_model: nothing_lost_doubled_or_cut);
+scenarios!(threads: nothing_lost_doubled_or_cut);
+scenarios!(pool: nothing_lost_doubled_or_cut);

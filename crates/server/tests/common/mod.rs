@@ -530,6 +530,19 @@ pub(crate) fn upgrade_request(addr: SocketAddr, extra: &str) -> String {
     )
 }
 
+/// A TCP connection to `addr` with a receive buffer of about `size` bytes: the server's
+/// writes to it come up short as soon as the client reads slowly, or not at all (the client
+/// that reads nothing of the slow-consumer tests).
+pub(crate) fn small_window(addr: SocketAddr, size: usize) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+    socket.connect(&addr.into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    stream
+}
+
 /// A WebSocket client that does the handshake and framing by hand, to send what a correct
 /// client never would and to ignore what a correct client must answer.
 #[derive(Debug)]
@@ -547,11 +560,7 @@ impl RawWs {
     /// Like [`connect`](Self::connect), with a receive buffer of about `size` bytes, so that
     /// the server's writes come up short as soon as the client reads a little slowly.
     pub(crate) fn connect_small_window(addr: SocketAddr, size: usize) -> Self {
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .expect("a socket");
-        socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
-        socket.connect(&addr.into()).expect("connect");
-        Self::upgrade(socket.into(), addr)
+        Self::upgrade(small_window(addr, size), addr)
     }
 
     fn upgrade(stream: TcpStream, addr: SocketAddr) -> Self {
