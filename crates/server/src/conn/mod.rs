@@ -21,6 +21,8 @@
 //! as `quinn-proto`'s `Connection` is driven by quinn's runtimes.
 
 pub mod driver;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -9,6 +9,8 @@
 
 use std::io::{self, IoSlice, Read, Write};
 
+use rustchat_ws::outbound::Outbound;
+
 /// A connection's byte stream, shared by its model and the fan-out.
 pub trait ByteStream: Send + Sync {
     /// Reads what has arrived; `WouldBlock` when nothing has, `Ok(0)` at the end of the stream.
@@ -16,6 +18,24 @@ pub trait ByteStream: Send + Sync {
 
     /// Writes what the peer takes now; `WouldBlock` when it takes nothing.
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+
+    /// Writes as much of `out` as the peer takes now, 64 slices per call, and leaves the rest
+    /// queued: `Ok` when the stream is full or `out` is empty, an error only when the stream
+    /// failed.
+    fn write_some(&self, out: &mut Outbound) -> io::Result<()> {
+        while !out.is_empty() {
+            let mut slices = [IoSlice::new(&[]); 64];
+            let count = out.io_slices(&mut slices);
+            match self.try_write_vectored(&slices[..count]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => out.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for dyn ByteStream {
@@ -41,5 +61,69 @@ impl ByteStream for mio::net::TcpStream {
 
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         (&mut &*self).write_vectored(bufs)
+    }
+}
+
+/// A byte stream in memory, for tests without sockets: it takes at most `room` more bytes
+/// (then `WouldBlock`, like a full socket) and keeps what it took; reads say `WouldBlock`.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct MemoryStream {
+    room: std::sync::Mutex<usize>,
+    got: std::sync::Mutex<Vec<u8>>,
+}
+
+#[cfg(test)]
+impl MemoryStream {
+    /// A stream that takes `room` bytes before it is full.
+    pub(crate) fn with_room(room: usize) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            room: std::sync::Mutex::new(room),
+            got: std::sync::Mutex::default(),
+        })
+    }
+
+    /// Makes room for `more` bytes (the peer read some).
+    pub(crate) fn open_up(&self, more: usize) {
+        let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
+        *room = room.saturating_add(more);
+    }
+
+    /// Takes no more bytes until [`open_up`](Self::open_up) (the peer stopped reading).
+    pub(crate) fn close_window(&self) {
+        *self.room.lock().unwrap_or_else(|p| p.into_inner()) = 0;
+    }
+
+    /// Everything written so far.
+    pub(crate) fn got(&self) -> Vec<u8> {
+        self.got.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Everything written so far, as text (the line protocol).
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.got()).into_owned()
+    }
+}
+
+#[cfg(test)]
+impl ByteStream for MemoryStream {
+    fn try_read(&self, _buf: &mut [u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
+        if *room == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut got = self.got.lock().unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
+        for buf in bufs {
+            let take = buf.len().min(*room);
+            got.extend_from_slice(&buf[..take]);
+            *room -= take;
+            n += take;
+        }
+        Ok(n)
     }
 }

@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
-use std::io::{self, IoSlice};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
@@ -210,7 +210,7 @@ async fn run_session(tcp: TcpStream, shared: &Shared, session: Session) -> io::R
     // The deadline the timer is set to, while it is set.
     let mut armed: Option<Instant> = None;
     let result = loop {
-        if let Err(e) = write_some(&*tcp, conn.poll_transmit()) {
+        if let Err(e) = tcp.write_some(conn.poll_transmit()) {
             break Err(e);
         }
         if conn.is_done() {
@@ -324,21 +324,6 @@ fn read_some(stream: &impl ByteStream, conn: &mut Conn<'_>) -> io::Result<()> {
     })
 }
 
-/// Writes as much of `out` as the socket takes now, with vectored writes.
-fn write_some(stream: &impl ByteStream, out: &mut Outbound) -> io::Result<()> {
-    while !out.is_empty() {
-        let mut slices = [IoSlice::new(&[]); 64];
-        let count = out.io_slices(&mut slices);
-        match stream.try_write_vectored(&slices[..count]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => out.advance(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 /// Writes all of `bytes` within `limit` (else `TimedOut`). Only short answers go this way
 /// (an upgrade, an error), but a client that reads nothing must not keep us waiting.
 async fn write_all(tcp: &TcpStream, bytes: &[u8], limit: Duration) -> io::Result<()> {
@@ -353,7 +338,7 @@ async fn write_all(tcp: &TcpStream, bytes: &[u8], limit: Duration) -> io::Result
 async fn flush(tcp: &TcpStream, out: &mut Outbound) -> io::Result<()> {
     while !out.is_empty() {
         tcp.writable().await?;
-        write_some(tcp, out)?;
+        tcp.write_some(out)?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::clock::SystemClock;
+use crate::model::stream::MemoryStream;
 use rustchat_proto::ServerEvent;
-use std::io;
 
 fn event(text: &str) -> Arc<Encoded> {
     Encoded::new(ServerEvent::info(text))
@@ -193,49 +193,7 @@ fn a_drained_burst_gives_its_memory_back() {
     assert_eq!(outbox.queued_bytes(), 0);
 }
 
-/// A socket that takes at most `room` more bytes, and keeps them.
-#[derive(Default)]
-struct FakeSocket {
-    room: Mutex<usize>,
-    got: Mutex<Vec<u8>>,
-}
-
-impl FakeSocket {
-    fn with_room(room: usize) -> Arc<Self> {
-        Arc::new(Self {
-            room: Mutex::new(room),
-            got: Mutex::default(),
-        })
-    }
-
-    fn got(&self) -> Vec<u8> {
-        self.got.lock().map(|g| g.clone()).unwrap_or_default()
-    }
-}
-
-impl ByteStream for FakeSocket {
-    fn try_read(&self, _buf: &mut [u8]) -> io::Result<usize> {
-        Err(io::ErrorKind::WouldBlock.into())
-    }
-
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let mut room = self.room.lock().map_err(|_| io::ErrorKind::Other)?;
-        let mut got = self.got.lock().map_err(|_| io::ErrorKind::Other)?;
-        if *room == 0 {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let mut n = 0;
-        for buf in bufs {
-            let take = buf.len().min(*room);
-            got.extend_from_slice(&buf[..take]);
-            *room -= take;
-            n += take;
-        }
-        Ok(n)
-    }
-}
-
-fn idle_outbox(socket: &Arc<FakeSocket>) -> (Arc<Outbox>, Arc<Counter>, std::task::Waker) {
+fn idle_outbox(socket: &Arc<MemoryStream>) -> (Arc<Outbox>, Arc<Counter>, std::task::Waker) {
     let outbox = Outbox::new(at_once(1024), Wire::Line);
     outbox.set_socket(Some(socket.clone()));
     assert!(outbox.release());
@@ -251,7 +209,7 @@ fn idle_outbox(socket: &Arc<FakeSocket>) -> (Arc<Outbox>, Arc<Counter>, std::tas
 
 #[test]
 fn an_idle_connection_is_written_through_in_one_write_per_batch() {
-    let socket = FakeSocket::with_room(usize::MAX);
+    let socket = MemoryStream::with_room(usize::MAX);
     let (outbox, counter, _waker) = idle_outbox(&socket);
     assert_eq!(outbox.push(&event("a"), &SystemClock), Pushed::FlushDue);
     assert_eq!(
@@ -273,7 +231,7 @@ fn an_idle_connection_is_written_through_in_one_write_per_batch() {
 
 #[test]
 fn a_full_socket_hands_the_rest_to_the_driver_mid_event() {
-    let socket = FakeSocket::with_room(3);
+    let socket = MemoryStream::with_room(3);
     let (outbox, counter, waker) = idle_outbox(&socket);
     assert_eq!(outbox.push(&event("first"), &SystemClock), Pushed::FlushDue);
     assert_eq!(outbox.push(&event("second"), &SystemClock), Pushed::Queued);
@@ -306,7 +264,7 @@ fn a_full_socket_hands_the_rest_to_the_driver_mid_event() {
 
 #[test]
 fn a_big_batch_is_written_through_as_it_is_queued() {
-    let socket = FakeSocket::with_room(usize::MAX);
+    let socket = MemoryStream::with_room(usize::MAX);
     let outbox = Outbox::new(at_once(1 << 20), Wire::Line);
     outbox.set_socket(Some(socket.clone()));
     assert!(outbox.release());
@@ -330,7 +288,7 @@ fn a_big_batch_is_written_through_as_it_is_queued() {
 
 #[test]
 fn an_overflow_keeps_the_rest_of_a_part_written_event_and_nothing_else() {
-    let socket = FakeSocket::with_room(3);
+    let socket = MemoryStream::with_room(3);
     let first = event("first");
     let outbox = Outbox::new(at_once(first.line().len() * 2), Wire::Line);
     outbox.set_socket(Some(socket.clone()));
@@ -356,7 +314,7 @@ fn an_overflow_keeps_the_rest_of_a_part_written_event_and_nothing_else() {
 
 #[test]
 fn a_claimed_connection_is_never_written_through() {
-    let socket = FakeSocket::with_room(usize::MAX);
+    let socket = MemoryStream::with_room(usize::MAX);
     let (outbox, _counter, _waker) = idle_outbox(&socket);
     assert_eq!(outbox.push(&event("a"), &SystemClock), Pushed::FlushDue);
     outbox.claim();

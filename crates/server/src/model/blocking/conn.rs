@@ -12,7 +12,6 @@ use bytes::BytesMut;
 use mio::Interest;
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
-use rustchat_ws::outbound::Outbound;
 
 use super::poller::Poller;
 use super::{SOCKET, TICK};
@@ -244,7 +243,7 @@ fn drive(
             conn.handle_outbox();
             continue;
         }
-        write_some(sock, conn.poll_transmit())?;
+        sock.write_some(conn.poll_transmit())?;
         if conn.is_done() {
             return Ok(());
         }
@@ -322,22 +321,6 @@ fn read_all(
         }
     }
     Ok(false)
-}
-
-/// Writes what the socket takes now (vectored), leaving the rest queued.
-fn write_some(sock: &impl ByteStream, out: &mut Outbound) -> io::Result<()> {
-    while !out.is_empty() {
-        let mut slices = [IoSlice::new(&[]); 64];
-        let count = out.io_slices(&mut slices);
-        match sock.try_write_vectored(&slices[..count]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => out.advance(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Tells a connection over the limit that the server is full, on a thread of its own.
