@@ -21,16 +21,18 @@
 //! `RUSTCHAT_ATTACK_BIN=path/to/rustchat` attacks another build of the binary (an older one, to
 //! see which attacks it fails).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::process::ServeProcess;
 use rustchat_ws::{Config, Connection, Message, Role};
 
 /// Honest clients chatting through every attack.
@@ -182,7 +184,7 @@ fn one(model: &str, attack: &Attack, scale: usize) -> Result<String, String> {
     let server = Server::start(model, attack.flags)?;
     let honest = Honest::join(server.addr)?;
     let base_rss = server.rss_kib()?;
-    let sampler = RssSampler::start(server.child.id());
+    let sampler = RssSampler::start(server.process.child.id());
     let chat = honest.chat();
     std::thread::sleep(Duration::from_millis(300));
     let treatment = (attack.run)(&server, scale);
@@ -230,7 +232,7 @@ fn one(model: &str, attack: &Attack, scale: usize) -> Result<String, String> {
 
 /// A `rustchat serve` process on port 0 in a temporary directory, killed when dropped.
 struct Server {
-    child: Child,
+    process: ServeProcess,
     addr: SocketAddr,
     _dir: tempfile::TempDir,
 }
@@ -242,47 +244,17 @@ impl Server {
             PathBuf::from,
         );
         let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
-        let mut child = Command::new(&bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--model", model])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(flags)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let (tx, log) = mpsc::channel();
-        // Drained on a thread: a full pipe would block the server.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = log
-                .recv_timeout(left)
-                .map_err(|_| "no `rustchat listening on` line".to_string())?;
-            if let Some(rest) = line.split("rustchat listening on ").nth(1) {
-                let addr = rest.split(' ').next().unwrap_or_default();
-                break addr.parse().map_err(|e| format!("{addr}: {e}"))?;
-            }
-        };
+        let args: Vec<&str> = ["--model", model].iter().chain(flags).copied().collect();
+        let process = ServeProcess::start(&bin, dir.path(), &args)?;
         Ok(Self {
-            child,
-            addr,
+            addr: process.addr,
+            process,
             _dir: dir,
         })
     }
 
     fn rss_kib(&self) -> Result<u64, String> {
-        rss_kib(self.child.id()).ok_or_else(|| "no VmRSS in /proc".into())
+        rss_kib(self.process.child.id()).ok_or_else(|| "no VmRSS in /proc".into())
     }
 
     /// A counter or gauge from `/metrics`.
@@ -326,13 +298,6 @@ impl Server {
         // The metrics request itself is one open connection.
         self.await_metric("rustchat_connections_open", |n| n <= HONEST as u64 + 1)?;
         Ok(())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

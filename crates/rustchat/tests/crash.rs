@@ -2,14 +2,17 @@
 //! message any client received (ARCHITECTURE.md, "Durability"); SIGTERM shuts it down
 //! gracefully.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use common::process::ServeProcess;
 use rustchat_proto::ServerEvent;
 use rustchat_ws::blocking::WebSocket;
 use rustchat_ws::handshake::ClientHandshake;
@@ -18,63 +21,11 @@ use rustchat_ws::{Event, Message};
 const TIMEOUT: Duration = Duration::from_secs(5);
 const MESSAGES: usize = 200;
 
-/// A `rustchat serve` process, killed when dropped (so a failing test leaves nothing behind).
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    /// Log lines after the listening line.
-    log: mpsc::Receiver<String>,
-}
-
-impl Server {
-    /// Starts the binary on port 0 and reads the address it chose from its log.
-    fn start(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rustchat"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("rustchat serve starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, log) = mpsc::channel();
-        // Drain the log on a thread: a full pipe would block the server.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = log
-                .recv_timeout(left)
-                .expect("a `rustchat listening on` log line");
-            if let Some(rest) = line.split("rustchat listening on ").nth(1) {
-                let addr = rest.split(' ').next().expect("an address");
-                break addr.parse().expect("a socket address");
-            }
-        };
-        Self { child, addr, log }
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `rustchat serve` on `data_dir`, flood control off (the test sends fast on purpose).
+fn start(data_dir: &Path) -> ServeProcess {
+    let bin = Path::new(env!("CARGO_BIN_EXE_rustchat"));
+    ServeProcess::start(bin, data_dir, &["--rate-limit", "off"])
+        .unwrap_or_else(|why| panic!("rustchat serve starts: {why}"))
 }
 
 /// A JSON WebSocket client with a read timeout.
@@ -124,7 +75,7 @@ fn expect_event(ws: &mut WebSocket<TcpStream>, pred: impl Fn(&ServerEvent) -> bo
 #[test]
 fn every_message_a_client_received_survives_a_sigkill() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let server = Server::start(dir.path());
+    let server = start(dir.path());
     let addr = server.addr;
 
     // The receiver records every message it gets, with its id, until the server dies.
@@ -186,7 +137,7 @@ fn every_message_a_client_received_survives_a_sigkill() {
     );
 
     // Restart on the same directory: everything received is in the history, same id, same text.
-    let server = Server::start(dir.path());
+    let server = start(dir.path());
     let mut checker = json_client(server.addr);
     // Joining replays the last 50 on its own; wait for that to pass, then ask for all.
     expect_event(&mut checker, |e| matches!(e, ServerEvent::Members { .. }));
@@ -238,7 +189,7 @@ fn every_message_a_client_received_survives_a_sigkill() {
 #[test]
 fn sigterm_says_goodbye_and_exits_cleanly() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut server = Server::start(dir.path());
+    let mut server = start(dir.path());
     let mut client = TcpStream::connect(server.addr).expect("connect");
     client.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     client.write_all(b"\nbefore the signal\n").expect("write");
@@ -279,7 +230,7 @@ fn sigterm_says_goodbye_and_exits_cleanly() {
         "no goodbye in the log: {log:#?}"
     );
     // The message is in the file for the next start.
-    let server = Server::start(dir.path());
+    let server = start(dir.path());
     let mut checker = json_client(server.addr);
     expect_event(&mut checker, |e| matches!(e, ServerEvent::Members { .. }));
     checker

@@ -1,4 +1,9 @@
-//! What the binary's end-to-end tests share: a chat server in this process.
+//! What the binary's end-to-end tests share: a chat server in this process, or the binary
+//! itself as a child process.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+pub(crate) mod process;
 
 use std::time::Duration;
 
