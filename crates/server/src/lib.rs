@@ -40,17 +40,22 @@
 // In data-path order: bytes open a connection, a session reads them, the shared state and the
 // pure hub decide, the fan-out delivers; `model` is the only code that touches sockets,
 // threads and runtimes.
+//
+// Public: what runs a server (`config`, `server`, `clock`) and the pure building blocks that
+// the benchmarks measure on their own (`session`, `hub`, `delivery`, `history`, `fanout`,
+// `metrics`). Crate-private: how a connection is opened and driven, and the models.
 pub mod config;
 pub mod clock;
-pub mod opening;
+pub(crate) mod opening;
 pub mod session;
-pub mod conn;
-pub mod shared;
+pub(crate) mod conn;
+pub(crate) mod shared;
 pub mod hub;
 pub mod delivery;
 pub mod history;
 pub mod fanout;
 pub mod metrics;
-pub mod model;
+pub(crate) mod model;
 
 pub use model::server;
+pub use opening::http::PAGE;

@@ -17,7 +17,7 @@ use crate::session::Action;
 
 /// The server's shared state.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// The settings.
     pub config: ServerConfig,
     /// Rooms and nicks. Locked briefly per command; the outcome is submitted to the committer
@@ -36,13 +36,13 @@ pub struct Shared {
 
 impl Shared {
     /// Opens the history (restoring the hub's recent messages) and starts the committer.
-    pub fn open(config: ServerConfig) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
+    pub(crate) fn open(config: ServerConfig) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
         Self::open_with_clock(config, Arc::new(SystemClock))
     }
 
     /// [`Shared::open`] with the time read from `clock` (a [`ManualClock`](crate::clock::ManualClock)
     /// in tests).
-    pub fn open_with_clock(
+    pub(crate) fn open_with_clock(
         config: ServerConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
@@ -73,7 +73,7 @@ impl Shared {
     }
 
     /// A fresh connection id and its outbox, registered for fan-out.
-    pub fn open_conn(&self, wire: Wire) -> (ConnId, Arc<Outbox>) {
+    pub(crate) fn open_conn(&self, wire: Wire) -> (ConnId, Arc<Outbox>) {
         let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
         let policy = SlowPolicy::new(self.config.outbox_limit, self.config.slow_consumer_grace);
         let outbox = Outbox::new(policy, wire);
@@ -82,7 +82,7 @@ impl Shared {
     }
 
     /// Carries out a session's action.
-    pub fn apply(&self, conn: ConnId, action: Action, outbox: &Outbox) {
+    pub(crate) fn apply(&self, conn: ConnId, action: Action, outbox: &Outbox) {
         let now = self.clock.wall_ms();
         match action {
             Action::Register => self.with_hub(|hub| hub.connect(conn, now)),
@@ -107,7 +107,7 @@ impl Shared {
     }
 
     /// The connection is gone: tell its rooms, forget it.
-    pub fn close_conn(&self, conn: ConnId, reason: Option<String>) {
+    pub(crate) fn close_conn(&self, conn: ConnId, reason: Option<String>) {
         self.with_hub(|hub| hub.disconnect(conn, reason, self.clock.wall_ms()));
         self.registry.remove(conn);
     }
@@ -128,7 +128,7 @@ impl Shared {
     }
 
     /// The `/metrics` page.
-    pub fn metrics_text(&self) -> String {
+    pub(crate) fn metrics_text(&self) -> String {
         let hub = self.hub().stats();
         let commit = self.committer.stats();
         self.metrics.render(&[
@@ -162,7 +162,7 @@ impl Shared {
     }
 
     /// Stops the committer after everything submitted is committed and delivered.
-    pub fn shutdown_history(&self) {
+    pub(crate) fn shutdown_history(&self) {
         self.committer.close();
     }
 }

@@ -30,7 +30,7 @@ fn the_page_is_served_at_the_root(model: Model) {
         "{}",
         &response.body[..response.body.len().min(200)]
     );
-    assert_eq!(response.body, rustchat_server::opening::http::PAGE);
+    assert_eq!(response.body, rustchat_server::PAGE);
     let again = http_get(server.addr(), "/index.html?x=1");
     assert_eq!(again.status, 200);
     // HEAD: the same head, no body.

@@ -18,11 +18,11 @@ mod tests;
 
 /// Pending outbound bytes above which a connection stops taking events from its outbox: past
 /// it, the outbox fills up and the slow-consumer policy decides.
-pub const HIGH_WATER: usize = 256 * 1024;
+pub(crate) const HIGH_WATER: usize = 256 * 1024;
 
 /// One session's link to the shared state.
 #[derive(Debug)]
-pub struct Driver<'a> {
+pub(crate) struct Driver<'a> {
     shared: &'a Shared,
     conn: ConnId,
     outbox: Arc<Outbox>,
@@ -32,7 +32,7 @@ pub struct Driver<'a> {
 
 impl<'a> Driver<'a> {
     /// Registers the session's outbox.
-    pub fn open(shared: &'a Shared, session: &Session) -> Self {
+    pub(crate) fn open(shared: &'a Shared, session: &Session) -> Self {
         let (conn, outbox) = shared.open_conn(session.wire());
         Self {
             shared,
@@ -43,12 +43,12 @@ impl<'a> Driver<'a> {
     }
 
     /// The outbox, for drivers that wait on it.
-    pub fn outbox(&self) -> &Arc<Outbox> {
+    pub(crate) fn outbox(&self) -> &Arc<Outbox> {
         &self.outbox
     }
 
     /// Carries out everything the session has decided from the bytes it was fed.
-    pub fn act(&mut self, session: &mut Session) {
+    pub(crate) fn act(&mut self, session: &mut Session) {
         let now = self.shared.clock.now();
         while let Some(action) = session.next_action(now) {
             self.shared.apply(self.conn, action, &self.outbox);
@@ -62,26 +62,26 @@ impl<'a> Driver<'a> {
 
     /// Lets the fan-out write this session's events straight to `socket` while the driver is
     /// idle (see `outbox`: [`claim`](Self::claim) and [`release`](Self::release)).
-    pub fn write_through(&self, socket: Arc<dyn ByteStream>) {
+    pub(crate) fn write_through(&self, socket: Arc<dyn ByteStream>) {
         self.outbox.set_socket(Some(socket));
     }
 
     /// Takes the socket back from the fan-out: call on every wake-up, before the session
     /// reads, ticks or takes events (anything that may produce bytes).
-    pub fn claim(&self) {
+    pub(crate) fn claim(&self) {
         self.outbox.claim();
     }
 
     /// Lends the socket to the fan-out until the next [`claim`](Self::claim), if the session
     /// has nothing left to write and nothing is queued for it.
-    pub fn release(&self, session: &mut Session) {
+    pub(crate) fn release(&self, session: &mut Session) {
         if session.is_open() && session.outbound().is_empty() {
             self.outbox.release();
         }
     }
 
     /// Whether the session has room for more events (its socket is keeping up).
-    pub fn wants_events(&self, session: &mut Session) -> bool {
+    pub(crate) fn wants_events(&self, session: &mut Session) -> bool {
         session.is_open() && session.outbound().len() < HIGH_WATER
     }
 
@@ -89,13 +89,13 @@ impl<'a> Driver<'a> {
     /// [`HIGH_WATER`] bytes or more: what a client sends can make us owe it more (pongs,
     /// answers), so one that sends without reading is held back by TCP until it reads — it
     /// cannot grow our memory (issue 17, the ping flood).
-    pub fn wants_input(&self, session: &mut Session) -> bool {
+    pub(crate) fn wants_input(&self, session: &mut Session) -> bool {
         self.wants_events(session)
     }
 
     /// Moves queued events into the session (a pointer copy each), or ends it as a slow
     /// consumer, or after `/quit`.
-    pub fn pump(&mut self, session: &mut Session) {
+    pub(crate) fn pump(&mut self, session: &mut Session) {
         let drained = self.outbox.drain(|event, skip| match skip {
             0 => session.push_event(event),
             _ => session.push_rest(event, skip),
@@ -114,7 +114,7 @@ impl<'a> Driver<'a> {
     /// The next moment [`tick`](Self::tick) has something to check, if any: a driver may
     /// sleep until then instead of ticking. Deadlines only move later as the client is heard
     /// from, so a driver may keep an earlier wake-up and call `tick` early.
-    pub fn deadline(&self, session: &Session) -> Option<Instant> {
+    pub(crate) fn deadline(&self, session: &Session) -> Option<Instant> {
         let handshake = self
             .handshake_since
             .map(|since| since + self.shared.config.handshake_timeout);
@@ -127,7 +127,7 @@ impl<'a> Driver<'a> {
 
     /// Keepalive, and the deadline for finishing the HELLO handshake. Harmless to call early
     /// or often.
-    pub fn tick(&mut self, session: &mut Session) {
+    pub(crate) fn tick(&mut self, session: &mut Session) {
         let now = self.shared.clock.now();
         session.tick(now);
         let limit = self.shared.config.handshake_timeout;
@@ -146,7 +146,7 @@ impl<'a> Driver<'a> {
     /// The session is over: count why, tell its rooms, forget it. Its last bytes (a slow
     /// consumer's too: its goodbye comes after what its socket still holds) are then flushed
     /// within the grace period.
-    pub fn close(self, session: &Session) {
+    pub(crate) fn close(self, session: &Session) {
         self.outbox.set_socket(None);
         let ending = session.ending().cloned();
         match &ending {
@@ -163,7 +163,7 @@ impl<'a> Driver<'a> {
 }
 
 /// A line session for a client whose first bytes are `first` (none: it is silent, greet it).
-pub fn line_session(shared: &Shared, first: &[u8]) -> Session {
+pub(crate) fn line_session(shared: &Shared, first: &[u8]) -> Session {
     shared.metrics.line_session();
     let mut line = LineSession::new(shared.config.max_line);
     if first.is_empty() {
@@ -174,7 +174,7 @@ pub fn line_session(shared: &Shared, first: &[u8]) -> Session {
 }
 
 /// A WebSocket session after a successful upgrade; `leftover` came with the request.
-pub fn ws_session(shared: &Shared, wire: Option<Wire>, leftover: &[u8]) -> Session {
+pub(crate) fn ws_session(shared: &Shared, wire: Option<Wire>, leftover: &[u8]) -> Session {
     shared.metrics.ws_session();
     let config = &shared.config;
     let keepalive = Keepalive {

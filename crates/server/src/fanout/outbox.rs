@@ -28,12 +28,15 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::clock::Clock;
 use crate::delivery::{Encoded, Wire};
 use crate::model::stream::ByteStream;
 use crate::session::action::Ending;
+
+mod policy;
+pub use policy::SlowPolicy;
 
 /// What the driver finds when it drains the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,31 +75,6 @@ const KEEP_SLOTS: usize = 16;
 /// that a broadcast of small events still costs one write per receiver per batch, small
 /// enough that a burst never piles up in the queue before the socket has been offered it.
 pub const FLUSH_AT: usize = 64 * 1024;
-
-/// When a receiver counts as a slow consumer (see the module's documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlowPolicy {
-    /// Bytes a receiver may have queued for longer than `grace` (`--outbox-limit`).
-    pub limit: usize,
-    /// Bytes a receiver may never have queued, not even for a moment.
-    pub hard_limit: usize,
-    /// How long a receiver may stay over `limit` before it is dropped.
-    pub grace: Duration,
-}
-
-impl SlowPolicy {
-    /// How many times `limit` the hard limit is.
-    pub const HARD_FACTOR: usize = 4;
-
-    /// `limit` for `grace`, and [`SlowPolicy::HARD_FACTOR`] times `limit` at any moment.
-    pub fn new(limit: usize, grace: Duration) -> Self {
-        Self {
-            limit,
-            hard_limit: limit.saturating_mul(Self::HARD_FACTOR),
-            grace,
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 struct Queue {

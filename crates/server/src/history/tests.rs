@@ -6,6 +6,7 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 
 use super::*;
+use rustchat_proto::fixtures;
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -14,8 +15,8 @@ pub(crate) fn message(id: u64, room: &str) -> ChatMessage {
     ChatMessage {
         id,
         ts: 1_700_000_000_000 + id,
-        room: RoomName::parse(room).expect("test room names are valid"),
-        from: Nick::parse_known("alice").expect("test nicks are valid"),
+        room: fixtures::room(room),
+        from: fixtures::nick("alice"),
         text: format!("message {id}"),
         action: id % 7 == 0,
     }

@@ -9,7 +9,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 /// Whether accepted sockets inherit `TCP_NODELAY` from the listener (Linux copies the
 /// listener's options into each accepted socket), saving a `setsockopt` per connection.
-pub const NODELAY_INHERITED: bool = cfg!(target_os = "linux");
+pub(crate) const NODELAY_INHERITED: bool = cfg!(target_os = "linux");
 
 /// Opens a listening TCP socket on `addr` with room for `backlog` pending connections.
 ///
@@ -17,7 +17,7 @@ pub const NODELAY_INHERITED: bool = cfg!(target_os = "linux");
 /// run linger in TIME_WAIT. An IPv6 address listens on IPv6 only, so `[::]` and `0.0.0.0` can be
 /// given side by side. `TCP_NODELAY`: chat lines and frames are written whole, so nothing is
 /// gained by holding them back (Nagle's algorithm) and latency is lost.
-pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+pub(crate) fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_tcp_nodelay(true)?;

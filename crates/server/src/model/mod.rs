@@ -5,8 +5,8 @@
 //! and stops the one chosen with `--model`: `tasks` (tokio, a task per connection) or
 //! `blocking` (`sequential`, `threads`, `pool`).
 
-pub mod blocking;
-pub mod listener;
+pub(crate) mod blocking;
+pub(crate) mod listener;
 pub mod server;
-pub mod stream;
-pub mod tasks;
+pub(crate) mod stream;
+pub(crate) mod tasks;

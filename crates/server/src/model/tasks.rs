@@ -45,7 +45,7 @@ struct Live {
 
 /// Serves until `shutdown` turns true, then says goodbye to every client (bounded by the
 /// configured grace period) and returns.
-pub async fn serve(
+pub(crate) async fn serve(
     shared: Arc<Shared>,
     listeners: Vec<std::net::TcpListener>,
     shutdown: watch::Receiver<bool>,

@@ -2,7 +2,7 @@
 
 /// What a connection turned out to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// An HTTP request (the page, health, metrics, or a WebSocket upgrade).
     Http,
     /// The line protocol (anything that is not HTTP).
@@ -22,7 +22,7 @@ const METHODS: [&[u8]; 7] = [
 
 /// Classifies the first bytes: `None` while they could still become an HTTP request line
 /// (`"GE"`), so the caller should read more before deciding.
-pub fn classify(first: &[u8]) -> Option<Kind> {
+pub(crate) fn classify(first: &[u8]) -> Option<Kind> {
     if METHODS.iter().any(|m| first.starts_with(m)) {
         return Some(Kind::Http);
     }

@@ -12,13 +12,13 @@ use crate::delivery::Wire;
 pub const PAGE: &str = include_str!("../../assets/index.html");
 
 /// The subprotocol for JSON events.
-pub const PROTOCOL_JSON: &str = "rustchat.json";
+pub(crate) const PROTOCOL_JSON: &str = "rustchat.json";
 /// The subprotocol for line events.
-pub const PROTOCOL_LINE: &str = "rustchat.line";
+pub(crate) const PROTOCOL_LINE: &str = "rustchat.line";
 
 /// What to do with a request.
 #[derive(Debug)]
-pub enum Route {
+pub(crate) enum Route {
     /// Send these bytes and close.
     Respond(Bytes),
     /// Upgrade to a WebSocket chat session: send `response`, then speak `wire`.
@@ -31,7 +31,7 @@ pub enum Route {
 }
 
 /// What a request may be answered with besides the static page.
-pub struct HttpContext<'a> {
+pub(crate) struct HttpContext<'a> {
     /// `/metrics` body.
     pub metrics: &'a (dyn Fn() -> String + Sync),
     /// Origins allowed besides the server's own host.
@@ -47,7 +47,7 @@ impl std::fmt::Debug for HttpContext<'_> {
 }
 
 /// Routes one request.
-pub fn route(request: &Request, ctx: &HttpContext<'_>) -> Route {
+pub(crate) fn route(request: &Request, ctx: &HttpContext<'_>) -> Route {
     let path = request.path().split('?').next().unwrap_or("/");
     if request.method() != "GET" && request.method() != "HEAD" {
         let body = format!(

@@ -16,8 +16,8 @@
 //!
 //! It owns no socket and reads no clock: time comes in as `now`.
 
-pub mod detect;
-pub mod http;
+pub(crate) mod detect;
+pub(crate) mod http;
 
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ use crate::shared::Shared;
 
 /// How long a client over the connection limit may take to show what it speaks, so that it
 /// is refused in its own protocol.
-pub const REFUSAL_WAIT: Duration = Duration::from_millis(500);
+pub(crate) const REFUSAL_WAIT: Duration = Duration::from_millis(500);
 
 /// What the model must do next for an opening connection.
 #[derive(Debug)]
@@ -40,7 +40,7 @@ pub const REFUSAL_WAIT: Duration = Duration::from_millis(500);
     clippy::large_enum_variant,
     reason = "made once per step and handed straight to the model, never stored in bulk"
 )]
-pub enum Step {
+pub(crate) enum Step {
     /// Read more; call [`Opening::timeout`] if nothing arrives by `deadline`.
     Read {
         /// When waiting stops.
@@ -74,7 +74,7 @@ enum Phase {
 
 /// One connection's opening.
 #[derive(Debug)]
-pub struct Opening {
+pub(crate) struct Opening {
     phase: Phase,
     /// Everything received so far.
     buf: BytesMut,
@@ -84,13 +84,13 @@ pub struct Opening {
 
 impl Opening {
     /// A new connection at `now`: the model reads until [`Opening::deadline`].
-    pub fn new(shared: &Shared, now: Instant) -> Self {
+    pub(crate) fn new(shared: &Shared, now: Instant) -> Self {
         Self::waiting(Phase::Detect, now + shared.config.detect_timeout)
     }
 
     /// A connection over the limit: it is told the server is full, in HTTP if its first bytes
     /// (within [`REFUSAL_WAIT`]) are a request, else as an `ERROR` line.
-    pub fn refusing(now: Instant) -> Self {
+    pub(crate) fn refusing(now: Instant) -> Self {
         Self::waiting(Phase::Full, now + REFUSAL_WAIT)
     }
 
@@ -104,12 +104,12 @@ impl Opening {
 
     /// When the current wait for bytes ends (a new opening waits from the start: its first
     /// step is `Step::Read` until this).
-    pub fn deadline(&self) -> Instant {
+    pub(crate) fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// Bytes arrived at `now`.
-    pub fn read(&mut self, shared: &Shared, bytes: &[u8], now: Instant) -> Step {
+    pub(crate) fn read(&mut self, shared: &Shared, bytes: &[u8], now: Instant) -> Step {
         self.buf.extend_from_slice(bytes);
         match self.phase {
             Phase::Detect => match classify(&self.buf) {
@@ -130,12 +130,12 @@ impl Opening {
     }
 
     /// The client closed its side before a session began.
-    pub fn eof(&mut self) -> Step {
+    pub(crate) fn eof(&mut self) -> Step {
         Step::Gone
     }
 
     /// The deadline of the last [`Step::Read`] passed with nothing (or not enough) read.
-    pub fn timeout(&mut self, shared: &Shared, now: Instant) -> Step {
+    pub(crate) fn timeout(&mut self, shared: &Shared, now: Instant) -> Step {
         if now < self.deadline {
             return self.wait();
         }
@@ -197,7 +197,7 @@ impl Opening {
 /// `/healthz`, `/metrics`, a 4xx — the answer, and how many bytes of `first` the request
 /// used. Such a request is answered at once instead of waiting its turn (so `/metrics` can
 /// show a full queue). `None` for anything else: an upgrade, a line client, half a head.
-pub fn answer_without_session(shared: &Shared, first: &[u8]) -> Option<(usize, Bytes)> {
+pub(crate) fn answer_without_session(shared: &Shared, first: &[u8]) -> Option<(usize, Bytes)> {
     if classify(first) != Some(Kind::Http) {
         return None;
     }
@@ -219,7 +219,7 @@ pub fn answer_without_session(shared: &Shared, first: &[u8]) -> Option<(usize, B
 
 /// What a connection that waited `waited` for a `pool` worker (all `workers` stayed taken) is
 /// told before it is closed, in the protocol its first bytes suggest.
-pub fn server_busy_response(first: &[u8], workers: usize, waited: Duration) -> Bytes {
+pub(crate) fn server_busy_response(first: &[u8], workers: usize, waited: Duration) -> Bytes {
     let text = format!(
         "server busy: all {workers} workers stayed taken for the {} s you waited — try again later\n",
         waited.as_secs_f64().round()
@@ -229,7 +229,7 @@ pub fn server_busy_response(first: &[u8], workers: usize, waited: Duration) -> B
 
 /// The notice for a line client waiting for a `pool` worker: it is `place`-th in line and is
 /// let in when a worker frees up, or refused after `limit`.
-pub fn queued_notice(place: usize, workers: usize, limit: Duration) -> Bytes {
+pub(crate) fn queued_notice(place: usize, workers: usize, limit: Duration) -> Bytes {
     Bytes::from(format!(
         "*** rustchat is busy: all {workers} workers are taken and you are number {place} in line — \
          you are let in as soon as one is free, or told to come back later after {} s\n",

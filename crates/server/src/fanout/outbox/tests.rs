@@ -2,6 +2,7 @@ use super::*;
 use crate::clock::SystemClock;
 use crate::model::stream::MemoryStream;
 use rustchat_proto::ServerEvent;
+use std::time::Duration;
 
 fn event(text: &str) -> Arc<Encoded> {
     Encoded::new(ServerEvent::info(text))

@@ -26,7 +26,7 @@ use std::time::Duration;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-pub use crate::config::Blocking;
+pub(crate) use crate::config::Blocking;
 use crate::shared::Shared;
 use conn::{refuse_full, serve_one};
 use poller::poll_retrying;
@@ -47,7 +47,7 @@ pub(super) const STACK: usize = 256 * 1024;
 pub(super) const READ_CHUNK: usize = 16 * 1024;
 
 /// Serves until `stop` is set, then lets connections say goodbye and returns.
-pub fn serve(
+pub(crate) fn serve(
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
     model: Blocking,
