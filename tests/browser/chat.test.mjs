@@ -6,8 +6,9 @@
 // Two Chromium pages (two browser contexts, so two separate users) and one raw TCP client
 // speaking the line protocol on the same port meet in #lobby: alice (page A), bob (page B) and
 // carol (the terminal). Each says something and sees the others; a message holding HTML renders
-// as literal text; private messages, the room list, history on join, reconnection with nick and
-// room restored, keyboard use and the phone-width layout are checked. Screenshots go to DIR
+// as literal text, escape sequences and bidi overrides as visible escapes; private messages, the
+// room list, history on join, reconnection with nick and room restored, keyboard use and the
+// phone-width layout are checked. Screenshots go to DIR
 // (default target/browser); --update-docs also writes docs/screenshot-page.png.
 //
 // The browser is Debian's /usr/bin/chromium (override with $CHROMIUM), driven by playwright-core,
@@ -233,6 +234,14 @@ async function main() {
         assert(found.injected === 0 && found.children === 0, `elements were created from message text: ${JSON.stringify(found)}`);
       }
       assert(!problems.some((p) => p.includes('dialog')), problems.join('; '));
+    });
+
+    await check('escape sequences and bidi overrides are shown escaped, as in the terminal', async () => {
+      carol.send('\u001b]0;pwned\u0007\u001b[31mred \u202etxt.exe');
+      const shown = String.raw`\x1b]0;pwned\x07\x1b[31mred \u{202e}txt.exe`;
+      for (const page of [alice, bob]) await waitForMessage(page, 'carol', shown);
+      const raw = await alice.$$eval('#log .text', (els) => els.some((e) => /[\u001b\u202e]/.test(e.textContent)));
+      assert(!raw, 'a control character or bidi override reached the page');
     });
 
     await check('private messages: /msg typed in the page and in the terminal', async () => {

@@ -10,8 +10,8 @@ use std::collections::{HashMap, VecDeque};
 
 use rustchat_proto::{ChatMessage, ServerEvent};
 
-use crate::sanitize::sanitize;
 use crate::transport::{Incoming, Wire};
+use rustchat_proto::sanitize;
 
 /// How many entries the scrollback keeps.
 pub const SCROLLBACK: usize = 5000;

@@ -14,7 +14,7 @@
 //! assert_eq!(input.text(), "hello ");
 //! ```
 
-use crate::sanitize::is_unsafe;
+use rustchat_proto::is_unsafe;
 
 /// How many sent lines the history keeps.
 pub(crate) const HISTORY: usize = 500;

@@ -14,7 +14,8 @@
 //!   `rustchat.json`) or lines over TCP; cancel-safe `recv`, WebSocket pings for the round trip.
 //! - [`Client`] (client.rs): server events → scrollback entries, nick, room, room list; what to
 //!   send by itself (`/list`, and `/nick` + `/join` to restore a session after a reconnect).
-//! - [`sanitize`] (sanitize.rs): nothing a peer sends can drive the terminal.
+//! - [`sanitize`] (from `rustchat_proto`, shared with the server's line protocol): nothing a
+//!   peer sends can drive the terminal.
 //! - [`line_mode`]: pipes and scripts. [`tui`]: the full-screen client; its state
 //!   ([`tui::App`], with [`InputLine`] and [`Backoff`]) is separate from drawing and tested
 //!   without a terminal.
@@ -40,7 +41,6 @@ mod backoff;
 mod client;
 mod input;
 pub mod line_mode;
-mod sanitize;
 mod target;
 mod transport;
 pub mod tui;
@@ -49,6 +49,6 @@ pub use backoff::{Backoff, random_unit};
 pub use client::{Client, Entry, EntryKind, SCROLLBACK};
 pub use input::InputLine;
 pub use line_mode::LineOptions;
-pub use sanitize::{is_unsafe, sanitize, sanitize_json};
+pub use rustchat_proto::{is_unsafe, sanitize, sanitize_json};
 pub use target::{DEFAULT_URL, Target, TargetError};
 pub use transport::{ClientError, Incoming, JSON_PROTOCOL, Transport, Wire};

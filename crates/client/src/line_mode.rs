@@ -14,8 +14,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::time::Instant;
 
 use crate::Target;
-use crate::sanitize::{sanitize, sanitize_json};
 use crate::transport::{ClientError, Incoming, Transport};
+use rustchat_proto::{sanitize, sanitize_json};
 
 /// How line mode behaves.
 #[derive(Debug, Clone)]
@@ -194,14 +194,14 @@ mod tests {
         );
         let json = printed(&event, true);
         assert!(
-            !json.trim_end().chars().any(crate::sanitize::is_unsafe),
+            !json.trim_end().chars().any(rustchat_proto::is_unsafe),
             "{json:?}"
         );
         let value: serde_json::Value = serde_json::from_str(&json)?;
         assert_eq!(value["text"], evil);
         let raw = printed(&Incoming::Line(format!("[12:00:00] #a <b> {evil}")), false);
         assert!(
-            !raw.trim_end().chars().any(crate::sanitize::is_unsafe),
+            !raw.trim_end().chars().any(rustchat_proto::is_unsafe),
             "{raw:?}"
         );
         let raw_json = printed(&Incoming::Line("a\u{1b}b".into()), true);

@@ -63,6 +63,7 @@ mod line_format;
 mod names;
 mod nick;
 mod room_name;
+mod sanitize;
 mod slash;
 #[cfg(test)]
 mod strategies;
@@ -77,3 +78,4 @@ pub use line::{DEFAULT_MAX_LINE, LineCodec, LineError};
 pub use names::{GUEST_PREFIX, MAX_NICK_LEN, MAX_ROOM_LEN, NameError, RESERVED_NICKS};
 pub use nick::Nick;
 pub use room_name::RoomName;
+pub use sanitize::{is_unsafe, sanitize, sanitize_json};

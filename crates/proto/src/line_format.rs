@@ -23,7 +23,7 @@
 use std::fmt::Write;
 
 use crate::event::{ChatMessage, RoomSummary, ServerEvent};
-use crate::text::escape_breaks;
+use crate::sanitize::sanitize;
 use crate::{Nick, RoomName};
 
 impl ServerEvent {
@@ -39,7 +39,7 @@ impl ServerEvent {
                 timed(
                     &mut out,
                     *ts,
-                    &format!("<{from} -> {to}> {}", escape_breaks(text)),
+                    &format!("<{from} -> {to}> {}", sanitize(text)),
                 );
             }
             Self::Joined { room, nick, ts } => {
@@ -81,14 +81,14 @@ fn timed(out: &mut String, ts: u64, body: &str) {
 }
 
 fn tagged(out: &mut String, tag: &str, text: &str) {
-    let _ = writeln!(out, "{tag} {}", escape_breaks(text));
+    let _ = writeln!(out, "{tag} {}", sanitize(text));
 }
 
 /// Server-authored text: each of its lines becomes one `*** ` line.
 fn server_lines(out: &mut String, text: &str) {
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let _ = writeln!(out, "*** {}", escape_breaks(line));
+        let _ = writeln!(out, "*** {}", sanitize(line));
     }
 }
 
@@ -111,7 +111,7 @@ fn chat_line(out: &mut String, message: &ChatMessage) {
         action,
         ..
     } = message;
-    let text = escape_breaks(text);
+    let text = sanitize(text);
     let body = if *action {
         format!("{room} * {from} {text}")
     } else {
@@ -122,7 +122,7 @@ fn chat_line(out: &mut String, message: &ChatMessage) {
 
 fn left(out: &mut String, room: &RoomName, nick: &Nick, ts: u64, reason: Option<&str>) {
     let body = match reason {
-        Some(reason) => format!("<- {nick} left {room} ({})", escape_breaks(reason)),
+        Some(reason) => format!("<- {nick} left {room} ({})", sanitize(reason)),
         None => format!("<- {nick} left {room}"),
     };
     timed(out, ts, &body);

@@ -8,7 +8,7 @@ use rustchat_server::config::Model;
 
 use std::time::Duration;
 
-use common::{LineClient, serve, untimed};
+use common::{LineClient, WsClient, serve, untimed};
 
 const GREETING: &str =
     "*** rustchat: press Enter to join #lobby, type a message, or /help for the commands";
@@ -378,10 +378,41 @@ fn a_client_may_be_in_at_most_max_rooms_per_conn_rooms(model: Model) {
     alice.expect_event("-> alice joined #c");
 }
 
+/// What `printf '/nick mallory\n\033]0;pwned\007\033[2J\033[31mred\n' | nc …` sends must
+/// not retitle, clear or colour anyone's terminal, nor a bidi override reorder their line:
+/// line clients (TCP and WebSocket line mode) see it escaped, as the terminal client shows it.
+fn escape_sequences_from_others_reach_line_clients_escaped(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
+    let mut alice = LineClient::named(server.addr(), "alice");
+    let mut ws = WsClient::connect(server.addr(), &["rustchat.line"]);
+    // In the chat (guest-2) before mallory connects.
+    ws.expect_text("the member list", |t| {
+        t.starts_with("*** members of #lobby")
+    });
+    let mut mallory = LineClient::named(server.addr(), "mallory");
+    alice.expect_event("~ guest-3 is now known as mallory");
+    let attack = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mred \u{202e}txt.exe\tcol\u{9b}1m";
+    let shown = r"\x1b]0;pwned\x07\x1b[2J\x1b[31mred \u{202e}txt.exe\tcol\u{9b}1m";
+    mallory.send(attack);
+    let line = alice.expect_event(&format!("#lobby <mallory> {shown}"));
+    assert!(!line.chars().any(char::is_control), "{line:?}");
+    let text = ws.expect_text("mallory's line", |t| t.contains("<mallory> "));
+    assert_eq!(
+        untimed(text.trim_end()),
+        format!("#lobby <mallory> {shown}")
+    );
+    // The same for private messages and the reason a client gives for leaving.
+    mallory.send(&format!("/msg alice {attack}"));
+    alice.expect_event(&format!("<mallory -> alice> {shown}"));
+    mallory.send(&format!("/quit {attack}"));
+    let left = alice.expect_event(&format!("<- mallory left #lobby ({shown})"));
+    assert!(!left.chars().any(char::is_control), "{left:?}");
+}
+
 use common::{async_model, pool, sequential, threads};
 
-scenarios!(async_model: a_silent_client_is_greeted_and_joins_on_its_first_line, a_client_that_speaks_first_is_registered_then_heard, nick_rules_are_enforced_with_errors_that_say_what_is_expected, messages_reach_the_room_and_come_back_to_the_sender, nobody_can_forge_a_name, rooms_join_part_list_and_who, private_messages_reach_only_the_recipient, help_unknown_commands_and_usage, quit_with_a_reason_is_shown_to_the_others, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);
-scenarios!(threads: a_silent_client_is_greeted_and_joins_on_its_first_line, a_client_that_speaks_first_is_registered_then_heard, nick_rules_are_enforced_with_errors_that_say_what_is_expected, messages_reach_the_room_and_come_back_to_the_sender, nobody_can_forge_a_name, rooms_join_part_list_and_who, private_messages_reach_only_the_recipient, help_unknown_commands_and_usage, quit_with_a_reason_is_shown_to_the_others, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);
-scenarios!(pool: a_silent_client_is_greeted_and_joins_on_its_first_line, a_client_that_speaks_first_is_registered_then_heard, nick_rules_are_enforced_with_errors_that_say_what_is_expected, messages_reach_the_room_and_come_back_to_the_sender, nobody_can_forge_a_name, rooms_join_part_list_and_who, private_messages_reach_only_the_recipient, help_unknown_commands_and_usage, quit_with_a_reason_is_shown_to_the_others, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);
+scenarios!(async_model: escape_sequences_from_others_reach_line_clients_escaped, a_silent_client_is_greeted_and_joins_on_its_first_line, a_client_that_speaks_first_is_registered_then_heard, nick_rules_are_enforced_with_errors_that_say_what_is_expected, messages_reach_the_room_and_come_back_to_the_sender, nobody_can_forge_a_name, rooms_join_part_list_and_who, private_messages_reach_only_the_recipient, help_unknown_commands_and_usage, quit_with_a_reason_is_shown_to_the_others, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);
+scenarios!(threads: escape_sequences_from_others_reach_line_clients_escaped, a_silent_client_is_greeted_and_joins_on_its_first_line, a_client_that_speaks_first_is_registered_then_heard, nick_rules_are_enforced_with_errors_that_say_what_is_expected, messages_reach_the_room_and_come_back_to_the_sender, nobody_can_forge_a_name, rooms_join_part_list_and_who, private_messages_reach_only_the_recipient, help_unknown_commands_and_usage, quit_with_a_reason_is_shown_to_the_others, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);
+scenarios!(pool: escape_sequences_from_others_reach_line_clients_escaped, a_silent_client_is_greeted_and_joins_on_its_first_line, a_client_that_speaks_first_is_registered_then_heard, nick_rules_are_enforced_with_errors_that_say_what_is_expected, messages_reach_the_room_and_come_back_to_the_sender, nobody_can_forge_a_name, rooms_join_part_list_and_who, private_messages_reach_only_the_recipient, help_unknown_commands_and_usage, quit_with_a_reason_is_shown_to_the_others, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);
 // The others take two clients at once, and `sequential` serves one at a time.
 scenarios!(sequential: help_unknown_commands_and_usage, a_client_may_be_in_at_most_max_rooms_per_conn_rooms);

@@ -1,7 +1,7 @@
-//! The sanitiser: text from peers → text that cannot drive a terminal.
-//!
-//! Data path: every server line or event text → [`sanitize`] (or [`sanitize_json`] for
-//! `--json` output) → the screen or stdout. Nothing a peer sends reaches the terminal raw.
+//! The sanitiser: text from people → text that cannot drive a terminal. One for the whole
+//! project: the server writes every line-protocol event through it (so `nc` users see other
+//! people's escape sequences, never obey them), and the terminal client shows every peer text
+//! through it (whatever the server, the wire format, or `--json` output with [`sanitize_json`]).
 //!
 //! What is escaped, and why:
 //! - C0 controls (U+0000–U+001F, tab and line breaks included): ESC starts ANSI/OSC/DCS
@@ -18,7 +18,7 @@
 //! does for its `\n`: the escapes are for a person to read, not to be decoded back.
 //!
 //! ```
-//! use rustchat_client::sanitize;
+//! use rustchat_proto::sanitize;
 //! assert_eq!(sanitize("\u{1b}]0;pwned\u{7}hi"), r"\x1b]0;pwned\x07hi");
 //! assert_eq!(sanitize("abc\u{202e}def"), r"abc\u{202e}def");
 //! assert_eq!(sanitize("plain text ✓"), "plain text ✓");
@@ -38,7 +38,8 @@ pub fn is_unsafe(c: char) -> bool {
 
 /// `text` with every unsafe character written as a visible escape; borrowed when clean.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_unsafe) {
+    // Most chat is printable ASCII: one pass over the bytes settles it.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) || !text.chars().any(is_unsafe) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
