@@ -242,3 +242,42 @@ fn sigterm_says_goodbye_and_exits_cleanly() {
         "{event:?}"
     );
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_exits_at_once_naming_the_first() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let first = start(dir.path());
+    let mut second = Command::new(env!("CARGO_BIN_EXE_rustchat"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the second server starts");
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = second.try_wait().expect("try_wait") {
+            break exit;
+        }
+        if started.elapsed() > TIMEOUT {
+            let _ = second.kill();
+            panic!("the second server is still running after {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut said = String::new();
+    if let Some(mut stderr) = second.stderr.take() {
+        stderr.read_to_string(&mut said).expect("its stderr");
+    }
+    assert!(!exit.success(), "{exit:?}: {said}");
+    assert!(
+        said.contains(&dir.path().display().to_string())
+            && said.contains(&format!("PID {}", first.pid())),
+        "{said}"
+    );
+    // The first one is unharmed.
+    let mut client = json_client(first.addr);
+    expect_event(&mut client, |e| matches!(e, ServerEvent::Members { .. }));
+}

@@ -184,10 +184,39 @@ fn memory_history_does_not_survive_a_restart(model: Model) {
     );
 }
 
+/// Two servers on one history would hand out the same message ids: the second one is refused
+/// before it listens, with an error naming the directory and the first server's PID; the first
+/// goes on unharmed, and once it stops the directory is free again.
+fn a_second_server_on_the_same_data_directory_is_refused(model: Model) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let first = start_on(dir.path(), model, |_| {});
+    let mut second = config(dir.path());
+    second.model = model;
+    let said = start(second)
+        .expect_err("a second server on the same directory")
+        .to_string();
+    let pid = std::process::id();
+    assert!(
+        said.contains(&dir.path().display().to_string())
+            && said.contains(&format!("PID {pid}"))
+            && said.contains("--data-dir"),
+        "{said}"
+    );
+    let (mut alice, nick) = LineClient::join(first.addr());
+    alice.send("still the only one");
+    alice.expect_event(&format!("#lobby <{nick}> still the only one"));
+    drop(alice);
+    first.shutdown().expect("a clean shutdown");
+    let again = start_on(dir.path(), model, |_| {});
+    let (mut bob, _) = LineClient::join(again.addr());
+    bob.send("/history");
+    bob.expect("the message kept", |l| l.ends_with("still the only one"));
+}
+
 use common::{async_model, pool, sequential, threads};
 
-scenarios!(async_model: a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
-scenarios!(threads: a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
-scenarios!(pool: a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
+scenarios!(async_model: a_second_server_on_the_same_data_directory_is_refused, a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
+scenarios!(threads: a_second_server_on_the_same_data_directory_is_refused, a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
+scenarios!(pool: a_second_server_on_the_same_data_directory_is_refused, a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
 // The others take two clients at once, and `sequential` serves one at a time.
-scenarios!(sequential: memory_history_does_not_survive_a_restart);
+scenarios!(sequential: a_second_server_on_the_same_data_directory_is_refused, memory_history_does_not_survive_a_restart);

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::watch;
 
-use crate::config::{Model, ServerConfig};
+use crate::config::{HistoryMode, Model, ServerConfig};
+use crate::data_dir::{DataDirError, DataDirLock};
 use crate::fanout::committer::CommitterJoin;
 use crate::history::HistoryError;
 use crate::model::listener;
@@ -27,6 +28,9 @@ pub enum StartError {
     /// The runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    /// Another server holds the data directory, or it cannot be locked.
+    #[error("{0}")]
+    DataDir(#[from] DataDirError),
 }
 
 /// A server running on its own threads.
@@ -40,11 +44,18 @@ pub struct RunningServer {
     thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     history: Option<CommitterJoin>,
+    /// Held until the history is closed (file history only).
+    data_dir: Option<DataDirLock>,
 }
 
 /// Binds every `--listen` address, opens the history and starts serving. Returns once the
 /// sockets listen, so a client may connect at once.
 pub fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    // First: a server that must not run learns it before it binds or opens anything.
+    let data_dir = match config.history {
+        HistoryMode::File => Some(DataDirLock::acquire(&config.data_dir)?),
+        HistoryMode::Memory => None,
+    };
     let listeners = config
         .listen
         .iter()
@@ -95,6 +106,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         thread: Some(thread),
         shared,
         history: Some(history),
+        data_dir,
     })
 }
 
@@ -128,10 +140,13 @@ impl RunningServer {
             let _ = thread.join();
         }
         self.shared.shutdown_history();
-        match self.history.take() {
+        let closed = match self.history.take() {
             Some(history) => history.join().map(|_| ()),
             None => Ok(()),
-        }
+        };
+        // The history is closed: another server may have the directory now.
+        self.data_dir.take();
+        closed
     }
 }
 
