@@ -98,11 +98,9 @@ fn drain(
     let mut announced = false;
     for line in BufReader::new(stderr).lines() {
         let Ok(line) = line else { return };
-        if !announced {
-            if let Some(addr) = parse_listening(&line) {
-                announced = true;
-                let _ = found.send(addr);
-            }
+        if !announced && let Some(addr) = parse_listening(&line) {
+            announced = true;
+            let _ = found.send(addr);
         }
         let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
         if kept.len() == KEPT_LINES {

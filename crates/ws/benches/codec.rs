@@ -404,7 +404,7 @@ fn paired_ratio(group: &mut Group, num: &str, den: &str) -> Paired {
     let mut rounds: Vec<[f64; 2]> = Vec::new();
     let start = Instant::now();
     while start.elapsed() < PAIRED_TIME || rounds.len() < 5 {
-        let order = if rounds.len() % 2 == 0 {
+        let order = if rounds.len().is_multiple_of(2) {
             [0, 1]
         } else {
             [1, 0]

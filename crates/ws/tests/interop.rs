@@ -718,7 +718,7 @@ const PING_EVERY: usize = 7;
 /// Message `i` of the stream: text or binary, up to ~20 KB, each distinct.
 fn streamed(i: usize) -> Message {
     let len = i * 997 % 20_000;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         Message::text(format!("{i}:{}", "x".repeat(len)))
     } else {
         let mut data = (i as u32).to_be_bytes().to_vec();

@@ -70,11 +70,10 @@ pub async fn client_loop(
                     }
                 }
                 conn.inbox.compact();
-                if let Some(pong) = owed {
-                    if conn.tcp.write_all(pong.as_bytes()).await.is_err() {
+                if let Some(pong) = owed
+                    && conn.tcp.write_all(pong.as_bytes()).await.is_err() {
                         return lost(&tally, "cannot answer a ping");
                     }
-                }
             }
             () = tick(interval) => {
                 if !send(&mut conn, &mut sender, &tally, clock, run).await {

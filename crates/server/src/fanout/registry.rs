@@ -98,10 +98,10 @@ impl Registry {
         if written > 0 {
             metrics.add_written_through(written as u64);
         }
-        if let Some((conn, ending)) = &outcome.close {
-            if let Some(outbox) = outboxes.get(conn) {
-                outbox.close_after_flush(ending.clone());
-            }
+        if let Some((conn, ending)) = &outcome.close
+            && let Some(outbox) = outboxes.get(conn)
+        {
+            outbox.close_after_flush(ending.clone());
         }
     }
 }

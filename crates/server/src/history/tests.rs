@@ -18,7 +18,7 @@ pub(crate) fn message(id: u64, room: &str) -> ChatMessage {
         room: fixtures::room(room),
         from: fixtures::nick("alice"),
         text: format!("message {id}"),
-        action: id % 7 == 0,
+        action: id.is_multiple_of(7),
     }
 }
 
