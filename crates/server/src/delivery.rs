@@ -27,7 +27,7 @@ impl std::fmt::Display for ConnId {
 pub enum Wire {
     /// Text lines on a TCP stream (`nc`, `telnet`, the HELLO handshake).
     Line,
-    /// WebSocket text frames, each holding one event as a line (`websocat`).
+    /// WebSocket text frames, each holding one line of an event (`websocat`).
     WsLine,
     /// WebSocket text frames, each holding one event as a JSON object (browser, programs).
     WsJson,
@@ -67,12 +67,13 @@ impl Encoded {
     pub fn frame(&self, wire: Wire) -> Option<&Prepared> {
         match wire {
             Wire::Line => None,
+            // One line per message, as a line reader (websocat) expects: a history, a member
+            // list or a welcome with its MOTD is several.
             Wire::WsLine => Some(self.ws_line.get_or_init(|| {
-                let mut line = self.event.to_line();
-                if line.ends_with('\n') {
-                    line.pop();
-                }
-                Prepared::new(&Message::from(line))
+                let text = self.event.to_line();
+                let lines: Vec<Message> =
+                    text.lines().map(|l| Message::text(l.to_owned())).collect();
+                Prepared::batch(&lines)
             })),
             Wire::WsJson => Some(
                 self.ws_json

@@ -116,10 +116,10 @@ fn tungstenite_client(addr: SocketAddr, nick: &str, start: &Barrier) -> Seen {
     loop {
         assert!(Instant::now() < deadline, "no JSON nick change");
         let text = read_text(&mut ws);
-        if let Ok(ServerEvent::NickChanged { new, .. }) = ServerEvent::from_json(&text) {
-            if new.as_str() == nick {
-                break;
-            }
+        if let Ok(ServerEvent::NickChanged { new, .. }) = ServerEvent::from_json(&text)
+            && new.as_str() == nick
+        {
+            break;
         }
     }
     start.wait();
@@ -562,10 +562,99 @@ fn frames_sent_with_the_upgrade_request_are_not_lost(model: Model) {
     alice.expect_event("#lobby <eager> in the same packet");
 }
 
+/// docs/PROTOCOL.md's table of JSON errors, row by row, is what a JSON client gets — `[]`
+/// included, which is JSON to a `rustchat.json` client, never a line to post.
+fn the_protocol_documents_json_errors_exactly(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
+    let doc = include_str!("../../../docs/PROTOCOL.md");
+    let table = doc
+        .split_once("| you sent | `message` of the error |\n| --- | --- |\n")
+        .expect("the table of JSON errors in docs/PROTOCOL.md")
+        .1;
+    let rows: Vec<(&str, &str)> = table
+        .lines()
+        .map_while(|row| {
+            let cells: Vec<&str> = row
+                .strip_prefix("| ")?
+                .strip_suffix(" |")?
+                .split(" | ")
+                .collect();
+            let [sent, error] = cells[..] else {
+                return None;
+            };
+            Some((sent, error.trim_matches('`')))
+        })
+        .collect();
+    assert!(rows.len() >= 7, "the table has {} rows", rows.len());
+    let mut ws = WsClient::connect(server.addr(), &["rustchat.json"]);
+    ws.expect_json("members", |e| matches!(e, ServerEvent::Members { .. }));
+    for (sent, error) in rows {
+        if sent.starts_with("a frame of more than 64 KiB") {
+            let huge = format!(r#"{{"type":"say","text":"{}"}}"#, "x".repeat(70_000 - 24));
+            assert_eq!(huge.len(), 70_000);
+            ws.send_text(&huge);
+            let close = ws.expect_close().expect("a close code");
+            assert_eq!(
+                (u16::from(close.code), close.reason.as_str()),
+                (1009, error)
+            );
+            continue;
+        }
+        let sent = sent.trim_matches('`');
+        ws.send_text(sent);
+        let (_, event) = ws.expect_json(sent, |e| matches!(e, ServerEvent::Error { .. }));
+        let ServerEvent::Error { message, .. } = event else {
+            unreachable!()
+        };
+        assert_eq!(message, error, "the answer to {sent}");
+    }
+}
+
+/// websocat sends each line with its line break, and prints each message as a line: a frame
+/// ending in a line break is one line, a frame of several lines is several, and every line the
+/// server sends (a history, a member list) comes in a frame of its own.
+fn websocat_lines_are_lines_both_ways(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.flood = None;
+    });
+    let mut ws = WsClient::connect(server.addr(), &[]);
+    ws.expect_text("the member list", |t| {
+        t == "*** members of #lobby (1): guest-1"
+    });
+    ws.send_text("hello from websocat\n");
+    let said = ws.expect_text("the line", |t| t.contains("<guest-1>"));
+    assert_eq!(untimed(&said), "#lobby <guest-1> hello from websocat");
+    ws.send_text("one\ntwo\r\n");
+    for want in ["one", "two"] {
+        let said = ws.expect_text(want, |t| t.contains("<guest-1>"));
+        assert_eq!(untimed(&said), format!("#lobby <guest-1> {want}"));
+    }
+    ws.send_text("/history\n");
+    let mut frames = vec![ws.expect_text("the history", |t| t.starts_with("*** history"))];
+    while !frames
+        .last()
+        .is_some_and(|t| t.starts_with("*** end of history"))
+    {
+        frames.push(ws.expect_text("a line of the history", |_| true));
+    }
+    let frames: Vec<&str> = frames.iter().map(|t| untimed(t)).collect();
+    assert_eq!(
+        frames,
+        [
+            "*** history of #lobby (3 messages)",
+            "#lobby <guest-1> hello from websocat",
+            "#lobby <guest-1> one",
+            "#lobby <guest-1> two",
+            "*** end of history of #lobby",
+        ]
+    );
+}
+
 use common::{async_model, pool, sequential, threads};
 
-scenarios!(async_model: mixed_clients_see_every_message_in_the_same_order, json_events_carry_every_field, the_first_json_message_switches_replies_to_json, the_line_subprotocol_keeps_lines_even_for_json_requests, binary_frames_are_refused_but_the_connection_is_kept, pings_are_answered_and_a_close_is_echoed, a_raw_handshake_and_masked_frames_work, frames_sent_with_the_upgrade_request_are_not_lost);
-scenarios!(threads: mixed_clients_see_every_message_in_the_same_order, json_events_carry_every_field, the_first_json_message_switches_replies_to_json, the_line_subprotocol_keeps_lines_even_for_json_requests, binary_frames_are_refused_but_the_connection_is_kept, pings_are_answered_and_a_close_is_echoed, a_raw_handshake_and_masked_frames_work, frames_sent_with_the_upgrade_request_are_not_lost);
-scenarios!(pool: mixed_clients_see_every_message_in_the_same_order, json_events_carry_every_field, the_first_json_message_switches_replies_to_json, the_line_subprotocol_keeps_lines_even_for_json_requests, binary_frames_are_refused_but_the_connection_is_kept, pings_are_answered_and_a_close_is_echoed, a_raw_handshake_and_masked_frames_work, frames_sent_with_the_upgrade_request_are_not_lost);
+scenarios!(async_model: websocat_lines_are_lines_both_ways, the_protocol_documents_json_errors_exactly, mixed_clients_see_every_message_in_the_same_order, json_events_carry_every_field, the_first_json_message_switches_replies_to_json, the_line_subprotocol_keeps_lines_even_for_json_requests, binary_frames_are_refused_but_the_connection_is_kept, pings_are_answered_and_a_close_is_echoed, a_raw_handshake_and_masked_frames_work, frames_sent_with_the_upgrade_request_are_not_lost);
+scenarios!(threads: websocat_lines_are_lines_both_ways, the_protocol_documents_json_errors_exactly, mixed_clients_see_every_message_in_the_same_order, json_events_carry_every_field, the_first_json_message_switches_replies_to_json, the_line_subprotocol_keeps_lines_even_for_json_requests, binary_frames_are_refused_but_the_connection_is_kept, pings_are_answered_and_a_close_is_echoed, a_raw_handshake_and_masked_frames_work, frames_sent_with_the_upgrade_request_are_not_lost);
+scenarios!(pool: websocat_lines_are_lines_both_ways, the_protocol_documents_json_errors_exactly, mixed_clients_see_every_message_in_the_same_order, json_events_carry_every_field, the_first_json_message_switches_replies_to_json, the_line_subprotocol_keeps_lines_even_for_json_requests, binary_frames_are_refused_but_the_connection_is_kept, pings_are_answered_and_a_close_is_echoed, a_raw_handshake_and_masked_frames_work, frames_sent_with_the_upgrade_request_are_not_lost);
 // The others take two clients at once, and `sequential` serves one at a time.
-scenarios!(sequential: json_events_carry_every_field, a_raw_handshake_and_masked_frames_work);
+scenarios!(sequential: websocat_lines_are_lines_both_ways, the_protocol_documents_json_errors_exactly, json_events_carry_every_field, a_raw_handshake_and_masked_frames_work);

@@ -6,8 +6,9 @@ use crate::frame::{FrameHeader, OpCode};
 use crate::message::Message;
 use crate::outbound::Outbound;
 
-/// The complete server-to-client frame of a message (unmasked). A chat server encodes a
-/// broadcast once and queues the same bytes on every receiver: a reference-count bump each.
+/// The complete server-to-client frame of a message (unmasked), or of several ([`Prepared::batch`]).
+/// A chat server encodes a broadcast once and queues the same bytes on every receiver: a
+/// reference-count bump each.
 ///
 /// ```
 /// use rustchat_ws::{Connection, Message, Prepared, Role, Config};
@@ -42,7 +43,29 @@ impl Prepared {
         Self(out.take_all())
     }
 
-    /// The frame's bytes.
+    /// Several messages, each its own frame, encoded back to back in one buffer: queued on a
+    /// connection in one go, received as separate messages (a multi-line event sent to a
+    /// client that reads one line per message).
+    ///
+    /// ```
+    /// use rustchat_ws::{Config, Connection, Event, Message, Prepared, Role};
+    /// let two = Prepared::batch([Message::text("one"), Message::text("two")].iter());
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// server.send_prepared(&two).unwrap();
+    /// client.receive(&server.outbound().take_all());
+    /// assert!(matches!(client.next_event(), Ok(Some(Event::Message(m))) if m.as_text() == Some("one")));
+    /// assert!(matches!(client.next_event(), Ok(Some(Event::Message(m))) if m.as_text() == Some("two")));
+    /// ```
+    pub fn batch<'a>(messages: impl IntoIterator<Item = &'a Message>) -> Self {
+        let mut out = Outbound::default();
+        for message in messages {
+            out.push_encoded(&Self::new(message).0);
+        }
+        Self(out.take_all())
+    }
+
+    /// The frames' bytes.
     pub fn as_bytes(&self) -> &Bytes {
         &self.0
     }

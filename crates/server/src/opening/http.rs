@@ -61,8 +61,15 @@ pub(crate) fn route(request: &Request, ctx: &HttpContext<'_>) -> Route {
             body.as_bytes(),
         ));
     }
+    let wants_websocket = request.is_websocket_upgrade();
     match path {
+        // `ws://host:8080` (no path) means the chat too: a client that forgot `/ws` gets the
+        // WebSocket it asked for, not the page.
         "/ws" => upgrade(request, ctx),
+        "/" if wants_websocket => upgrade(request, ctx),
+        _ if wants_websocket => not_found(format!(
+            "no WebSocket at {path}: the chat's WebSocket is at /ws (ws://HOST:PORT/ws)\n"
+        )),
         "/" | "/index.html" => {
             Route::Respond(ok(request, "text/html; charset=utf-8", PAGE.as_bytes()))
         }
@@ -75,18 +82,19 @@ pub(crate) fn route(request: &Request, ctx: &HttpContext<'_>) -> Route {
                 body.as_bytes(),
             ))
         }
-        _ => {
-            let body = format!(
-                "no page at {path}: try / (chat page), /ws (WebSocket), /healthz or /metrics\n"
-            );
-            Route::Respond(http_response(
-                404,
-                "Not Found",
-                &[("Content-Type", "text/plain; charset=utf-8")],
-                body.as_bytes(),
-            ))
-        }
+        _ => not_found(format!(
+            "no page at {path}: try / (chat page), /ws (WebSocket), /healthz or /metrics\n"
+        )),
     }
+}
+
+fn not_found(body: String) -> Route {
+    Route::Respond(http_response(
+        404,
+        "Not Found",
+        &[("Content-Type", "text/plain; charset=utf-8")],
+        body.as_bytes(),
+    ))
 }
 
 fn ok(request: &Request, content_type: &str, body: &[u8]) -> Bytes {

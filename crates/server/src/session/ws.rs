@@ -121,17 +121,37 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str) {
-        let is_json = text.trim_start().starts_with('{');
+        // A `rustchat.json` client's every text is JSON (`[]` gets the error the protocol
+        // documents, not a line to post); other clients send lines or objects, and one without
+        // a subprotocol switches its events to JSON with its first object.
+        let json_only = self.wire_fixed && self.wire == Wire::WsJson;
+        let is_json = json_only || text.trim_start().starts_with('{');
         if is_json && !self.wire_fixed && self.wire != Wire::WsJson {
             self.wire = Wire::WsJson;
             self.pending
                 .push_back(Heard::Own(Action::Wire(Wire::WsJson)));
         }
-        let parsed = if is_json {
-            Command::from_json(text).map(Some).map_err(|e| e.to_event())
-        } else {
-            Command::parse(text).map_err(|e| e.to_event())
-        };
+        if is_json {
+            self.heard(Command::from_json(text).map(Some).map_err(|e| e.to_event()));
+            return;
+        }
+        // A line per frame, the way websocat sends them: with its line break, which ends the
+        // line rather than belonging to it. A frame holding several lines is several, each
+        // charged to flood control like a line of the line protocol.
+        // As in the line protocol, `\r\n` ends a line too; a lone `\r` is text.
+        if text.is_empty() {
+            self.heard(Ok(None));
+        }
+        for piece in text.split_inclusive('\n') {
+            let line = match piece.strip_suffix('\n') {
+                Some(line) => line.strip_suffix('\r').unwrap_or(line),
+                None => piece,
+            };
+            self.heard(Command::parse(line).map_err(|e| e.to_event()));
+        }
+    }
+
+    fn heard(&mut self, parsed: Result<Option<Command>, ServerEvent>) {
         let action = match parsed {
             Ok(Some(command)) => Some(Action::Command(command)),
             Ok(None) => None,

@@ -19,8 +19,10 @@ const RESERVED: &[&str] = &[
     "Sec-WebSocket-Extensions",
 ];
 
-/// How much of a refusal's body [`HandshakeError::UnexpectedStatus`] keeps.
+/// How much of a refusal's body [`HandshakeError::UnexpectedStatus`] looks at.
 const BODY_PREFIX: usize = 1024;
+/// How many characters of its first line it keeps.
+const BODY_LINE: usize = 200;
 
 /// Builds a [`ClientHandshake`]; errors are reported by [`build`](Self::build).
 #[derive(Debug, Clone)]
@@ -289,9 +291,20 @@ impl ClientHandshake {
     }
 }
 
-/// The start of a refusal's body, as far as it is in `rest`: up to `Content-Length` and
-/// [`BODY_PREFIX`] bytes, lossy UTF-8, trailing whitespace trimmed.
+/// What of a refusal's body is worth showing a person, as far as it is in `rest` (up to
+/// `Content-Length` and [`BODY_PREFIX`] bytes): its first line, at most [`BODY_LINE`]
+/// characters (then `…`), control characters escaped — and nothing of an HTML page, which is
+/// a web server's page, not an error message (a client pointed at the wrong path would print
+/// the whole page).
 fn body_prefix(rest: &[u8], headers: &Headers) -> String {
+    let html = headers.get("Content-Type").is_some_and(|t| {
+        t.trim_start()
+            .get(..9)
+            .is_some_and(|t| t.eq_ignore_ascii_case("text/html"))
+    }) || rest.trim_ascii_start().starts_with(b"<");
+    if html {
+        return String::new();
+    }
     let declared = headers
         .get("Content-Length")
         .and_then(|l| l.parse::<usize>().ok());
@@ -299,8 +312,21 @@ fn body_prefix(rest: &[u8], headers: &Headers) -> String {
         .len()
         .min(declared.unwrap_or(usize::MAX))
         .min(BODY_PREFIX);
-    let body = String::from_utf8_lossy(rest.get(..len).unwrap_or_default());
-    body.trim_end().to_owned()
+    let text = String::from_utf8_lossy(rest.get(..len).unwrap_or_default());
+    let line = text.lines().next().unwrap_or_default().trim_end();
+    let mut shown = String::new();
+    for (i, c) in line.chars().enumerate() {
+        if i == BODY_LINE {
+            shown.push('…');
+            break;
+        }
+        if c.is_control() {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// A server's accepted `101 Switching Protocols` response.

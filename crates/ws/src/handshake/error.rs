@@ -107,7 +107,8 @@ pub enum HandshakeError {
         status: u16,
         /// The reason phrase received.
         reason: String,
-        /// The start of the body, as far as it was in the buffer (lossy UTF-8, at most 1 KiB).
+        /// The first line of the body as far as it was in the buffer, at most 200 characters,
+        /// control characters escaped; empty for an HTML page (not an error message).
         body: String,
     },
     /// RFC 6455 §4.1 response item 4: the accept value must match our key.

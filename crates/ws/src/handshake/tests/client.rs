@@ -117,13 +117,41 @@ fn refusals_keep_status_reason_and_body() {
         matches!(err, HandshakeError::UnexpectedStatus { status: 200, ref body, .. } if body.is_empty())
     );
     assert_eq!(err.status(), 502);
-    // A huge body is cut.
+    // A huge body is cut, and marked so.
     let big = format!("HTTP/1.1 500 Oops\r\n\r\n{}", "x".repeat(5000));
     let Err(HandshakeError::UnexpectedStatus { body, .. }) = client.parse_response(big.as_bytes())
     else {
         panic!("expected UnexpectedStatus");
     };
-    assert_eq!(body.len(), 1024);
+    assert_eq!(body, format!("{}…", "x".repeat(200)));
+}
+
+#[test]
+fn a_refusal_shows_one_line_of_text_and_nothing_of_a_page() {
+    let client = rfc_client(&[]);
+    let said = |response: &str| {
+        client
+            .parse_response(response.as_bytes())
+            .unwrap_err()
+            .to_string()
+    };
+    // A web server's page (a client pointed at the wrong path): one line, no HTML.
+    let page = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+                <!doctype html>\n<html>\n<head><title>chat</title></head>\n</html>\n";
+    assert_eq!(
+        said(page),
+        "the server answered 200 OK instead of 101 Switching Protocols"
+    );
+    let untyped = "HTTP/1.1 404 Not Found\r\n\r\n  <html><body>gone</body></html>";
+    assert!(!said(untyped).contains('<'), "{}", said(untyped));
+    // A text answer: its first line, control characters escaped.
+    let text = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n\r\n\
+                no WebSocket at /chat: it is at /ws\u{1b}[2J\nsecond line\n";
+    assert_eq!(
+        said(text),
+        "the server answered 404 Not Found instead of 101 Switching Protocols: \
+         no WebSocket at /chat: it is at /ws\\u{1b}[2J"
+    );
 }
 
 #[test]
