@@ -45,6 +45,8 @@ impl Spec {
                 cmd.args(["serve", "--model", model, "--listen", "127.0.0.1:0"])
                     .args(["--history", "memory", "--rate-limit", "off"])
                     .args(["--max-connections", "100000"])
+                    // Every client of the bench comes from 127.0.0.1.
+                    .args(["--max-connections-per-ip", "0", "--connect-rate", "off"])
                     // What an operator gets by default (chat messages are logged at debug).
                     .env("RUST_LOG", "info")
                     .env("NO_COLOR", "1");

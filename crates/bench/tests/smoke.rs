@@ -19,6 +19,9 @@ fn chat_server() -> RunningServer {
         listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
         history: HistoryMode::Memory,
         flood: None,
+        // Every generated client comes from 127.0.0.1, as `rustchat bench` runs its servers.
+        max_connections_per_ip: 0,
+        connect_rate: None,
         ..ServerConfig::default()
     };
     start(config).expect("the chat server starts")

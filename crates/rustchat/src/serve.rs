@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use rustchat_server::config::{HistoryMode, Model, ServerConfig};
+use rustchat_server::config::{ConnectRate, HistoryMode, Model, ServerConfig};
 use rustchat_server::session::flood::FloodConfig;
 
 /// Options of `rustchat serve`. Every limit has the default of docs/ARCHITECTURE.md.
@@ -33,6 +33,13 @@ pub(crate) struct ServeArgs {
     /// Most connections at once; more are told the server is full.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Most connections one address may hold open (an IPv6 address counts by its /64;
+    /// loopback like any other); 0 for no limit.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_connections_per_ip: usize,
+    /// How fast one address may open connections: `RATE/BURST` a second (e.g. `10/20`), or `off`.
+    #[arg(long, value_name = "RATE/BURST|off", default_value = "10/20", value_parser = parse_connect_rate)]
+    connect_rate: ConnectRateArg,
     /// Longest line-protocol line, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 4096)]
     max_line: usize,
@@ -93,8 +100,29 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
 struct RateLimit(Option<FloodConfig>);
 
 fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
+    Ok(RateLimit(parse_rate(text)?.map(|(rate, burst)| {
+        FloodConfig {
+            rate,
+            burst,
+            ..FloodConfig::default()
+        }
+    })))
+}
+
+/// `--connect-rate`, parsed.
+#[derive(Debug, Clone, Copy)]
+struct ConnectRateArg(Option<ConnectRate>);
+
+fn parse_connect_rate(text: &str) -> Result<ConnectRateArg, String> {
+    Ok(ConnectRateArg(
+        parse_rate(text)?.map(|(rate, burst)| ConnectRate { rate, burst }),
+    ))
+}
+
+/// `RATE/BURST` (positive numbers) or `off`.
+fn parse_rate(text: &str) -> Result<Option<(f64, f64)>, String> {
     if text.eq_ignore_ascii_case("off") {
-        return Ok(RateLimit(None));
+        return Ok(None);
     }
     let expected = "expected RATE/BURST with positive numbers (e.g. 10/20) or `off`";
     let (rate, burst) = text
@@ -107,11 +135,7 @@ fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
             .filter(|n| *n > 0.0 && n.is_finite())
     };
     match (number(rate), number(burst)) {
-        (Some(rate), Some(burst)) => Ok(RateLimit(Some(FloodConfig {
-            rate,
-            burst,
-            ..FloodConfig::default()
-        }))),
+        (Some(rate), Some(burst)) => Ok(Some((rate, burst))),
         _ => Err(format!("`{text}`: {expected}")),
     }
 }
@@ -123,6 +147,8 @@ impl ServeArgs {
             model: self.model,
             backlog: self.backlog,
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            connect_rate: self.connect_rate.0,
             data_dir: self.data_dir,
             history: match self.history {
                 History::File => HistoryMode::File,
@@ -221,6 +247,17 @@ mod tests {
             let err = parse_secs(bad).expect_err(bad);
             assert!(err.contains("expected a number of seconds"), "{err}");
         }
+    }
+
+    #[test]
+    fn connect_rates_are_rate_slash_burst_or_off() {
+        assert!(parse_connect_rate("off").is_ok_and(|r| r.0.is_none()));
+        let rate = parse_connect_rate("2/4").map(|r| r.0.map(|c| (c.rate, c.burst)));
+        assert_eq!(rate, Ok(Some((2.0, 4.0))));
+        let err = parse_connect_rate("fast")
+            .map(|_| ())
+            .expect_err("not a rate");
+        assert!(err.contains("expected RATE/BURST"), "{err}");
     }
 
     #[test]

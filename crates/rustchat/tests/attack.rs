@@ -244,7 +244,15 @@ impl Server {
             PathBuf::from,
         );
         let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
-        let args: Vec<&str> = ["--model", model].iter().chain(flags).copied().collect();
+        // The attackers and the honest clients all come from 127.0.0.1, standing for many
+        // hosts: the limits per address are off, so each attack meets the defences behind them.
+        let per_host = ["--max-connections-per-ip", "0", "--connect-rate", "off"];
+        let args: Vec<&str> = ["--model", model]
+            .iter()
+            .chain(&per_host)
+            .chain(flags)
+            .copied()
+            .collect();
         let process = ServeProcess::start(&bin, dir.path(), &args)?;
         Ok(Self {
             addr: process.addr,

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::admission::ConnectRate;
 use crate::hub::HubConfig;
 use crate::session::flood::FloodConfig;
 
@@ -81,6 +82,11 @@ pub struct ServerConfig {
     pub backlog: i32,
     /// Most connections at once; more are told the server is full and closed.
     pub max_connections: usize,
+    /// Most connections one address (an IPv6 /64) may hold open (64; 0: no limit). Loopback
+    /// counts like any address.
+    pub max_connections_per_ip: usize,
+    /// How fast one address may open connections (10 a second, bursts of 20); `None`: no limit.
+    pub connect_rate: Option<ConnectRate>,
     /// Directory for the history database.
     pub data_dir: PathBuf,
     /// File or memory history.
@@ -135,6 +141,8 @@ impl Default for ServerConfig {
             model: Model::Async,
             backlog: 1024,
             max_connections: 10_000,
+            max_connections_per_ip: 64,
+            connect_rate: Some(ConnectRate::default()),
             data_dir: PathBuf::from("rustchat-data"),
             history: HistoryMode::File,
             max_line: 4096,

@@ -41,11 +41,13 @@
 // pure hub decide, the fan-out delivers; `model` is the only code that touches sockets,
 // threads and runtimes.
 //
-// Public: what runs a server (`config`, `server`, `clock`) and the pure building blocks that
+// Public: what runs a server (`config`, `server`, `clock`, `data_dir`) and the pure parts that
 // the benchmarks measure on their own (`session`, `hub`, `delivery`, `history`, `fanout`,
 // `metrics`). Crate-private: how a connection is opened and driven, and the models.
 pub mod config;
 pub mod clock;
+pub(crate) mod admission;
+pub mod data_dir;
 pub(crate) mod opening;
 pub mod session;
 pub(crate) mod conn;

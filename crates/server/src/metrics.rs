@@ -50,6 +50,7 @@ pub struct Metrics {
     connections_total: Metric,
     connections_open: Metric,
     connections_refused: Metric,
+    address_refusals: Metric,
     line_sessions: Metric,
     ws_sessions: Metric,
     http_requests: Metric,
@@ -80,6 +81,10 @@ impl Default for Metrics {
             connections_refused: Metric::counter(
                 "rustchat_connections_refused_total",
                 "Connections refused because the server was full.",
+            ),
+            address_refusals: Metric::counter(
+                "rustchat_address_refusals_total",
+                "Connections refused by a limit per address (open connections or connection rate); also counted in rustchat_connections_refused_total.",
             ),
             line_sessions: Metric::counter(
                 "rustchat_line_sessions_total",
@@ -150,6 +155,7 @@ impl Metrics {
     bump! {
         connection_opened => connections_total,
         connection_refused => connections_refused,
+        address_refusal => address_refusals,
         line_session => line_sessions,
         ws_session => ws_sessions,
         http_request => http_requests,
@@ -199,6 +205,7 @@ impl Metrics {
             &self.connections_total,
             &self.connections_open,
             &self.connections_refused,
+            &self.address_refusals,
             &self.line_sessions,
             &self.ws_sessions,
             &self.http_requests,

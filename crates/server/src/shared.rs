@@ -1,9 +1,11 @@
 //! What every connection of every model shares: the hub, the history pipeline, the outboxes
 //! and the counters — and the one place where a session's actions reach them.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::admission::{Admission, Refusal};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{HistoryMode, ServerConfig};
 use crate::delivery::{ConnId, Outcome, Wire};
@@ -31,6 +33,8 @@ pub(crate) struct Shared {
     pub metrics: Arc<Metrics>,
     /// The time: monotonic for deadlines and rates, wall for timestamps.
     pub clock: Arc<dyn Clock>,
+    /// Connections per address and how fast each address opens them.
+    admission: Admission,
     next_conn: AtomicU64,
 }
 
@@ -56,7 +60,9 @@ impl Shared {
         let metrics = Arc::new(Metrics::default());
         let fanout = RegistryFanout::new(registry.clone(), metrics.clone(), clock.clone());
         let (committer, join) = Committer::start(history, fanout, CommitConfig::default())?;
+        let admission = Admission::new(config.max_connections_per_ip, config.connect_rate);
         let shared = Self {
+            admission,
             config,
             hub: Mutex::new(hub),
             committer,
@@ -66,6 +72,37 @@ impl Shared {
             next_conn: AtomicU64::new(1),
         };
         Ok((Arc::new(shared), join))
+    }
+
+    /// A connection from `peer` was accepted: counted as open, or refused (server full, or a
+    /// limit of its address) and counted as refused. Each admitted connection is
+    /// [`release`](Self::release)d once when it ends.
+    pub(crate) fn admit(&self, peer: SocketAddr) -> Result<(), Refusal> {
+        self.metrics.connection_opened();
+        let admitted = if self.metrics.open_now() >= self.config.max_connections as u64 {
+            Err(Refusal::Full {
+                limit: self.config.max_connections,
+            })
+        } else {
+            self.admission
+                .admit(peer.ip(), self.clock.now())
+                .inspect_err(|_| {
+                    self.metrics.address_refusal();
+                })
+        };
+        match admitted {
+            // Counted at accept, so a burst cannot slip past the limit before sessions start
+            // (and connections waiting for a pool worker count too).
+            Ok(()) => self.metrics.open_connections(1),
+            Err(_) => self.metrics.connection_refused(),
+        }
+        admitted
+    }
+
+    /// A connection [`admit`](Self::admit) let in has ended.
+    pub(crate) fn release(&self, peer: SocketAddr) {
+        self.metrics.open_connections(-1);
+        self.admission.release(peer.ip());
     }
 
     fn hub(&self) -> MutexGuard<'_, Hub> {

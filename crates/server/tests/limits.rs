@@ -12,7 +12,7 @@ use common::{
     serve, upgrade_request,
 };
 use rustchat_proto::ServerEvent;
-use rustchat_server::config::Model;
+use rustchat_server::config::{ConnectRate, Model};
 use rustchat_server::session::flood::FloodConfig;
 
 // --- HTTP request head -----------------------------------------------------------------------
@@ -303,6 +303,82 @@ fn a_burst_of_connections_does_not_exceed_the_limit(model: Model) {
     assert_eq!(welcomed, 2, "at most max_connections clients are served");
 }
 
+/// One address may hold `max_connections_per_ip` connections and open them at
+/// `connect_rate`; the next is told which limit it met, in its own protocol, while other
+/// addresses (here 127.0.0.2: all of 127/8 is loopback) are still let in.
+fn one_address_cannot_take_every_connection(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.max_connections_per_ip = 3;
+        c.connect_rate = Some(ConnectRate {
+            rate: 0.5,
+            burst: 5.0,
+        });
+    });
+    let addr = server.addr();
+    let mut held: Vec<LineClient> = (0..3).map(|_| LineClient::join(addr).0).collect();
+    let mut fourth = LineClient::connect(addr);
+    assert_eq!(
+        fourth.expect_eof(),
+        [
+            "ERROR too many connections from your address: 3 open, at most 3 — close one before \
+          opening another"
+        ]
+    );
+    let response = http_get(addr, "/healthz");
+    assert_eq!(response.status, 429, "{response:?}");
+    assert_eq!(response.header("Retry-After"), Some("5"));
+    // Another address is not affected.
+    let other = from_address(addr, [127, 0, 0, 2]);
+    let mut other = LineClient::from_stream(other);
+    other.send("");
+    other.expect("a welcome", |l| l.starts_with("*** welcome"));
+    drop(other);
+    // A place comes back when a connection ends; the rate still holds. Three connections
+    // took three of the five tokens (refusals take none): two more, and the next is too fast.
+    let open_below = |n: u64| {
+        eventually("a connection's end counted", TIMEOUT, || {
+            metric(&server.metrics_text(), "rustchat_connections_open") < n
+        })
+    };
+    held.pop();
+    open_below(3);
+    for _ in 0..2 {
+        drop(LineClient::join(addr));
+        open_below(3);
+    }
+    let mut again = LineClient::connect(addr);
+    assert_eq!(
+        again.expect_eof(),
+        [
+            "ERROR connecting too fast from your address: at most 0.5 new connections a second — \
+          wait a moment and try again"
+        ]
+    );
+    // Two seconds make a token.
+    std::thread::sleep(Duration::from_millis(2100));
+    let (mut back, _) = LineClient::join(addr);
+    back.sync();
+    assert_eq!(
+        metric(&server.metrics_text(), "rustchat_address_refusals_total"),
+        3
+    );
+    for client in &mut held {
+        client.sync();
+    }
+}
+
+/// A TCP connection to `addr` from the local address `ip` (any port).
+fn from_address(addr: SocketAddr, ip: [u8; 4]) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    socket
+        .bind(&SocketAddr::from((ip, 0)).into())
+        .expect("bind to another loopback address");
+    socket.connect(&addr.into()).expect("connect");
+    socket.into()
+}
+
 // --- Origin -----------------------------------------------------------------------------------
 
 /// Sends an upgrade with `extra` headers; returns the status and (for refusals) the body.
@@ -489,8 +565,8 @@ fn a_websocket_client_that_never_answers_pings_is_dropped(model: Model) {
 
 use common::{async_model, pool, sequential, threads};
 
-scenarios!(async_model: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
-scenarios!(threads: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
-scenarios!(pool: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(async_model: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(threads: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(pool: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
 // The others take two clients at once, and `sequential` serves one at a time.
 scenarios!(sequential: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, invalid_utf8_is_refused_and_the_connection_kept, too_many_fragments_are_closed_with_1009, a_foreign_browser_origin_is_refused_with_403, without_flood_control_a_fast_client_is_served);

@@ -24,6 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, timeout};
 
+use crate::admission::Refusal;
 use crate::conn::Conn;
 use crate::model::listener::NODELAY_INHERITED;
 use crate::model::stream::ByteStream;
@@ -93,14 +94,10 @@ async fn accept_loop(
                 }
             },
         };
-        shared.metrics.connection_opened();
-        if shared.metrics.open_now() >= shared.config.max_connections as u64 {
-            shared.metrics.connection_refused();
-            tokio::spawn(refuse_full(tcp, shared.clone()));
+        if let Err(refusal) = shared.admit(peer) {
+            tokio::spawn(refuse(tcp, shared.clone(), refusal));
             continue;
         }
-        // Counted here, at accept, so a burst cannot slip past the limit before tasks start.
-        shared.metrics.open_connections(1);
         live.count.fetch_add(1, Ordering::AcqRel);
         let (shared, live) = (shared.clone(), live.clone());
         tokio::spawn(async move {
@@ -113,7 +110,7 @@ async fn accept_loop(
             if let Err(e) = result {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
-            shared.metrics.open_connections(-1);
+            shared.release(peer);
             if live.count.fetch_sub(1, Ordering::AcqRel) == 1 {
                 live.idle.notify_waiters();
             }
@@ -133,9 +130,10 @@ async fn stopped(flag: &mut watch::Receiver<bool>) {
     }
 }
 
-/// Tells a client the server is full, in its own protocol, and closes.
-async fn refuse_full(tcp: TcpStream, shared: Arc<Shared>) {
-    let _ = run_opening(&tcp, &shared, Opening::refusing(shared.clock.now())).await;
+/// Tells a client refused at accept why, in its own protocol, and closes.
+async fn refuse(tcp: TcpStream, shared: Arc<Shared>, refusal: Refusal) {
+    let opening = Opening::refusing(shared.clock.now(), refusal);
+    let _ = run_opening(&tcp, &shared, opening).await;
 }
 
 /// A client from its first byte to its session. [`Opening`] decides everything (protocol,
@@ -224,11 +222,11 @@ async fn run_session(tcp: TcpStream, shared: &Shared, session: Session) -> io::R
         conn.sleep();
         // Re-armed only when a deadline comes sooner: one that moved later (the client spoke)
         // is found when the timer fires early, so a busy connection never touches the timer.
-        if let Some(due) = conn.poll_timeout().map(Instant::from_std) {
-            if armed.is_none_or(|at| due < at) {
-                timer.as_mut().reset(due);
-                armed = Some(due);
-            }
+        if let Some(due) = conn.poll_timeout().map(Instant::from_std)
+            && armed.is_none_or(|at| due < at)
+        {
+            timer.as_mut().reset(due);
+            armed = Some(due);
         }
         let ready = poll_fn(|cx| {
             let mut ready = Ready::default();
@@ -260,10 +258,10 @@ async fn run_session(tcp: TcpStream, shared: &Shared, session: Session) -> io::R
             Ok(ready) => ready,
             Err(e) => break Err(e),
         };
-        if ready.read {
-            if let Err(e) = read_some(&*tcp, &mut conn) {
-                break Err(e);
-            }
+        if ready.read
+            && let Err(e) = read_some(&*tcp, &mut conn)
+        {
+            break Err(e);
         }
         if ready.events {
             conn.handle_outbox();

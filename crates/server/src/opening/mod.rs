@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use rustchat_ws::handshake::{Request, http_response};
 
+use crate::admission::Refusal;
 use crate::conn::driver;
 use crate::opening::detect::{Kind, classify};
 use crate::opening::http::{HttpContext, Route, route};
@@ -61,15 +62,16 @@ pub(crate) enum Step {
 }
 
 /// Where an opening stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
     /// Waiting for the first bytes to tell the protocol (a silent client speaks the line
     /// protocol: it is greeted when the wait ends).
     Detect,
     /// Reading an HTTP request head.
     Head,
-    /// Over the connection limit: waiting (briefly) for bytes to refuse it in its protocol.
-    Full,
+    /// Refused at accept (a connection limit): waiting (briefly) for bytes to refuse it in its
+    /// protocol.
+    Refused(Refusal),
 }
 
 /// One connection's opening.
@@ -88,10 +90,11 @@ impl Opening {
         Self::waiting(Phase::Detect, now + shared.config.detect_timeout)
     }
 
-    /// A connection over the limit: it is told the server is full, in HTTP if its first bytes
-    /// (within [`REFUSAL_WAIT`]) are a request, else as an `ERROR` line.
-    pub(crate) fn refusing(now: Instant) -> Self {
-        Self::waiting(Phase::Full, now + REFUSAL_WAIT)
+    /// A connection refused at accept (the server is full, or its address is over a limit):
+    /// it is told why, in HTTP if its first bytes (within [`REFUSAL_WAIT`]) are a request, else
+    /// as an `ERROR` line.
+    pub(crate) fn refusing(now: Instant, refusal: Refusal) -> Self {
+        Self::waiting(Phase::Refused(refusal), now + REFUSAL_WAIT)
     }
 
     fn waiting(phase: Phase, deadline: Instant) -> Self {
@@ -122,9 +125,9 @@ impl Opening {
                 }
             },
             Phase::Head => self.head(shared),
-            Phase::Full => match classify(&self.buf) {
+            Phase::Refused(refusal) => match classify(&self.buf) {
                 None => self.wait(),
-                Some(_) => self.full(shared),
+                Some(_) => Step::Answer(refusal_response(&self.buf, refusal)),
             },
         }
     }
@@ -146,7 +149,7 @@ impl Opening {
                 shared.metrics.timeout();
                 Step::Answer(head_timeout_response(shared.config.handshake_timeout))
             }
-            Phase::Full => self.full(shared),
+            Phase::Refused(refusal) => Step::Answer(refusal_response(&self.buf, refusal)),
         }
     }
 
@@ -182,13 +185,6 @@ impl Opening {
                 session: driver::ws_session(shared, wire, &self.buf[used..]),
             },
         }
-    }
-
-    fn full(&self, shared: &Shared) -> Step {
-        Step::Answer(server_full_response(
-            &self.buf,
-            shared.config.max_connections,
-        ))
     }
 }
 
@@ -256,22 +252,30 @@ fn head_timeout_response(limit: Duration) -> Bytes {
     http_response(408, "Request Timeout", &[], body.as_bytes())
 }
 
-/// What a client is told when the server is full, in the protocol its first bytes suggest.
-fn server_full_response(first: &[u8], max: usize) -> Bytes {
-    let text = format!("server full: {max} connections already open — try again later\n");
-    unavailable(first, &text)
+/// What a client refused at accept is told, in the protocol its first bytes suggest.
+fn refusal_response(first: &[u8], refusal: Refusal) -> Bytes {
+    let (status, reason, retry) = refusal.http();
+    answer_in_kind(
+        first,
+        &format!("{}\n", refusal.text()),
+        status,
+        reason,
+        retry,
+    )
 }
 
 /// `text` as an `ERROR` line for a line client, else as a 503 that says when to come back.
 fn unavailable(first: &[u8], text: &str) -> Bytes {
+    answer_in_kind(first, text, 503, "Service Unavailable", "5")
+}
+
+/// `text` as an `ERROR` line for a line client, else as an HTTP `status` with `Retry-After`.
+fn answer_in_kind(first: &[u8], text: &str, status: u16, reason: &str, retry: &str) -> Bytes {
     match classify(first) {
         Some(Kind::Line) => Bytes::from(format!("ERROR {text}")),
-        Some(Kind::Http) | None => http_response(
-            503,
-            "Service Unavailable",
-            &[("Retry-After", "5")],
-            text.as_bytes(),
-        ),
+        Some(Kind::Http) | None => {
+            http_response(status, reason, &[("Retry-After", retry)], text.as_bytes())
+        }
     }
 }
 

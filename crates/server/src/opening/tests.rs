@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::admission::Refusal;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{HistoryMode, ServerConfig};
 
@@ -99,8 +100,9 @@ fn half_a_method_waits_for_more() {
 
 #[test]
 fn every_route_and_refusal() {
-    let cases: [(&[u8], &str); 6] = [
+    let cases: [(&[u8], &str); 7] = [
         (&get("/healthz", ""), "HTTP/1.1 200 OK"),
+        (&get("/chat", UPGRADE), "HTTP/1.1 404 Not Found"),
         (&get("/metrics", ""), "HTTP/1.1 200 OK"),
         (&get("/nope", ""), "HTTP/1.1 404 Not Found"),
         (
@@ -192,28 +194,69 @@ fn a_client_that_hangs_up_is_gone() {
     assert!(matches!(opening.eof(), Step::Gone));
 }
 
+const FULL: Refusal = Refusal::Full { limit: 10_000 };
+
 #[test]
 fn a_client_over_the_limit_is_refused_in_its_own_protocol() {
     let clock = ManualClock::new();
     let shared = shared(&clock);
-    let mut opening = Opening::refusing(clock.now());
+    let mut opening = Opening::refusing(clock.now(), FULL);
     assert_eq!(opening.deadline(), clock.now() + REFUSAL_WAIT);
     let text = answer(opening.read(&shared, &get("/", ""), clock.now()));
     assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
     assert!(text.contains("Retry-After: 5"), "{text}");
 
-    let mut opening = Opening::refusing(clock.now());
+    let mut opening = Opening::refusing(clock.now(), FULL);
     let text = answer(opening.read(&shared, b"hi all\n", clock.now()));
     assert_eq!(
         text,
         "ERROR server full: 10000 connections already open — try again later\n"
     );
 
-    let mut opening = Opening::refusing(clock.now());
+    let mut opening = Opening::refusing(clock.now(), FULL);
     clock.advance(REFUSAL_WAIT);
     let text = answer(opening.timeout(&shared, clock.now()));
     assert!(
         text.starts_with("ERROR server full"),
         "a silent client is a person at a terminal: {text}"
+    );
+
+    // Over a limit of its address: 429, and what to do about it.
+    let mut opening = Opening::refusing(clock.now(), Refusal::AddressRate { per_second: 10.0 });
+    let text = answer(opening.read(&shared, &get("/ws", UPGRADE), clock.now()));
+    assert!(
+        text.starts_with("HTTP/1.1 429 Too Many Requests\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Retry-After: 1\r\n"), "{text}");
+    assert!(text.ends_with("connecting too fast from your address: at most 10 new connections a second — wait a moment and try again\n"), "{text}");
+    let mut opening = Opening::refusing(clock.now(), Refusal::AddressFull { limit: 3 });
+    let text = answer(opening.read(&shared, b"\n", clock.now()));
+    assert_eq!(
+        text,
+        "ERROR too many connections from your address: 3 open, at most 3 — close one before \
+         opening another\n"
+    );
+}
+
+#[test]
+fn an_upgrade_without_the_path_is_the_chat_too_and_elsewhere_a_404_names_ws() {
+    // `ws://host:8080`: the client asks for `/`; it gets the WebSocket, not the page.
+    let (_clock, _shared, step) = open_with(&get("/", UPGRADE));
+    let Step::Session { preface, .. } = step else {
+        panic!("{step:?}")
+    };
+    assert!(String::from_utf8_lossy(&preface).starts_with("HTTP/1.1 101 "));
+    // A plain GET of `/` is still the page.
+    let (_clock, _shared, step) = open_with(&get("/", ""));
+    assert!(answer(step).contains("<html"));
+    let (_clock, _shared, step) = open_with(&get("/chat?room=x", UPGRADE));
+    let text = answer(step);
+    assert!(text.starts_with("HTTP/1.1 404 Not Found"), "{text}");
+    assert!(
+        text.ends_with(
+            "no WebSocket at /chat: the chat's WebSocket is at /ws (ws://HOST:PORT/ws)\n"
+        ),
+        "{text}"
     );
 }

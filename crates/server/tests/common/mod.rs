@@ -30,6 +30,9 @@ pub(crate) fn config(dir: &std::path::Path) -> ServerConfig {
         data_dir: dir.to_path_buf(),
         detect_timeout: Duration::from_millis(50),
         shutdown_grace: Duration::from_millis(500),
+        // Every test client comes from 127.0.0.1: the limits per address have their own test.
+        max_connections_per_ip: 0,
+        connect_rate: None,
         ..ServerConfig::default()
     }
 }
@@ -143,7 +146,11 @@ pub(crate) struct LineClient {
 impl LineClient {
     /// Connects without saying anything.
     pub(crate) fn connect(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Self::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A line client on a connection made by the caller (from another address, say).
+    pub(crate) fn from_stream(stream: TcpStream) -> Self {
         stream.set_nodelay(true).expect("nodelay");
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
         stream
@@ -412,10 +419,10 @@ impl WsClient {
     pub(crate) fn next_event(&mut self) -> Event {
         match self.ws.next_event() {
             Ok(Some(event)) => {
-                if let Event::Message(m) = &event {
-                    if let Some(text) = m.as_text() {
-                        self.seen.push(text.to_owned());
-                    }
+                if let Event::Message(m) = &event
+                    && let Some(text) = m.as_text()
+                {
+                    self.seen.push(text.to_owned());
                 }
                 event
             }

@@ -2,7 +2,7 @@
 //! goodbye. The thread blocks in `poll(2)` on the socket and on the waker its outbox rings.
 
 use std::io::{self, IoSlice};
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +15,7 @@ use mio::unix::SourceFd;
 
 use super::poller::Poller;
 use super::{SOCKET, TICK};
+use crate::admission::Refusal;
 use crate::conn::Conn;
 use crate::model::listener::NODELAY_INHERITED;
 use crate::model::stream::ByteStream;
@@ -25,14 +26,15 @@ use crate::shared::Shared;
 /// One client, start to end, on the calling thread; `poller` is the thread's, made if need be.
 pub(super) fn serve_one(
     tcp: TcpStream,
+    peer: SocketAddr,
     shared: &Shared,
     stop: &AtomicBool,
     poller: &mut Option<Poller>,
 ) {
     if let Err(e) = connection(tcp, shared, stop, poller) {
-        tracing::debug!("connection ended: {e}");
+        tracing::debug!(%peer, "connection ended: {e}");
     }
-    shared.metrics.open_connections(-1);
+    shared.release(peer);
 }
 
 fn connection(
@@ -323,8 +325,8 @@ fn read_all(
     Ok(false)
 }
 
-/// Tells a connection over the limit that the server is full, on a thread of its own.
-pub(super) fn refuse_full(mut tcp: TcpStream, shared: &Shared) {
+/// Tells a connection refused at accept why (call it on a thread of its own).
+pub(super) fn refuse(mut tcp: TcpStream, shared: &Shared, refusal: Refusal) {
     let mut poller = match Poller::new() {
         Ok(poller) => poller,
         Err(e) => {
@@ -340,7 +342,7 @@ pub(super) fn refuse_full(mut tcp: TcpStream, shared: &Shared) {
     {
         return;
     }
-    let opening = Opening::refusing(shared.clock.now());
+    let opening = Opening::refusing(shared.clock.now(), refusal);
     let _ = open(&tcp, shared, &mut poller, &AtomicBool::new(false), opening);
 }
 

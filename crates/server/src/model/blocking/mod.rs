@@ -18,7 +18,7 @@ mod pool;
 mod threads;
 
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -28,7 +28,7 @@ use mio::{Events, Interest, Poll, Token};
 
 pub(crate) use crate::config::Blocking;
 use crate::shared::Shared;
-use conn::{refuse_full, serve_one};
+use conn::{refuse, serve_one};
 use poller::poll_retrying;
 use pool::Pool;
 use threads::Crew;
@@ -78,13 +78,13 @@ pub(crate) fn serve(
             let Some(listener) = sockets.get(event.token().0) else {
                 continue;
             };
-            while let Ok((tcp, _)) = listener.accept() {
-                let Some(tcp) = admit(tcp, &shared) else {
+            while let Ok((tcp, peer)) = listener.accept() {
+                let Some(tcp) = admit(tcp, peer, &shared) else {
                     continue;
                 };
                 match &pool {
-                    Some(pool) => pool.queue(tcp, &shared),
-                    None => serve_one(tcp, &shared, &stop, &mut poller),
+                    Some(pool) => pool.queue(tcp, peer, &shared),
+                    None => serve_one(tcp, peer, &shared, &stop, &mut poller),
                 }
             }
         }
@@ -99,17 +99,13 @@ pub(crate) fn serve(
     Ok(())
 }
 
-/// Lets a connection in (it stays non-blocking: every wait is a poll), or refuses it when the
-/// server is full.
-pub(super) fn admit(tcp: TcpStream, shared: &Arc<Shared>) -> Option<TcpStream> {
-    shared.metrics.connection_opened();
-    if shared.metrics.open_now() >= shared.config.max_connections as u64 {
-        shared.metrics.connection_refused();
+/// Lets a connection from `peer` in (it stays non-blocking: every wait is a poll), or refuses
+/// it (the server is full, or its address over a limit), telling it why on a thread of its own.
+pub(super) fn admit(tcp: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -> Option<TcpStream> {
+    if let Err(refusal) = shared.admit(peer) {
         let shared = shared.clone();
-        std::thread::spawn(move || refuse_full(tcp, &shared));
+        std::thread::spawn(move || refuse(tcp, &shared, refusal));
         return None;
     }
-    // Counted at accept, so connections queued for a pool worker count too.
-    shared.metrics.open_connections(1);
     Some(tcp)
 }

@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -66,6 +66,7 @@ struct Line {
 #[derive(Debug)]
 struct Waiting {
     tcp: TcpStream,
+    peer: SocketAddr,
     since: Instant,
     /// What it has turned out to speak, once the room could tell.
     kind: Option<Kind>,
@@ -77,6 +78,7 @@ struct Waiting {
 #[derive(Debug)]
 struct Leaving {
     tcp: TcpStream,
+    peer: SocketAddr,
     rest: Bytes,
     until: Instant,
 }
@@ -109,8 +111,8 @@ impl Pool {
                     .stack_size(STACK)
                     .spawn(move || {
                         let mut poller = None;
-                        while let Some(tcp) = room.next(&shared) {
-                            serve_one(tcp, &shared, &stop, &mut poller);
+                        while let Some((tcp, peer)) = room.next(&shared) {
+                            serve_one(tcp, peer, &shared, &stop, &mut poller);
                         }
                     })
             })
@@ -126,10 +128,11 @@ impl Pool {
     }
 
     /// Puts an accepted connection in line; a free worker takes it at once.
-    pub(super) fn queue(&self, tcp: TcpStream, shared: &Shared) {
+    pub(super) fn queue(&self, tcp: TcpStream, peer: SocketAddr, shared: &Shared) {
         shared.metrics.pool_waiting(1);
         self.room.lock().waiting.push_back(Waiting {
             tcp,
+            peer,
             since: shared.clock.now(),
             kind: None,
             told: false,
@@ -189,16 +192,14 @@ impl Pool {
                     match verdict {
                         Verdict::Answer(used, bytes) => {
                             shared.metrics.pool_waiting(-1);
-                            self.leaving
-                                .push(Leaving::new(gone.tcp, used, bytes, until));
+                            self.leaving.push(Leaving::new(gone, used, bytes, until));
                         }
                         Verdict::Answered(used, bytes) => {
-                            self.leaving
-                                .push(Leaving::new(gone.tcp, used, bytes, until));
+                            self.leaving.push(Leaving::new(gone, used, bytes, until));
                         }
                         _ => {
                             shared.metrics.pool_waiting(-1);
-                            shared.metrics.open_connections(-1);
+                            shared.release(gone.peer);
                         }
                     }
                     continue;
@@ -211,7 +212,7 @@ impl Pool {
         self.leaving.retain_mut(|leaving| {
             let done = leaving.write(now);
             if done {
-                shared.metrics.open_connections(-1);
+                shared.release(leaving.peer);
             }
             !done
         });
@@ -225,8 +226,8 @@ impl Pool {
         for worker in self.workers {
             let _ = worker.join();
         }
-        for _ in self.leaving {
-            shared.metrics.open_connections(-1);
+        for leaving in self.leaving {
+            shared.release(leaving.peer);
         }
     }
 }
@@ -280,7 +281,8 @@ fn shared_peek_size(shared: &Shared) -> usize {
 
 impl Leaving {
     /// Takes the `used` bytes of the request off the socket, and sends `answer` from now on.
-    fn new(mut tcp: TcpStream, mut used: usize, answer: Bytes, until: Instant) -> Self {
+    fn new(gone: Waiting, mut used: usize, answer: Bytes, until: Instant) -> Self {
+        let Waiting { mut tcp, peer, .. } = gone;
         let mut sink = [0; 1024];
         while used > 0 {
             match tcp.read(&mut sink[..used.min(1024)]) {
@@ -290,6 +292,7 @@ impl Leaving {
         }
         Self {
             tcp,
+            peer,
             rest: answer,
             until,
         }
@@ -319,12 +322,12 @@ impl Room {
 
     /// The next connection for a worker, waiting for one; `None` once the line is closed and
     /// empty.
-    fn next(&self, shared: &Shared) -> Option<TcpStream> {
+    fn next(&self, shared: &Shared) -> Option<(TcpStream, SocketAddr)> {
         let mut line = self.lock();
         loop {
             if let Some(waiting) = line.waiting.pop_front() {
                 shared.metrics.pool_waiting(-1);
-                return Some(waiting.tcp);
+                return Some((waiting.tcp, waiting.peer));
             }
             if line.closed {
                 return None;

@@ -153,10 +153,10 @@ impl Crew {
                 self.leave(door); // a connection accepted now gets the listener's fate
                 return;
             }
-            let tcp = match accepted {
-                Ok((tcp, _)) => {
+            let (tcp, peer) = match accepted {
+                Ok(accepted) => {
                     failing = false;
-                    tcp
+                    accepted
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if since.elapsed() >= self.shared.config.spare_wait && self.idle_out(door) {
@@ -178,7 +178,7 @@ impl Crew {
             let Some(tcp) = tcp
                 .set_nonblocking(true)
                 .ok()
-                .and_then(|()| admit(TcpStream::from_std(tcp), &self.shared))
+                .and_then(|()| admit(TcpStream::from_std(tcp), peer, &self.shared))
             else {
                 continue;
             };
@@ -190,7 +190,7 @@ impl Crew {
                     );
                 }
             }
-            serve_one(tcp, &self.shared, &self.stop, &mut poller);
+            serve_one(tcp, peer, &self.shared, &self.stop, &mut poller);
             if self.stop.load(Ordering::Acquire) || !self.back(door) {
                 return;
             }
