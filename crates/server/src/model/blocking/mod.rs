@@ -72,7 +72,9 @@ pub(crate) fn serve(
     let mut events = Events::with_capacity(64);
     let mut poller = None; // sequential serves on this thread
     while !stop.load(Ordering::Acquire) {
-        let tick = pool.as_ref().map_or(TICK, |pool| pool.tick(TICK));
+        let tick = pool
+            .as_ref()
+            .map_or(TICK, |pool| pool.tick(TICK, shared.clock.now()));
         poll_retrying(&mut poll, &mut events, Some(tick))?;
         for event in &events {
             let Some(listener) = sockets.get(event.token().0) else {

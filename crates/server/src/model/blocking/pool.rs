@@ -43,6 +43,10 @@ pub(super) struct Pool {
     leaving: Vec<Leaving>,
     /// Where peeks land.
     scratch: Box<[u8]>,
+    /// When the room may be tended next: at most once per [`ROOM_TICK`], however often
+    /// connections arrive (a peek per waiting connection per accept would cost more than the
+    /// accepting itself).
+    next_tend: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -118,12 +122,14 @@ impl Pool {
             })
             .collect::<io::Result<Vec<_>>>()?;
         let scratch = vec![0; shared_peek_size(&shared)].into_boxed_slice();
+        let next_tend = shared.clock.now();
         Ok(Self {
             room,
             workers,
             size,
             leaving: Vec::new(),
             scratch,
+            next_tend,
         })
     }
 
@@ -141,11 +147,12 @@ impl Pool {
     }
 
     /// How long the accepting thread may sleep before the room needs tending again.
-    pub(super) fn tick(&self, idle: Duration) -> Duration {
+    pub(super) fn tick(&self, idle: Duration, now: Instant) -> Duration {
         if self.leaving.is_empty() && self.room.lock().waiting.is_empty() {
             idle
         } else {
-            ROOM_TICK.min(idle)
+            let due = self.next_tend.saturating_duration_since(now);
+            due.max(Duration::from_millis(1)).min(idle)
         }
     }
 
@@ -153,6 +160,10 @@ impl Pool {
     /// being written.
     pub(super) fn tend(&mut self, shared: &Shared) {
         let now = shared.clock.now();
+        if now < self.next_tend {
+            return;
+        }
+        self.next_tend = now + ROOM_TICK;
         let config = &shared.config;
         let mut line = self.room.lock();
         let idle = line.idle;
