@@ -139,7 +139,7 @@ async fn refuse(tcp: TcpStream, shared: Arc<Shared>, refusal: Refusal) {
 /// A client from its first byte to its session. [`Opening`] decides everything (protocol,
 /// HTTP head and routes, refusals); this only waits, reads and writes. `None` when there is
 /// no session to run (plain HTTP, a refusal, a hang-up).
-async fn open(tcp: TcpStream, shared: &Shared) -> io::Result<Option<(TcpStream, Session)>> {
+async fn open(tcp: TcpStream, shared: &Shared) -> io::Result<Option<(TcpStream, Box<Session>)>> {
     if !NODELAY_INHERITED {
         tcp.set_nodelay(true)?;
     }
@@ -153,7 +153,7 @@ async fn run_opening(
     tcp: &TcpStream,
     shared: &Shared,
     mut opening: Opening,
-) -> io::Result<Option<Session>> {
+) -> io::Result<Option<Box<Session>>> {
     let step = settle(tcp, shared, &mut opening).await?;
     drop(opening);
     let config = &shared.config;
@@ -200,9 +200,9 @@ async fn settle(tcp: &TcpStream, shared: &Shared, opening: &mut Opening) -> io::
 
 /// Drives a session until it ends, then flushes its goodbye (bounded) and leaves the hub. The
 /// logic is [`Conn`]'s; this task only waits, reads and writes.
-async fn run_session(tcp: TcpStream, shared: &Shared, session: Session) -> io::Result<()> {
+async fn run_session(tcp: TcpStream, shared: &Shared, session: Box<Session>) -> io::Result<()> {
     let tcp = Arc::new(tcp);
-    let mut conn = Conn::new(shared, session, tcp.clone());
+    let mut conn = Conn::new(shared, *session, tcp.clone());
     let outbox = conn.outbox().clone();
     let mut timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     // The deadline the timer is set to, while it is set.

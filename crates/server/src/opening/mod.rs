@@ -37,10 +37,6 @@ pub(crate) const REFUSAL_WAIT: Duration = Duration::from_millis(500);
 
 /// What the model must do next for an opening connection.
 #[derive(Debug)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "made once per step and handed straight to the model, never stored in bulk"
-)]
 pub(crate) enum Step {
     /// Read more; call [`Opening::timeout`] if nothing arrives by `deadline`.
     Read {
@@ -56,8 +52,10 @@ pub(crate) enum Step {
     Session {
         /// Bytes to send before the session's own.
         preface: Bytes,
-        /// The chat session, already fed whatever came after the opening.
-        session: Session,
+        /// The chat session, already fed whatever came after the opening. Boxed: an async
+        /// model's task would otherwise hold room for a whole session in every state of its
+        /// opening, and again for the result it awaits (measured with `-Zprint-type-sizes`).
+        session: Box<Session>,
     },
 }
 
@@ -162,7 +160,7 @@ impl Opening {
     fn line(&mut self, shared: &Shared) -> Step {
         Step::Session {
             preface: Bytes::new(),
-            session: driver::line_session(shared, &std::mem::take(&mut self.buf)),
+            session: Box::new(driver::line_session(shared, &std::mem::take(&mut self.buf))),
         }
     }
 
@@ -182,7 +180,7 @@ impl Opening {
             }
             Route::Upgrade { response, wire } => Step::Session {
                 preface: response,
-                session: driver::ws_session(shared, wire, &self.buf[used..]),
+                session: Box::new(driver::ws_session(shared, wire, &self.buf[used..])),
             },
         }
     }

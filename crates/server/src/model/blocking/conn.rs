@@ -95,7 +95,7 @@ fn open(
                     let until = Instant::now() + config.handshake_timeout;
                     write_all_until(tcp, poller, &preface, until)?;
                 }
-                return Ok(Some(session));
+                return Ok(Some(*session));
             }
         };
     }
