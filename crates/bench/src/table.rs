@@ -52,10 +52,15 @@ pub fn render(report: &Report) -> String {
         }
     );
     out.push_str(&align(&rows));
+    let mut limited = false;
     for s in &report.subjects {
         for f in &s.failures {
             let _ = writeln!(out, "FAILED {}: {f}", s.name);
+            limited |= LIMIT_SIGNS.iter().any(|sign| f.contains(sign));
         }
+    }
+    if limited {
+        out.push_str(LIMIT_HINT);
     }
     for w in &report.warnings {
         let _ = writeln!(out, "warning: {w}");
@@ -245,4 +250,53 @@ pub fn params_text(params: &serde_json::Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What a rustchat server says when its limits, not its speed, stopped the load.
+const LIMIT_SIGNS: [&str; 4] = [
+    "from your address",
+    "flood control",
+    "flooding",
+    "server full",
+];
+
+/// The advice printed under failures that show a limit.
+const LIMIT_HINT: &str = "hint: the server's limits refused the load, so this measures them, not the \
+server: start the rustchat server under test with --rate-limit off --max-connections-per-ip 0 \
+--connect-rate off (and a --max-connections above the client count)\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::SubjectReport;
+
+    fn failed_with(why: &str) -> Report {
+        Report {
+            scenario: "idle",
+            op: "connections",
+            params: serde_json::json!({}),
+            subjects: vec![SubjectReport {
+                name: "target 127.0.0.1:8080".into(),
+                median: None,
+                runs: Vec::new(),
+                failures: vec![why.into()],
+                ratio_to_first: None,
+            }],
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failure_that_shows_a_server_limit_says_which_flags_lift_it() {
+        let refused = failed_with(
+            "the server answered 429 Too Many Requests instead of 101 Switching Protocols: \
+             connecting too fast from your address: at most 10 new connections a second",
+        );
+        let text = render(&refused);
+        assert!(text.contains("FAILED target 127.0.0.1:8080: the server answered 429"));
+        assert!(text.contains("hint: the server's limits refused the load"), "{text}");
+        assert!(text.contains("--connect-rate off"), "{text}");
+        let broken = render(&failed_with("connection refused (os error 111)"));
+        assert!(!broken.contains("hint:"), "{broken}");
+    }
 }
