@@ -294,7 +294,10 @@ mod tests {
         );
         let text = render(&refused);
         assert!(text.contains("FAILED target 127.0.0.1:8080: the server answered 429"));
-        assert!(text.contains("hint: the server's limits refused the load"), "{text}");
+        assert!(
+            text.contains("hint: the server's limits refused the load"),
+            "{text}"
+        );
         assert!(text.contains("--connect-rate off"), "{text}");
         let broken = render(&failed_with("connection refused (os error 111)"));
         assert!(!broken.contains("hint:"), "{broken}");
