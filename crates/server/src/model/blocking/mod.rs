@@ -17,10 +17,10 @@ mod poller;
 mod pool;
 mod threads;
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mio::net::TcpStream;
@@ -101,13 +101,33 @@ pub(crate) fn serve(
     Ok(())
 }
 
+/// Refusals told politely — waiting up to `REFUSAL_WAIT` to answer in the client's protocol —
+/// each on a thread of its own, at most this many at once; past it, a refusal is one `ERROR`
+/// line written at once, so a flood of refused connections cannot make a thread each.
+const POLITE_REFUSALS: usize = 64;
+
+/// Polite refusals under way (in this process).
+static REFUSING: AtomicUsize = AtomicUsize::new(0);
+
 /// Lets a connection from `peer` in (it stays non-blocking: every wait is a poll), or refuses
-/// it (the server is full, or its address over a limit), telling it why on a thread of its own.
+/// it (the server is full, or its address over a limit), telling it why.
 pub(super) fn admit(tcp: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -> Option<TcpStream> {
-    if let Err(refusal) = shared.admit(peer) {
+    let Err(refusal) = shared.admit(peer) else {
+        return Some(tcp);
+    };
+    if REFUSING.fetch_add(1, Ordering::AcqRel) < POLITE_REFUSALS {
         let shared = shared.clone();
-        std::thread::spawn(move || refuse(tcp, &shared, refusal));
-        return None;
+        let polite = std::thread::Builder::new().spawn(move || {
+            refuse(tcp, &shared, refusal);
+            REFUSING.fetch_sub(1, Ordering::AcqRel);
+        });
+        if polite.is_err() {
+            REFUSING.fetch_sub(1, Ordering::AcqRel);
+        }
+    } else {
+        REFUSING.fetch_sub(1, Ordering::AcqRel);
+        // A fresh socket's send buffer takes one line whole.
+        let _ = (&tcp).write(format!("ERROR {}\n", refusal.text()).as_bytes());
     }
-    Some(tcp)
+    None
 }
