@@ -75,6 +75,36 @@ impl Refusal {
     }
 }
 
+/// The log of refusals at accept: each one at `info`, up to [`RefusalLog::PER_SECOND`] a
+/// second; past that, one line a second says how many more there were, so a connection flood
+/// cannot flood the operator's log too.
+#[derive(Debug, Default)]
+pub(crate) struct RefusalLog {
+    window: Mutex<Option<(Instant, u32)>>,
+}
+
+impl RefusalLog {
+    /// Refusals logged one by one each second.
+    pub(crate) const PER_SECOND: u32 = 10;
+
+    /// Logs the refusal of `peer` (said `why`) at `now`, unless the second's budget is spent.
+    pub(crate) fn log(&self, peer: std::net::SocketAddr, why: &str, now: Instant) {
+        let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+        let (start, count) = window.get_or_insert((now, 0));
+        if now.saturating_duration_since(*start) >= Duration::from_secs(1) {
+            let unlogged = count.saturating_sub(Self::PER_SECOND);
+            if unlogged > 0 {
+                tracing::info!(target: "rustchat::conn", unlogged, "{unlogged} more connections refused in a second (not logged one by one)");
+            }
+            (*start, *count) = (now, 0);
+        }
+        *count += 1;
+        if *count <= Self::PER_SECOND {
+            tracing::info!(target: "rustchat::conn", %peer, "connection refused: {why}");
+        }
+    }
+}
+
 /// The addresses' books.
 #[derive(Debug)]
 pub(crate) struct Admission {

@@ -33,6 +33,17 @@ pub enum Wire {
     WsJson,
 }
 
+impl Wire {
+    /// How the log names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Line => "line",
+            Self::WsLine => "websocket/line",
+            Self::WsJson => "websocket/json",
+        }
+    }
+}
+
 /// A server event with its encodings, computed on first use and then shared.
 #[derive(Debug)]
 pub struct Encoded {

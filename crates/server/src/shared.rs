@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::admission::{Admission, Refusal};
+use crate::admission::{Admission, Refusal, RefusalLog};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{HistoryMode, ServerConfig};
 use crate::delivery::{ConnId, Outcome, Wire};
@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,
     /// Connections per address and how fast each address opens them.
     admission: Admission,
+    /// Refusals at accept are logged, a bounded number a second.
+    refusal_log: RefusalLog,
     next_conn: AtomicU64,
 }
 
@@ -63,6 +65,7 @@ impl Shared {
         let admission = Admission::new(config.max_connections_per_ip, config.connect_rate);
         let shared = Self {
             admission,
+            refusal_log: RefusalLog::default(),
             config,
             hub: Mutex::new(hub),
             committer,
@@ -94,7 +97,11 @@ impl Shared {
             // Counted at accept, so a burst cannot slip past the limit before sessions start
             // (and connections waiting for a pool worker count too).
             Ok(()) => self.metrics.open_connections(1),
-            Err(_) => self.metrics.connection_refused(),
+            Err(refusal) => {
+                self.metrics.connection_refused();
+                self.refusal_log
+                    .log(peer, &refusal.text(), self.clock.now());
+            }
         }
         admitted
     }
@@ -143,10 +150,21 @@ impl Shared {
         }
     }
 
-    /// The connection is gone: tell its rooms, forget it.
-    pub(crate) fn close_conn(&self, conn: ConnId, reason: Option<String>) {
-        self.with_hub(|hub| hub.disconnect(conn, reason, self.clock.wall_ms()));
+    /// The nick `conn` has in the chat, if it has joined.
+    pub(crate) fn nick_of(&self, conn: ConnId) -> Option<String> {
+        self.hub().nick(conn).map(ToString::to_string)
+    }
+
+    /// The connection is gone: tell its rooms, forget it. Returns the nick it had, if it had
+    /// joined the chat (for the log).
+    pub(crate) fn close_conn(&self, conn: ConnId, reason: Option<String>) -> Option<String> {
+        let mut nick = None;
+        self.with_hub(|hub| {
+            nick = hub.nick(conn).map(ToString::to_string);
+            hub.disconnect(conn, reason, self.clock.wall_ms())
+        });
         self.registry.remove(conn);
+        nick
     }
 
     fn with_hub(&self, f: impl FnOnce(&mut Hub) -> Outcome) {

@@ -1,6 +1,7 @@
 //! What every concurrency model does with a session, whatever drives its I/O: apply its
 //! actions, pump its outbox into it, keep its deadlines, and settle the books when it ends.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,8 +11,9 @@ use crate::model::stream::ByteStream;
 use crate::session::flood::TokenBucket;
 use crate::session::line::LineSession;
 use crate::session::ws::{Keepalive, WsSession};
-use crate::session::{Ending, Session, Transport};
+use crate::session::{Action, Ending, Session, Transport};
 use crate::shared::Shared;
+use rustchat_proto::Command;
 
 #[cfg(test)]
 mod tests;
@@ -28,17 +30,27 @@ pub(crate) struct Driver<'a> {
     outbox: Arc<Outbox>,
     /// When the session's handshake (HELLO) began, while one is under way.
     handshake_since: Option<Instant>,
+    /// Who it is, and since when (for the log).
+    peer: SocketAddr,
+    opened: Instant,
+    /// The nick it had when it sent `/quit` (the hub forgets it at once).
+    quit_as: Option<String>,
 }
 
 impl<'a> Driver<'a> {
-    /// Registers the session's outbox.
-    pub(crate) fn open(shared: &'a Shared, session: &Session) -> Self {
+    /// Registers the session's outbox, and logs the connection.
+    pub(crate) fn open(shared: &'a Shared, session: &Session, peer: SocketAddr) -> Self {
         let (conn, outbox) = shared.open_conn(session.wire());
+        let protocol = session.wire().name();
+        tracing::info!(target: "rustchat::conn", %conn, %peer, protocol, "connection opened");
         Self {
             shared,
             conn,
             outbox,
             handshake_since: None,
+            peer,
+            opened: shared.clock.now(),
+            quit_as: None,
         }
     }
 
@@ -51,6 +63,9 @@ impl<'a> Driver<'a> {
     pub(crate) fn act(&mut self, session: &mut Session) {
         let now = self.shared.clock.now();
         while let Some(action) = session.next_action(now) {
+            if matches!(action, Action::Command(Command::Quit(_))) {
+                self.quit_as = self.shared.nick_of(self.conn);
+            }
             self.shared.apply(self.conn, action, &self.outbox);
         }
         self.handshake_since = match self.handshake_since {
@@ -158,7 +173,32 @@ impl<'a> Driver<'a> {
             .as_ref()
             .filter(|e| **e != Ending::Quit)
             .map(Ending::reason);
-        self.shared.close_conn(self.conn, reason);
+        let nick = self
+            .shared
+            .close_conn(self.conn, reason.clone())
+            .or(self.quit_as);
+        // Never the text of a message: who, how long, and why it ended.
+        let seconds = self
+            .shared
+            .clock
+            .now()
+            .saturating_duration_since(self.opened);
+        let ended = match &ending {
+            Some(Ending::Quit) => "quit".to_owned(),
+            Some(Ending::Peer) => "the client closed the connection".to_owned(),
+            Some(_) => reason.unwrap_or_default(),
+            None => "closed".to_owned(),
+        };
+        tracing::info!(
+            target: "rustchat::conn",
+            conn = %self.conn,
+            peer = %self.peer,
+            protocol = session.wire().name(),
+            nick = nick.as_deref().unwrap_or("-"),
+            seconds = (seconds.as_secs_f64() * 10.0).round() / 10.0,
+            ended = %ended,
+            "connection closed"
+        );
     }
 }
 

@@ -24,6 +24,7 @@ pub(crate) mod driver;
 #[cfg(test)]
 mod tests;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,8 +47,13 @@ impl<'a> Conn<'a> {
     /// Registers `session`'s connection (the fan-out may write to `socket` while it is idle)
     /// and acts on whatever the session already holds (a WebSocket session joins at once; a
     /// line session may hold the first lines).
-    pub(crate) fn new(shared: &'a Shared, session: Session, socket: Arc<dyn ByteStream>) -> Self {
-        let driver = Driver::open(shared, &session);
+    pub(crate) fn new(
+        shared: &'a Shared,
+        session: Session,
+        socket: Arc<dyn ByteStream>,
+        peer: SocketAddr,
+    ) -> Self {
+        let driver = Driver::open(shared, &session, peer);
         driver.write_through(socket);
         let mut conn = Self { driver, session };
         conn.act();

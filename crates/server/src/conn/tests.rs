@@ -69,7 +69,8 @@ impl<'a> Peer<'a> {
 
     fn new(shared: &'a Shared, session: crate::session::Session, room: usize) -> Self {
         let stream = MemoryStream::with_room(room);
-        let conn = Conn::new(shared, session, stream.clone());
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+        let conn = Conn::new(shared, session, stream.clone(), peer);
         let mut peer = Self { conn, stream };
         peer.step();
         peer

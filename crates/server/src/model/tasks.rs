@@ -14,6 +14,7 @@
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
@@ -103,7 +104,7 @@ async fn accept_loop(
         tokio::spawn(async move {
             // Two steps, so the task is only ever as big as the larger of them, not both.
             let result = match open(tcp, &shared).await {
-                Ok(Some((tcp, session))) => run_session(tcp, &shared, session).await,
+                Ok(Some((tcp, session))) => run_session(tcp, peer, &shared, session).await,
                 Ok(None) => Ok(()),
                 Err(e) => Err(e),
             };
@@ -200,9 +201,14 @@ async fn settle(tcp: &TcpStream, shared: &Shared, opening: &mut Opening) -> io::
 
 /// Drives a session until it ends, then flushes its goodbye (bounded) and leaves the hub. The
 /// logic is [`Conn`]'s; this task only waits, reads and writes.
-async fn run_session(tcp: TcpStream, shared: &Shared, session: Box<Session>) -> io::Result<()> {
+async fn run_session(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    session: Box<Session>,
+) -> io::Result<()> {
     let tcp = Arc::new(tcp);
-    let mut conn = Conn::new(shared, *session, tcp.clone());
+    let mut conn = Conn::new(shared, *session, tcp.clone(), peer);
     let outbox = conn.outbox().clone();
     let mut timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     // The deadline the timer is set to, while it is set.

@@ -16,6 +16,8 @@ use crate::session::FLOOD_WARNING;
 use crate::session::action::Action;
 
 const MS: Duration = Duration::from_millis(1);
+const PEER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
 
 fn shared(clock: &Arc<ManualClock>) -> Arc<Shared> {
     let config = ServerConfig {
@@ -39,7 +41,7 @@ fn a_quiet_websocket_is_pinged_after_the_interval_and_closed_1011_without_a_pong
     let shared = shared(&clock);
     let (interval, timeout) = (shared.config.ping_interval, shared.config.pong_timeout);
     let mut session = ws_session(&shared, None, b"");
-    let mut driver = Driver::open(&shared, &session);
+    let mut driver = Driver::open(&shared, &session, PEER);
     driver.act(&mut session);
     let mut client = Connection::new(Role::Client, Config::default());
     assert_eq!(driver.deadline(&session), Some(clock.now() + interval));
@@ -77,7 +79,7 @@ fn a_pong_moves_the_next_ping_a_whole_interval_later() {
     let shared = shared(&clock);
     let interval = shared.config.ping_interval;
     let mut session = ws_session(&shared, None, b"");
-    let mut driver = Driver::open(&shared, &session);
+    let mut driver = Driver::open(&shared, &session, PEER);
     driver.act(&mut session);
     let mut client = Connection::new(Role::Client, Config::default());
     clock.advance(interval);
@@ -100,7 +102,7 @@ fn a_hello_handshake_not_finished_in_time_ends_with_a_bye() {
     let shared = shared(&clock);
     let limit = shared.config.handshake_timeout;
     let mut session = line_session(&shared, b"HELLO 41\n");
-    let mut driver = Driver::open(&shared, &session);
+    let mut driver = Driver::open(&shared, &session, PEER);
     driver.act(&mut session);
     let said = session.outbound().take_all();
     assert_eq!(&said[..], b"HELLO 42\n");

@@ -31,7 +31,7 @@ pub(super) fn serve_one(
     stop: &AtomicBool,
     poller: &mut Option<Poller>,
 ) {
-    if let Err(e) = connection(tcp, shared, stop, poller) {
+    if let Err(e) = connection(tcp, peer, shared, stop, poller) {
         tracing::debug!(%peer, "connection ended: {e}");
     }
     shared.release(peer);
@@ -39,6 +39,7 @@ pub(super) fn serve_one(
 
 fn connection(
     mut tcp: TcpStream,
+    peer: SocketAddr,
     shared: &Shared,
     stop: &AtomicBool,
     poller: &mut Option<Poller>,
@@ -58,7 +59,7 @@ fn connection(
         .register(&mut tcp, SOCKET, Interest::READABLE)?;
     let opening = Opening::new(shared, shared.clock.now());
     match open(&tcp, shared, poller, stop, opening)? {
-        Some(session) => run_session(tcp, shared, session, stop, poller),
+        Some(session) => run_session(tcp, peer, shared, session, stop, poller),
         None => Ok(()),
     }
 }
@@ -184,6 +185,7 @@ fn write_and_close(
 /// is [`Conn`]'s; this thread only waits, reads and writes.
 fn run_session(
     tcp: TcpStream,
+    peer: SocketAddr,
     shared: &Shared,
     session: Session,
     stop: &AtomicBool,
@@ -191,7 +193,7 @@ fn run_session(
 ) -> io::Result<()> {
     // Shared with the fan-out, which writes through while this thread sleeps.
     let sock = Arc::new(tcp);
-    let mut conn = Conn::new(shared, session, sock.clone());
+    let mut conn = Conn::new(shared, session, sock.clone(), peer);
     let ring = poller.waker.clone();
     conn.outbox().set_waker(move || {
         let _ = ring.wake();

@@ -20,7 +20,8 @@ fn idle_task_stays_small() -> Result<(), Box<dyn std::error::Error>> {
         let _client = TcpStream::connect(listener.local_addr()?).await?;
         let (tcp, _) = listener.accept().await?;
         let session = crate::conn::driver::ws_session(&shared, None, b"");
-        let running = run_session(tcp, &shared, Box::new(session));
+        let peer = tcp.peer_addr()?;
+        let running = run_session(tcp, peer, &shared, Box::new(session));
         let size = std::mem::size_of_val(&running);
         assert!(size <= BUDGET, "run_session's future is {size} bytes");
         drop(running);
