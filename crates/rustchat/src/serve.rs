@@ -12,9 +12,11 @@ use rustchat_server::session::flood::FloodConfig;
 /// Options of `rustchat serve`. Every limit has the default of docs/ARCHITECTURE.md.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on; repeat for several (e.g. `--listen 0.0.0.0:8080 --listen [::]:8080`).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    listen: Vec<SocketAddr>,
+    /// Address to listen on, `HOST:PORT` (a host name listens on every address it resolves
+    /// to: `localhost:8080` is 127.0.0.1 and ::1); repeat for several (e.g. `--listen
+    /// 0.0.0.0:8080 --listen [::]:8080`).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
+    listen: Vec<Listen>,
     /// Concurrency model: `async` (tokio), `threads[:N]` (a thread per connection; up to N, default
     /// 4 per core, wait as spares for the next connection instead of exiting; `threads:0` keeps
     /// none), `pool[:N]` (N workers, default 4 per core; a connection holds one for its life, the
@@ -109,6 +111,33 @@ fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
     })))
 }
 
+/// One `--listen`: every address its host resolves to.
+#[derive(Debug, Clone)]
+struct Listen(Vec<SocketAddr>);
+
+fn parse_listen(text: &str) -> Result<Listen, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(Listen(vec![addr]));
+    }
+    let expected = "expected HOST:PORT, such as 127.0.0.1:8080, [::]:8080 or localhost:8080";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("`{text}` has no port: {expected}"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("`{text}`: {expected}"));
+    }
+    let mut addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+        .collect();
+    // One listener per address, however many times the resolver names it.
+    addrs.sort();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(format!("`{host}` resolves to no address"));
+    }
+    Ok(Listen(addrs))
+}
+
 /// `--connect-rate`, parsed.
 #[derive(Debug, Clone, Copy)]
 struct ConnectRateArg(Option<ConnectRate>);
@@ -143,7 +172,7 @@ fn parse_rate(text: &str) -> Result<Option<(f64, f64)>, String> {
 impl ServeArgs {
     fn config(self) -> ServerConfig {
         let mut config = ServerConfig {
-            listen: self.listen,
+            listen: self.listen.into_iter().flat_map(|l| l.0).collect(),
             model: self.model,
             backlog: self.backlog,
             max_connections: self.max_connections,
@@ -247,6 +276,36 @@ mod tests {
             let err = parse_secs(bad).expect_err(bad);
             assert!(err.contains("expected a number of seconds"), "{err}");
         }
+    }
+
+    #[test]
+    fn listen_takes_addresses_and_host_names() {
+        let one = parse_listen("0.0.0.0:9000").map(|l| l.0);
+        assert_eq!(one, Ok(vec![SocketAddr::from(([0, 0, 0, 0], 9000))]));
+        let local = parse_listen("localhost:8080")
+            .map(|l| l.0)
+            .expect("localhost resolves");
+        assert!(
+            !local.is_empty()
+                && local
+                    .iter()
+                    .all(|a| a.ip().is_loopback() && a.port() == 8080),
+            "{local:?}"
+        );
+        for bad in ["localhost", "localhost:http", ":8080", "127.0.0.1:99999"] {
+            let err = parse_listen(bad).map(|_| ()).expect_err(bad);
+            assert!(
+                err.contains("expected HOST:PORT") || err.contains("no port"),
+                "{bad}: {err}"
+            );
+        }
+        let err = parse_listen("no-such-host.invalid:8080")
+            .map(|_| ())
+            .expect_err("unresolvable");
+        assert!(
+            err.contains("cannot resolve `no-such-host.invalid`"),
+            "{err}"
+        );
     }
 
     #[test]
