@@ -863,10 +863,26 @@ fn slow_reader(server: &Server, scale: usize) -> Treatment {
         bursts += 1;
         std::thread::sleep(Duration::from_secs(2));
     }
-    slow.set_read_timeout(Some(TIMEOUT))
+    // Read what is left until the server closes — within a bound: if it dropped someone else
+    // instead, this client (still in #lobby, where the honest clients chat) never sees an end.
+    slow.set_read_timeout(Some(Duration::from_millis(500)))
         .map_err(|e| e.to_string())?;
     let mut all = Vec::new();
-    let _ = slow.read_to_end(&mut all);
+    let until = Instant::now() + TIMEOUT;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while Instant::now() < until {
+        match slow.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => all.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
     let text = String::from_utf8_lossy(&all);
     let last = text.trim_end().lines().last().unwrap_or_default();
     if !last.starts_with("ERROR slow consumer") {
