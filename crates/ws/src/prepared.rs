@@ -58,7 +58,18 @@ impl Prepared {
     /// assert!(matches!(client.next_event(), Ok(Some(Event::Message(m))) if m.as_text() == Some("two")));
     /// ```
     pub fn batch<'a>(messages: impl IntoIterator<Item = &'a Message>) -> Self {
+        let mut messages = messages.into_iter();
+        let Some(first) = messages.next() else {
+            return Self(Bytes::new());
+        };
+        let first = Self::new(first);
+        let Some(second) = messages.next() else {
+            return first; // the common case: one message, no second copy of its frame
+        };
         let mut out = Outbound::default();
+        for frame in [first, Self::new(second)] {
+            out.push_encoded(&frame.0);
+        }
         for message in messages {
             out.push_encoded(&Self::new(message).0);
         }
