@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rustchat_server::config::{ConnectRate, HistoryMode, Model, ServerConfig};
+use rustchat_server::server::RunningServer;
 use rustchat_server::session::flood::FloodConfig;
+use rustchat_server::tls::{Identity, Plaintext, TlsConfig};
 
 /// Options of `rustchat serve`. Every limit has the default of docs/ARCHITECTURE.md.
 #[derive(Debug, Args)]
@@ -76,6 +78,23 @@ pub(crate) struct ServeArgs {
     /// Room messages replayed on join.
     #[arg(long, value_name = "N", default_value_t = 50)]
     replay: usize,
+    /// TLS certificate, PEM: the server's certificate first, then its chain. With --tls-key,
+    /// the port serves TLS (https://, wss://, TLS lines) beside plaintext; the files are
+    /// loaded again on SIGHUP and whenever they change.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM (PKCS#8, RSA or SEC1; RSA, ECDSA or Ed25519).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve TLS with a self-signed certificate for localhost, 127.0.0.1 and ::1, made once and
+    /// kept in DATA_DIR/tls (for trying TLS out; the log says how to trust it).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
+    /// While TLS is on, who may still connect without it: `allow` (anyone), `loopback` (only
+    /// from this machine) or `refuse` (nobody; HTTP is redirected to https://, lines are told
+    /// to use TLS).
+    #[arg(long, value_name = "POLICY", default_value = "loopback", value_parser = Plaintext::parse)]
+    plaintext: Plaintext,
 }
 
 fn parse_model(text: &str) -> Result<Model, String> {
@@ -195,6 +214,15 @@ impl ServeArgs {
             pool_wait: self.pool_wait,
             ..ServerConfig::default()
         };
+        config.tls = match (self.tls_cert, self.tls_key, self.tls_self_signed) {
+            (Some(cert), Some(key), _) => Some(Identity::Files { cert, key }),
+            (_, _, true) => Some(Identity::SelfSigned),
+            _ => None,
+        }
+        .map(|identity| TlsConfig {
+            identity,
+            plaintext: self.plaintext,
+        });
         config.hub.motd = self.motd;
         config.hub.replay_on_join = self.replay;
         config
@@ -230,8 +258,16 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             addr.ip(),
             addr.port()
         );
+        if server.tls().is_some() {
+            tracing::info!(
+                "chat over TLS: rustchat connect tls://{addr} (or openssl s_client -quiet -connect {addr}) | browser: https://{addr}/ | WebSocket: wss://{addr}/ws",
+            );
+        }
     }
-    wait_for_signal()?;
+    if let (Some(tls), Some(settings)) = (server.tls(), &config.tls) {
+        announce_tls(tls, settings.plaintext, server.addr());
+    }
+    wait_for_signal(&server)?;
     tracing::info!("shutting down: saying goodbye to clients and flushing the history");
     server
         .shutdown()
@@ -240,8 +276,38 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Blocks until Ctrl-C (SIGINT) or SIGTERM.
-fn wait_for_signal() -> anyhow::Result<()> {
+/// Tells the operator which certificate is served, and for a self-signed one how to trust it.
+fn announce_tls(tls: &rustchat_server::tls::Tls, plaintext: Plaintext, addr: SocketAddr) {
+    let facts = tls.facts();
+    let (cert, _) = tls.files();
+    let plaintext = match plaintext {
+        Plaintext::Allow => "plaintext from anyone",
+        Plaintext::Loopback => "plaintext only from loopback (--plaintext)",
+        Plaintext::Refuse => "no plaintext (--plaintext)",
+    };
+    tracing::info!(
+        "TLS on: certificate {} (serial {}, expires {}), SHA-256 fingerprint {}; {plaintext}; SIGHUP or changed files reload it",
+        cert.display(),
+        facts.serial,
+        facts.expires,
+        facts.fingerprint
+    );
+    if let Some(made_now) = tls.self_signed() {
+        let port = addr.port();
+        tracing::warn!(
+            "self-signed certificate {} ({}), for localhost, 127.0.0.1 and ::1 only: trust it with `curl --cacert {0} https://localhost:{port}/`, `rustchat connect --ca-file {0} wss://localhost:{port}/ws`; a browser asks once (compare the fingerprint above) — use --tls-cert/--tls-key for a real one",
+            cert.display(),
+            if made_now {
+                "made now"
+            } else {
+                "kept from an earlier start"
+            },
+        );
+    }
+}
+
+/// Blocks until Ctrl-C (SIGINT) or SIGTERM; on SIGHUP, reloads the TLS certificate.
+fn wait_for_signal(server: &RunningServer) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -250,11 +316,19 @@ fn wait_for_signal() -> anyhow::Result<()> {
         .block_on(async {
             #[cfg(unix)]
             {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-                tokio::select! {
-                    r = tokio::signal::ctrl_c() => r,
-                    _ = term.recv() => Ok(()),
+                use tokio::signal::unix::{SignalKind, signal};
+                let mut term = signal(SignalKind::terminate())?;
+                let mut hangup = signal(SignalKind::hangup())?;
+                loop {
+                    tokio::select! {
+                        r = tokio::signal::ctrl_c() => return r,
+                        _ = term.recv() => return Ok(()),
+                        _ = hangup.recv() => match server.tls() {
+                            // Logged (and counted) inside: a failure keeps the pair in use.
+                            Some(tls) => { let _ = tls.reload(); }
+                            None => tracing::info!("SIGHUP: nothing to reload (TLS is off)"),
+                        },
+                    }
                 }
             }
             #[cfg(not(unix))]

@@ -130,6 +130,8 @@ pub struct ServerConfig {
     /// is busy and closed. Meanwhile a line client is told its place in line, and an HTTP
     /// request that needs no session is answered at once.
     pub pool_wait: Duration,
+    /// TLS on the port (`--tls-cert`/`--tls-key`, `--tls-self-signed`); `None`: plaintext only.
+    pub tls: Option<crate::tls::TlsConfig>,
     /// Chat settings.
     pub hub: HubConfig,
 }
@@ -161,6 +163,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(2),
             spare_wait: Duration::from_secs(10),
             pool_wait: Duration::from_secs(10),
+            tls: None,
             hub: HubConfig::default(),
         }
     }

@@ -58,6 +58,7 @@ pub mod history;
 pub mod fanout;
 pub mod metrics;
 pub(crate) mod model;
+pub mod tls;
 
 pub use model::server;
 pub use opening::http::PAGE;

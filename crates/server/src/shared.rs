@@ -16,6 +16,7 @@ use crate::history::{History, HistoryError};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::session::Action;
+use crate::tls::Tls;
 
 /// The server's shared state.
 #[derive(Debug)]
@@ -38,19 +39,34 @@ pub(crate) struct Shared {
     /// Refusals at accept are logged, a bounded number a second.
     refusal_log: RefusalLog,
     next_conn: AtomicU64,
+    /// TLS on the port, if it is on.
+    pub tls: Option<Tls>,
 }
 
 impl Shared {
     /// Opens the history (restoring the hub's recent messages) and starts the committer.
-    pub(crate) fn open(config: ServerConfig) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
-        Self::open_with_clock(config, Arc::new(SystemClock))
+    pub(crate) fn open(
+        config: ServerConfig,
+        tls: Option<Tls>,
+    ) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
+        Self::open_with(config, Arc::new(SystemClock), tls)
     }
 
     /// [`Shared::open`] with the time read from `clock` (a [`ManualClock`](crate::clock::ManualClock)
     /// in tests).
+    #[cfg(test)]
     pub(crate) fn open_with_clock(
         config: ServerConfig,
         clock: Arc<dyn Clock>,
+    ) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
+        Self::open_with(config, clock, None)
+    }
+
+    /// [`Shared::open`] with the time read from `clock`.
+    pub(crate) fn open_with(
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+        tls: Option<Tls>,
     ) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
         let history = match config.history {
             HistoryMode::File => History::open(&config.data_dir.join("history.sqlite3"))?,
@@ -73,6 +89,7 @@ impl Shared {
             metrics,
             clock,
             next_conn: AtomicU64::new(1),
+            tls,
         };
         Ok((Arc::new(shared), join))
     }
@@ -186,7 +203,7 @@ impl Shared {
     pub(crate) fn metrics_text(&self) -> String {
         let hub = self.hub().stats();
         let commit = self.committer.stats();
-        self.metrics.render(&[
+        let mut text = self.metrics.render(&[
             (
                 "rustchat_users",
                 "Chat users connected to the hub.",
@@ -213,7 +230,11 @@ impl Shared {
                 "History appends that failed.",
                 commit.errors(),
             ),
-        ])
+        ]);
+        if let Some(tls) = &self.tls {
+            tls.render_metrics(&mut text);
+        }
+        text
     }
 
     /// Stops the committer after everything submitted is committed and delivered.

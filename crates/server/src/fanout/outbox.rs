@@ -222,7 +222,7 @@ impl Outbox {
         let Some(wire) = q.wire else {
             return 0;
         };
-        let mut written = {
+        let (mut written, pending) = {
             let Some(socket) = q.socket.as_deref() else {
                 return 0;
             };
@@ -234,7 +234,8 @@ impl Outbox {
                 count += 1;
             }
             // Full or broken: the driver finds out which, and copes, on its own next write.
-            socket.try_write_vectored(&slices[..count]).unwrap_or(0)
+            let written = socket.try_write_vectored(&slices[..count]).unwrap_or(0);
+            (written, socket.has_pending())
         };
         let total = written;
         q.bytes = q.bytes.saturating_sub(written);
@@ -249,9 +250,10 @@ impl Outbox {
             q.front_written = 0;
             q.events.pop_front();
         }
-        if !q.events.is_empty() {
-            // The socket is full (or took only the first 64 events): the driver takes over,
-            // and writes the rest as the socket drains.
+        if !q.events.is_empty() || pending {
+            // The socket is full (or took only the first 64 events, or not all of a TLS
+            // link's records): the driver takes over, and writes the rest as the socket
+            // drains.
             q.idle = false;
             self.wake(q);
         }

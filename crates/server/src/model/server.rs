@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,6 +16,7 @@ use crate::history::HistoryError;
 use crate::model::listener;
 use crate::model::{blocking, tasks};
 use crate::shared::Shared;
+use crate::tls::{Tls, TlsError};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,9 @@ pub enum StartError {
     /// Another server holds the data directory, or it cannot be locked.
     #[error("{0}")]
     DataDir(#[from] DataDirError),
+    /// TLS was asked for and its certificate or key cannot be used.
+    #[error("cannot serve TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// A server running on its own threads.
@@ -42,6 +47,8 @@ pub struct RunningServer {
     /// The blocking models' stop flag.
     stop_flag: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Looks at the TLS files every second (when TLS is on).
+    tls_watch: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     history: Option<CommitterJoin>,
     /// Held until the history is closed (file history only).
@@ -56,6 +63,11 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         HistoryMode::File => Some(DataDirLock::acquire(&config.data_dir)?),
         HistoryMode::Memory => None,
     };
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|tls| Tls::start(tls, &config.data_dir))
+        .transpose()?;
     let listeners = config
         .listen
         .iter()
@@ -68,7 +80,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(StartError::Listen)?;
     let model = config.model;
-    let (shared, history) = Shared::open(config)?;
+    let (shared, history) = Shared::open(config, tls)?;
     let (stop, stopped) = watch::channel(false);
     let stop_flag = Arc::new(AtomicBool::new(false));
     let serving = shared.clone();
@@ -99,18 +111,54 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         }
     }
     .map_err(StartError::Runtime)?;
+    let tls_watch = match shared.tls {
+        Some(_) => {
+            Some(watch_tls_files(shared.clone(), stop_flag.clone()).map_err(StartError::Runtime)?)
+        }
+        None => None,
+    };
     Ok(RunningServer {
         addrs,
         stop,
         stop_flag,
         thread: Some(thread),
+        tls_watch,
         shared,
         history: Some(history),
         data_dir,
     })
 }
 
+/// How often the TLS certificate and key files are looked at for changes.
+const TLS_WATCH: Duration = Duration::from_secs(1);
+
+/// Reloads the TLS pair whenever its files change, until `stop`.
+fn watch_tls_files(shared: Arc<Shared>, stop: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("rustchat-tls-watch".into())
+        .spawn(move || {
+            let step = Duration::from_millis(100);
+            let mut waited = Duration::ZERO;
+            while !stop.load(Ordering::Acquire) {
+                std::thread::sleep(step);
+                waited += step;
+                if waited >= TLS_WATCH {
+                    waited = Duration::ZERO;
+                    if let Some(tls) = &shared.tls {
+                        // Logged and counted inside; a failure keeps the pair in use.
+                        let _ = tls.reload_if_changed();
+                    }
+                }
+            }
+        })
+}
+
 impl RunningServer {
+    /// The server's TLS state, when TLS is on: [`Tls::reload`] on `SIGHUP`.
+    pub fn tls(&self) -> Option<&Tls> {
+        self.shared.tls.as_ref()
+    }
+
     /// The addresses it listens on (with the ports the OS chose for `:0`).
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
@@ -138,6 +186,9 @@ impl RunningServer {
         self.shared.registry.shut_down_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        if let Some(watch) = self.tls_watch.take() {
+            let _ = watch.join();
         }
         self.shared.shutdown_history();
         let closed = match self.history.take() {

@@ -2,10 +2,10 @@
 //! use it — non-blocking reads, and non-blocking vectored writes that the fan-out may also make
 //! from the committer thread while the connection is idle (see `outbox`, "Writing through").
 //!
-//! Plain TCP implements it (tokio's and mio's streams). TLS will be a second implementation
-//! that keeps the TLS state behind it: plaintext in and out of these calls, records on the
-//! socket. Sessions, the hub and the fan-out only ever see a [`ByteStream`], so they do not
-//! change when it comes; readiness (which the models wait on) stays the socket's.
+//! Plain TCP implements it (tokio's and mio's streams), and so does `tls::stream::Link`, which
+//! keeps a connection's TLS state behind it: plaintext in and out of these calls, records on
+//! the socket. Sessions, the hub and the fan-out only ever see a [`ByteStream`]; readiness
+//! (which the models wait on) stays the socket's, plus [`ByteStream::has_pending`].
 
 use std::io::{self, IoSlice, Read, Write};
 
@@ -19,10 +19,29 @@ pub trait ByteStream: Send + Sync {
     /// Writes what the peer takes now; `WouldBlock` when it takes nothing.
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
 
+    /// Whether bytes the stream made itself wait for the socket (TLS records): the model must
+    /// then wait for the socket to be writable even if it has nothing of its own to write.
+    fn has_pending(&self) -> bool {
+        false
+    }
+
+    /// Sends what [`has_pending`](Self::has_pending) holds: `true` once all of it is sent,
+    /// `false` when the socket is full.
+    fn send_pending(&self) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    /// The end of the stream is near: say so in the stream's own terms (TLS `close_notify`),
+    /// sent with the next writes.
+    fn close_notify(&self) {}
+
     /// Writes as much of `out` as the peer takes now, 64 slices per call, and leaves the rest
     /// queued: `Ok` when the stream is full or `out` is empty, an error only when the stream
-    /// failed.
+    /// failed. The stream's own pending bytes go first.
     fn write_some(&self, out: &mut Outbound) -> io::Result<()> {
+        if !self.send_pending()? {
+            return Ok(());
+        }
         while !out.is_empty() {
             let mut slices = [IoSlice::new(&[]); 64];
             let count = out.io_slices(&mut slices);

@@ -21,6 +21,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use rustchat_ws::outbound::Outbound;
+use rustls::ServerConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, timeout};
@@ -32,6 +33,7 @@ use crate::model::stream::ByteStream;
 use crate::opening::{Opening, Step};
 use crate::session::Session;
 use crate::shared::Shared;
+use crate::tls::stream::Link;
 
 thread_local! {
     /// Read buffer shared by all connections of one runtime thread.
@@ -103,8 +105,8 @@ async fn accept_loop(
         let (shared, live) = (shared.clone(), live.clone());
         tokio::spawn(async move {
             // Two steps, so the task is only ever as big as the larger of them, not both.
-            let result = match open(tcp, &shared).await {
-                Ok(Some((tcp, session))) => run_session(tcp, peer, &shared, session).await,
+            let result = match open(tcp, peer, &shared).await {
+                Ok(Some((link, session))) => run_session(link, peer, &shared, session).await,
                 Ok(None) => Ok(()),
                 Err(e) => Err(e),
             };
@@ -140,44 +142,56 @@ async fn refuse(tcp: TcpStream, shared: Arc<Shared>, refusal: Refusal) {
 /// A client from its first byte to its session. [`Opening`] decides everything (protocol,
 /// HTTP head and routes, refusals); this only waits, reads and writes. `None` when there is
 /// no session to run (plain HTTP, a refusal, a hang-up).
-async fn open(tcp: TcpStream, shared: &Shared) -> io::Result<Option<(TcpStream, Box<Session>)>> {
+async fn open(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> io::Result<Option<(Link<TcpStream>, Box<Session>)>> {
     if !NODELAY_INHERITED {
         tcp.set_nodelay(true)?;
     }
-    let opening = Opening::new(shared, shared.clock.now());
-    let session = run_opening(&tcp, shared, opening).await?;
-    Ok(session.map(|session| (tcp, session)))
+    let opening = Opening::new(shared, shared.clock.now(), peer.ip());
+    let opened = run_opening(&tcp, shared, opening).await?;
+    Ok(opened.map(|(session, tls)| (Link::new(tcp, tls.map(|tls| *tls)), session)))
 }
+
+/// A session and, for a TLS connection, its TLS state.
+type Opened = (Box<Session>, Option<Box<ServerConnection>>);
 
 /// Carries out an opening's steps until it has a session for the connection, or none.
 async fn run_opening(
     tcp: &TcpStream,
     shared: &Shared,
     mut opening: Opening,
-) -> io::Result<Option<Box<Session>>> {
+) -> io::Result<Option<Opened>> {
     let step = settle(tcp, shared, &mut opening).await?;
     drop(opening);
     let config = &shared.config;
     match step {
-        Step::Read { .. } | Step::Gone => Ok(None),
+        Step::Read { .. } | Step::Send { .. } | Step::Gone => Ok(None),
         Step::Answer(bytes) => {
             // Boxed, here and below: a waiting connection's task holds only the wait.
             let mut out = Outbound::default();
             out.push_encoded(&bytes);
-            Box::pin(finish(tcp, &mut out, config.shutdown_grace)).await;
+            Box::pin(finish(tcp, tcp, &mut out, config.shutdown_grace)).await;
             Ok(None)
         }
-        Step::Session { preface, session } => {
+        Step::Session {
+            preface,
+            session,
+            tls,
+        } => {
             if !preface.is_empty() {
                 Box::pin(write_all(tcp, &preface, config.handshake_timeout)).await?;
             }
-            Ok(Some(session))
+            Ok(Some((session, tls)))
         }
     }
 }
 
-/// Waits and reads until the opening takes a step other than reading. Only the deadline
-/// lives across the waits, so the task stays small while a client is silent.
+/// Waits and reads (and sends what a TLS handshake says to) until the opening takes a step
+/// other than reading. Only the deadline lives across the waits, so the task stays small
+/// while a client is silent.
 async fn settle(tcp: &TcpStream, shared: &Shared, opening: &mut Opening) -> io::Result<Step> {
     let mut deadline = opening.deadline();
     loop {
@@ -186,7 +200,7 @@ async fn settle(tcp: &TcpStream, shared: &Shared, opening: &mut Opening) -> io::
             Err(_) => opening.timeout(shared, shared.clock.now()),
             Ok(Err(e)) => return Err(e),
             Ok(Ok(())) => SCRATCH.with_borrow_mut(|buf| match ByteStream::try_read(tcp, buf) {
-                Ok(0) => Ok(opening.eof()),
+                Ok(0) => Ok(opening.eof(shared)),
                 Ok(n) => Ok(opening.read(shared, &buf[..n], shared.clock.now())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Read { deadline }),
                 Err(e) => Err(e),
@@ -194,6 +208,14 @@ async fn settle(tcp: &TcpStream, shared: &Shared, opening: &mut Opening) -> io::
         };
         match step {
             Step::Read { deadline: next } => deadline = next,
+            Step::Send {
+                bytes,
+                deadline: next,
+            } => {
+                let wait = next.saturating_duration_since(shared.clock.now());
+                Box::pin(write_all(tcp, &bytes, wait)).await?;
+                deadline = next;
+            }
             other => return Ok(other),
         }
     }
@@ -202,25 +224,27 @@ async fn settle(tcp: &TcpStream, shared: &Shared, opening: &mut Opening) -> io::
 /// Drives a session until it ends, then flushes its goodbye (bounded) and leaves the hub. The
 /// logic is [`Conn`]'s; this task only waits, reads and writes.
 async fn run_session(
-    tcp: TcpStream,
+    link: Link<TcpStream>,
     peer: SocketAddr,
     shared: &Shared,
     session: Box<Session>,
 ) -> io::Result<()> {
-    let tcp = Arc::new(tcp);
-    let mut conn = Conn::new(shared, *session, tcp.clone(), peer);
+    let link = Arc::new(link);
+    let tcp = link.socket();
+    let mut conn = Conn::new(shared, *session, link.clone(), peer);
     let outbox = conn.outbox().clone();
     let mut timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     // The deadline the timer is set to, while it is set.
     let mut armed: Option<Instant> = None;
     let result = loop {
-        if let Err(e) = tcp.write_some(conn.poll_transmit()) {
+        if let Err(e) = link.write_some(conn.poll_transmit()) {
             break Err(e);
         }
         if conn.is_done() {
             break Ok(());
         }
-        let want_write = conn.wants_write();
+        // TLS records the link made itself (a write's tail) wait for the socket too.
+        let want_write = conn.wants_write() || link.has_pending();
         let want_events = conn.wants_events();
         // Not while the client is owed too much: it must read first (TCP holds it back).
         let want_read = conn.wants_read();
@@ -265,7 +289,7 @@ async fn run_session(
             Err(e) => break Err(e),
         };
         if ready.read
-            && let Err(e) = read_some(&*tcp, &mut conn)
+            && let Err(e) = read_some(&*link, &mut conn)
         {
             break Err(e);
         }
@@ -280,7 +304,8 @@ async fn run_session(
     let mut last = conn.close();
     if result.is_ok() {
         // Boxed: the goodbye's timers would otherwise make every idle task bigger.
-        Box::pin(finish(&tcp, &mut last, shared.config.shutdown_grace)).await;
+        link.close_notify();
+        Box::pin(finish(tcp, &*link, &mut last, shared.config.shutdown_grace)).await;
     }
     result
 }
@@ -294,15 +319,16 @@ struct Ready {
     timer: bool,
 }
 
-/// Flushes the last bytes (bounded by `grace`), then closes our side first and waits briefly
-/// for the client to close its side (RFC 6455 §7.1.1: the server closes TCP first).
-async fn finish(tcp: &TcpStream, out: &mut Outbound, grace: Duration) {
-    let _ = timeout(grace, flush(tcp, out)).await;
+/// Flushes the last bytes through `stream` (bounded by `grace`), then closes our side of
+/// `tcp` first and waits briefly for the client to close its side (RFC 6455 §7.1.1: the
+/// server closes TCP first).
+async fn finish(tcp: &TcpStream, stream: &impl ByteStream, out: &mut Outbound, grace: Duration) {
+    let _ = timeout(grace, flush(tcp, stream, out)).await;
     let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write);
     let _ = timeout(Duration::from_millis(500), async {
         // Whatever the client still sends is read and dropped, until it closes its side.
         while tcp.readable().await.is_ok() {
-            match SCRATCH.with_borrow_mut(|buf| ByteStream::try_read(tcp, buf)) {
+            match SCRATCH.with_borrow_mut(|buf| stream.try_read(buf)) {
                 Ok(0) => return,
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => return,
                 Ok(_) | Err(_) => {}
@@ -333,16 +359,18 @@ fn read_some(stream: &impl ByteStream, conn: &mut Conn<'_>) -> io::Result<()> {
 async fn write_all(tcp: &TcpStream, bytes: &[u8], limit: Duration) -> io::Result<()> {
     let mut out = Outbound::default();
     out.push_encoded(&bytes::Bytes::copy_from_slice(bytes));
-    timeout(limit, flush(tcp, &mut out))
+    timeout(limit, flush(tcp, tcp, &mut out))
         .await
         .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
 }
 
-/// Writes all of `out`, waiting while the socket is full (the caller bounds the time).
-async fn flush(tcp: &TcpStream, out: &mut Outbound) -> io::Result<()> {
-    while !out.is_empty() {
+/// Writes all of `out` (and the stream's own pending bytes) through `stream`, waiting while
+/// the socket `tcp` is full (the caller bounds the time).
+async fn flush(tcp: &TcpStream, stream: &impl ByteStream, out: &mut Outbound) -> io::Result<()> {
+    stream.write_some(out)?;
+    while !out.is_empty() || stream.has_pending() {
         tcp.writable().await?;
-        tcp.write_some(out)?;
+        stream.write_some(out)?;
     }
     Ok(())
 }

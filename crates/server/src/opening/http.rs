@@ -88,6 +88,34 @@ pub(crate) fn route(request: &Request, ctx: &HttpContext<'_>) -> Route {
     }
 }
 
+/// The answer to a plaintext request where TLS is required (`--plaintext`): a page or a
+/// health check is redirected to the same host and path over `https://` (308 keeps the
+/// method); a WebSocket upgrade, which no browser lets a redirect steer, or a request without
+/// a `Host` is told `426` and where to go.
+pub(crate) fn requires_tls(request: &Request) -> Bytes {
+    let host = request.header("host").filter(|h| !h.is_empty());
+    if let Some(host) = host
+        && !request.is_websocket_upgrade()
+    {
+        let location = format!("https://{host}{}", request.path());
+        let body = format!("this server requires TLS from your address: {location}\n");
+        return http_response(
+            308,
+            "Permanent Redirect",
+            &[("Location", &location)],
+            body.as_bytes(),
+        );
+    }
+    let body = match host {
+        Some(host) => format!(
+            "this server requires TLS from your address: use wss://{host}{} (or https://{host}/)\n",
+            request.path()
+        ),
+        None => "this server requires TLS from your address: use https:// or wss://\n".into(),
+    };
+    http_response(426, "Upgrade Required", &[], body.as_bytes())
+}
+
 fn not_found(body: String) -> Route {
     Route::Respond(http_response(
         404,

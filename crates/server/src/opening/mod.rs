@@ -19,17 +19,20 @@
 pub(crate) mod detect;
 pub(crate) mod http;
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use rustchat_ws::handshake::{Request, http_response};
+use rustls::ServerConnection;
 
 use crate::admission::Refusal;
 use crate::conn::driver;
-use crate::opening::detect::{Kind, classify};
+use crate::opening::detect::{Kind, TLS_HANDSHAKE, classify};
 use crate::opening::http::{HttpContext, Route, route};
 use crate::session::Session;
 use crate::shared::Shared;
+use crate::tls::handshake::{Failure, Handshake};
 
 /// How long a client over the connection limit may take to show what it speaks, so that it
 /// is refused in its own protocol.
@@ -43,19 +46,29 @@ pub(crate) enum Step {
         /// When waiting stops.
         deadline: Instant,
     },
+    /// Write these bytes (a TLS handshake flight), then read as [`Step::Read`] says; close if
+    /// they cannot be written by `deadline`.
+    Send {
+        /// The bytes.
+        bytes: Bytes,
+        /// When writing them, and then waiting for more, stops.
+        deadline: Instant,
+    },
     /// Write these bytes (within the shutdown grace), then close: an HTTP answer or a refusal.
     Answer(Bytes),
     /// The client hung up before a session began: close.
     Gone,
     /// Write `preface` (the 101 of a WebSocket upgrade; empty for the line protocol), then run
-    /// `session`.
+    /// `session` over a link that is TLS if `tls` is given.
     Session {
-        /// Bytes to send before the session's own.
+        /// Bytes to send before the session's own (encrypted already, over TLS).
         preface: Bytes,
         /// The chat session, already fed whatever came after the opening. Boxed: an async
         /// model's task would otherwise hold room for a whole session in every state of its
         /// opening, and again for the result it awaits (measured with `-Zprint-type-sizes`).
         session: Box<Session>,
+        /// The connection's TLS state, when it is TLS (boxed for the same reason).
+        tls: Option<Box<ServerConnection>>,
     },
 }
 
@@ -65,6 +78,8 @@ enum Phase {
     /// Waiting for the first bytes to tell the protocol (a silent client speaks the line
     /// protocol: it is greeted when the wait ends).
     Detect,
+    /// In a TLS handshake, until it finishes (then `Detect`, inside TLS).
+    Handshake,
     /// Reading an HTTP request head.
     Head,
     /// Refused at accept (a connection limit): waiting (briefly) for bytes to refuse it in its
@@ -76,21 +91,31 @@ enum Phase {
 #[derive(Debug)]
 pub(crate) struct Opening {
     phase: Phase,
-    /// Everything received so far.
+    /// Everything received so far (inside TLS: the plaintext).
     buf: BytesMut,
     /// When the current wait ends.
     deadline: Instant,
+    /// The TLS state, once the client started a handshake.
+    tls: Option<Box<Handshake>>,
+    /// Whether the client may go on without TLS (`--plaintext`; always, with TLS off).
+    plaintext_ok: bool,
 }
 
 impl Opening {
-    /// A new connection at `now`: the model reads until [`Opening::deadline`].
-    pub(crate) fn new(shared: &Shared, now: Instant) -> Self {
-        Self::waiting(Phase::Detect, now + shared.config.detect_timeout)
+    /// A new connection from `peer` at `now`: the model reads until [`Opening::deadline`].
+    pub(crate) fn new(shared: &Shared, now: Instant, peer: IpAddr) -> Self {
+        let mut opening = Self::waiting(Phase::Detect, now + shared.config.detect_timeout);
+        opening.plaintext_ok = shared
+            .tls
+            .as_ref()
+            .is_none_or(|tls| tls.allows_plaintext(peer));
+        opening
     }
 
     /// A connection refused at accept (the server is full, or its address is over a limit):
     /// it is told why, in HTTP if its first bytes (within [`REFUSAL_WAIT`]) are a request, else
-    /// as an `ERROR` line.
+    /// as an `ERROR` line. A TLS client is closed without a word: refusals must stay cheap,
+    /// and a handshake is not.
     pub(crate) fn refusing(now: Instant, refusal: Refusal) -> Self {
         Self::waiting(Phase::Refused(refusal), now + REFUSAL_WAIT)
     }
@@ -100,6 +125,8 @@ impl Opening {
             phase,
             buf: BytesMut::new(),
             deadline,
+            tls: None,
+            plaintext_ok: true,
         }
     }
 
@@ -111,11 +138,89 @@ impl Opening {
 
     /// Bytes arrived at `now`.
     pub(crate) fn read(&mut self, shared: &Shared, bytes: &[u8], now: Instant) -> Step {
+        if self.phase == Phase::Detect
+            && self.tls.is_none()
+            && self.buf.is_empty()
+            && bytes.first() == Some(&TLS_HANDSHAKE)
+        {
+            return match &shared.tls {
+                Some(tls) => self.start_tls(shared, tls.config(), bytes, now),
+                None => {
+                    tracing::debug!("a TLS handshake on a plaintext-only port: closed");
+                    shared.metrics.protocol_error();
+                    Step::Gone
+                }
+            };
+        }
+        let Some(tls) = self.tls.as_mut() else {
+            return self.advance(shared, bytes, now);
+        };
+        let mut plain = BytesMut::new();
+        if let Err((failure, detail)) = tls.receive(bytes, &mut plain) {
+            return self.tls_failed(shared, failure, &detail);
+        }
+        if self.phase == Phase::Handshake && !tls.is_handshaking() {
+            if let Some(tls) = &shared.tls {
+                tls.handshake_done();
+            }
+            // Inside TLS, as on a plaintext connection: HTTP speaks first, a person at a
+            // terminal (`openssl s_client`) waits to be greeted.
+            self.phase = Phase::Detect;
+            self.deadline = now + shared.config.detect_timeout;
+        }
+        let step = if plain.is_empty() {
+            self.wait()
+        } else {
+            self.advance(shared, &plain, now)
+        };
+        self.seal(step)
+    }
+
+    /// The first bytes are a TLS handshake: it must finish within the head's time.
+    fn start_tls(
+        &mut self,
+        shared: &Shared,
+        config: std::sync::Arc<rustls::ServerConfig>,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Step {
+        match Handshake::new(config) {
+            Ok(handshake) => {
+                self.tls = Some(Box::new(handshake));
+                self.phase = Phase::Handshake;
+                self.plaintext_ok = true;
+                self.deadline = now + shared.config.handshake_timeout;
+                self.read(shared, bytes, now)
+            }
+            Err(e) => {
+                tracing::warn!("cannot start a TLS connection: {e}");
+                Step::Gone
+            }
+        }
+    }
+
+    /// The TLS connection broke: count it, send its alert, close.
+    fn tls_failed(&mut self, shared: &Shared, failure: Failure, detail: &str) -> Step {
+        if let Some(tls) = &shared.tls {
+            tls.handshake_failed(failure);
+        }
+        tracing::debug!("TLS failed ({}): {detail}", failure.label());
+        match self.tls.as_mut() {
+            Some(tls) => Step::Answer(tls.take_output()),
+            None => Step::Gone,
+        }
+    }
+
+    /// Plaintext bytes (from the socket, or decrypted) for the protocol detection and the head.
+    fn advance(&mut self, shared: &Shared, bytes: &[u8], now: Instant) -> Step {
         self.buf.extend_from_slice(bytes);
         match self.phase {
             Phase::Detect => match classify(&self.buf) {
                 None => self.wait(),
+                Some(Kind::Line) if !self.plaintext_ok => self.refuse_plaintext(shared),
                 Some(Kind::Line) => self.line(shared),
+                // TLS inside TLS is nobody's protocol; a line client would see it as noise.
+                Some(Kind::Tls) => self.line(shared),
                 Some(Kind::Http) => {
                     self.phase = Phase::Head;
                     self.deadline = now + shared.config.handshake_timeout;
@@ -123,6 +228,8 @@ impl Opening {
                 }
             },
             Phase::Head => self.head(shared),
+            // Never here: handshake bytes go to `tls` until it finishes.
+            Phase::Handshake => self.wait(),
             Phase::Refused(refusal) => match classify(&self.buf) {
                 None => self.wait(),
                 Some(_) => Step::Answer(refusal_response(&self.buf, refusal)),
@@ -130,25 +237,66 @@ impl Opening {
         }
     }
 
-    /// The client closed its side before a session began.
-    pub(crate) fn eof(&mut self) -> Step {
+    /// Over TLS: what the opening says is encrypted, and what the handshake made is sent.
+    fn seal(&mut self, step: Step) -> Step {
+        let Some(tls) = self.tls.as_mut() else {
+            return step;
+        };
+        match step {
+            Step::Read { deadline } => {
+                let bytes = tls.take_output();
+                if bytes.is_empty() {
+                    Step::Read { deadline }
+                } else {
+                    Step::Send { bytes, deadline }
+                }
+            }
+            Step::Answer(bytes) => Step::Answer(tls.seal(&bytes, true)),
+            Step::Session {
+                preface, session, ..
+            } => {
+                let preface = tls.seal(&preface, false);
+                let tls = self.tls.take().map(|tls| Box::new(tls.into_connection()));
+                Step::Session {
+                    preface,
+                    session,
+                    tls,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The client hung up before a session began.
+    pub(crate) fn eof(&mut self, shared: &Shared) -> Step {
+        if self.phase == Phase::Handshake
+            && let Some(tls) = &shared.tls
+        {
+            tls.handshake_failed(Failure::HungUp);
+        }
         Step::Gone
     }
 
     /// The deadline of the last [`Step::Read`] passed with nothing (or not enough) read.
     pub(crate) fn timeout(&mut self, shared: &Shared, now: Instant) -> Step {
         if now < self.deadline {
-            return self.wait();
+            return self.seal(self.wait());
         }
-        match self.phase {
+        let step = match self.phase {
             // Silent (or half a method name): a person at a terminal; greet them.
+            Phase::Detect if !self.plaintext_ok => self.refuse_plaintext(shared),
             Phase::Detect => self.line(shared),
+            Phase::Handshake => {
+                shared.metrics.timeout();
+                return self.tls_failed(shared, Failure::Timeout, "no complete handshake in time");
+            }
             Phase::Head => {
                 shared.metrics.timeout();
                 Step::Answer(head_timeout_response(shared.config.handshake_timeout))
             }
             Phase::Refused(refusal) => Step::Answer(refusal_response(&self.buf, refusal)),
-        }
+        };
+        self.seal(step)
     }
 
     fn wait(&self) -> Step {
@@ -161,7 +309,16 @@ impl Opening {
         Step::Session {
             preface: Bytes::new(),
             session: Box::new(driver::line_session(shared, &std::mem::take(&mut self.buf))),
+            tls: None,
         }
+    }
+
+    /// A line client without TLS where TLS is required (`--plaintext`).
+    fn refuse_plaintext(&mut self, shared: &Shared) -> Step {
+        if let Some(tls) = &shared.tls {
+            tls.plaintext_refused();
+        }
+        Step::Answer(Bytes::from_static(REQUIRES_TLS_LINE.as_bytes()))
     }
 
     fn head(&mut self, shared: &Shared) -> Step {
@@ -173,6 +330,12 @@ impl Opening {
                 return Step::Answer(e.response());
             }
         };
+        if !self.plaintext_ok {
+            if let Some(tls) = &shared.tls {
+                tls.plaintext_refused();
+            }
+            return Step::Answer(http::requires_tls(&request));
+        }
         match route_request(shared, &request) {
             Route::Respond(bytes) => {
                 shared.metrics.http_request();
@@ -181,10 +344,16 @@ impl Opening {
             Route::Upgrade { response, wire } => Step::Session {
                 preface: response,
                 session: Box::new(driver::ws_session(shared, wire, &self.buf[used..])),
+                tls: None,
             },
         }
     }
 }
+
+/// What a line client without TLS is told where TLS is required.
+pub(crate) const REQUIRES_TLS_LINE: &str = "ERROR this server requires TLS from your address — \
+     connect to the same host and port with TLS: rustchat connect tls://HOST:PORT, or \
+     openssl s_client -quiet -connect HOST:PORT\n";
 
 /// For a connection still waiting for a `pool` worker: if `first` (its bytes so far, not yet
 /// taken from the socket) holds a whole HTTP request that needs no session — the page,
@@ -271,6 +440,8 @@ fn unavailable(first: &[u8], text: &str) -> Bytes {
 fn answer_in_kind(first: &[u8], text: &str, status: u16, reason: &str, retry: &str) -> Bytes {
     match classify(first) {
         Some(Kind::Line) => Bytes::from(format!("ERROR {text}")),
+        // Nothing a TLS client could read without a handshake: it is closed.
+        Some(Kind::Tls) => Bytes::new(),
         Some(Kind::Http) | None => {
             http_response(status, reason, &[("Retry-After", retry)], text.as_bytes())
         }

@@ -8,6 +8,8 @@ use crate::admission::Refusal;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{HistoryMode, ServerConfig};
 
+const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 fn shared(clock: &Arc<ManualClock>) -> Arc<Shared> {
     let config = ServerConfig {
         history: HistoryMode::Memory,
@@ -31,7 +33,7 @@ fn answer(step: Step) -> String {
 fn open_with(bytes: &[u8]) -> (Arc<ManualClock>, Arc<Shared>, Step) {
     let clock = ManualClock::new();
     let shared = shared(&clock);
-    let mut opening = Opening::new(&shared, clock.now());
+    let mut opening = Opening::new(&shared, clock.now(), LOOPBACK);
     let step = opening.read(&shared, bytes, clock.now());
     (clock, shared, step)
 }
@@ -47,7 +49,7 @@ const UPGRADE: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
 fn a_silent_client_is_greeted_as_a_line_client_when_the_wait_ends() {
     let clock = ManualClock::new();
     let shared = shared(&clock);
-    let mut opening = Opening::new(&shared, clock.now());
+    let mut opening = Opening::new(&shared, clock.now(), LOOPBACK);
     let deadline = opening.deadline();
     assert_eq!(deadline, clock.now() + shared.config.detect_timeout);
     clock.advance(shared.config.detect_timeout - Duration::from_millis(1));
@@ -59,6 +61,7 @@ fn a_silent_client_is_greeted_as_a_line_client_when_the_wait_ends() {
     let Step::Session {
         preface,
         mut session,
+        ..
     } = opening.timeout(&shared, clock.now())
     else {
         panic!("expected a line session");
@@ -88,7 +91,7 @@ fn a_line_client_that_speaks_first_is_not_greeted() {
 fn half_a_method_waits_for_more() {
     let clock = ManualClock::new();
     let shared = shared(&clock);
-    let mut opening = Opening::new(&shared, clock.now());
+    let mut opening = Opening::new(&shared, clock.now(), LOOPBACK);
     assert!(matches!(
         opening.read(&shared, b"GE", clock.now()),
         Step::Read { .. }
@@ -144,7 +147,7 @@ fn a_head_over_the_limit_gets_431_and_a_slow_head_408() {
         panic!("{step:?}")
     };
     assert_eq!(deadline, clock.now() + shared.config.handshake_timeout);
-    let mut opening = Opening::new(&shared, clock.now());
+    let mut opening = Opening::new(&shared, clock.now(), LOOPBACK);
     opening.read(&shared, b"GET / HTTP/1.1\r\n", clock.now());
     clock.advance(shared.config.handshake_timeout);
     let text = answer(opening.timeout(&shared, clock.now()));
@@ -162,6 +165,7 @@ fn an_upgrade_starts_a_websocket_session_with_what_came_after_the_head() {
     let Step::Session {
         preface,
         mut session,
+        ..
     } = step
     else {
         panic!("{step:?}")
@@ -189,9 +193,9 @@ fn an_upgrade_starts_a_websocket_session_with_what_came_after_the_head() {
 fn a_client_that_hangs_up_is_gone() {
     let clock = ManualClock::new();
     let shared = shared(&clock);
-    let mut opening = Opening::new(&shared, clock.now());
+    let mut opening = Opening::new(&shared, clock.now(), LOOPBACK);
     opening.read(&shared, b"GET / HT", clock.now());
-    assert!(matches!(opening.eof(), Step::Gone));
+    assert!(matches!(opening.eof(&shared), Step::Gone));
 }
 
 const FULL: Refusal = Refusal::Full { limit: 10_000 };

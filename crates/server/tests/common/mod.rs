@@ -20,6 +20,8 @@ use rustchat_ws::handshake::ClientHandshake;
 use rustchat_ws::{CloseFrame, Event, Message};
 use tempfile::TempDir;
 
+pub(crate) mod tls;
+
 /// How long any single expectation may wait.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -133,10 +135,22 @@ pub(crate) fn eventually(what: &str, limit: Duration, mut check: impl FnMut() ->
 // Line client
 // ---------------------------------------------------------------------------------------------
 
-/// A line-protocol client on a raw TCP socket.
+/// A stream a line client can talk over: a TCP socket, or TLS over one.
+pub(crate) trait Wire: Read + Write {
+    /// The TCP socket underneath (for timeouts).
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Wire for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+/// A line-protocol client on a raw TCP socket (or on `S`: TLS over one, see `tls`).
 #[derive(Debug)]
-pub(crate) struct LineClient {
-    pub(crate) stream: TcpStream,
+pub(crate) struct LineClient<S = TcpStream> {
+    pub(crate) stream: S,
     buf: Vec<u8>,
     eof: bool,
     /// Every line received so far (without the newline).
@@ -149,13 +163,25 @@ impl LineClient {
         Self::from_stream(TcpStream::connect(addr).expect("connect"))
     }
 
+    /// Connects, presses Enter (an empty first line joins the chat), waits for the welcome
+    /// (and the lobby member list that follows it) and returns the client with its guest nick.
+    pub(crate) fn join(addr: SocketAddr) -> (Self, String) {
+        Self::connect(addr).greeted()
+    }
+
+    /// Connects and takes the nick `nick`.
+    pub(crate) fn named(addr: SocketAddr, nick: &str) -> Self {
+        Self::connect(addr).renamed(nick)
+    }
+}
+
+impl<S: Wire> LineClient<S> {
     /// A line client on a connection made by the caller (from another address, say).
-    pub(crate) fn from_stream(stream: TcpStream) -> Self {
-        stream.set_nodelay(true).expect("nodelay");
-        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-        stream
-            .set_write_timeout(Some(TIMEOUT))
-            .expect("write timeout");
+    pub(crate) fn from_stream(stream: S) -> Self {
+        let tcp = stream.tcp();
+        tcp.set_nodelay(true).expect("nodelay");
+        tcp.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        tcp.set_write_timeout(Some(TIMEOUT)).expect("write timeout");
         Self {
             stream,
             buf: Vec::new(),
@@ -164,10 +190,10 @@ impl LineClient {
         }
     }
 
-    /// Connects, presses Enter (an empty first line joins the chat), waits for the welcome
-    /// (and the lobby member list that follows it) and returns the client with its guest nick.
-    pub(crate) fn join(addr: SocketAddr) -> (Self, String) {
-        let mut client = Self::connect(addr);
+    /// Presses Enter (an empty first line joins the chat), waits for the welcome (and the
+    /// lobby member list that follows it) and returns the client with its guest nick.
+    pub(crate) fn greeted(self) -> (Self, String) {
+        let mut client = self;
         client.send("");
         let welcome = client.expect("the welcome", |l| l.starts_with("*** welcome, "));
         let nick = welcome["*** welcome, ".len()..]
@@ -181,9 +207,9 @@ impl LineClient {
         (client, nick)
     }
 
-    /// Connects and takes the nick `nick`.
-    pub(crate) fn named(addr: SocketAddr, nick: &str) -> Self {
-        let (mut client, guest) = Self::join(addr);
+    /// Joins and takes the nick `nick`.
+    pub(crate) fn renamed(self, nick: &str) -> Self {
+        let (mut client, guest) = self.greeted();
         client.send(&format!("/nick {nick}"));
         let want = format!("~ {guest} is now known as {nick}");
         client.expect_event(&want);
@@ -230,6 +256,7 @@ impl LineClient {
                 return None;
             }
             self.stream
+                .tcp()
                 .set_read_timeout(Some(left))
                 .expect("set timeout");
             let mut chunk = [0u8; 16 * 1024];
@@ -347,8 +374,8 @@ impl LineClient {
 
 /// A WebSocket client built on `rustchat_ws::blocking`.
 #[derive(Debug)]
-pub(crate) struct WsClient {
-    pub(crate) ws: WebSocket<TcpStream>,
+pub(crate) struct WsClient<S = TcpStream> {
+    pub(crate) ws: WebSocket<S>,
     /// The subprotocol the server chose.
     pub(crate) protocol: Option<String>,
     /// Every text message received so far.
@@ -392,7 +419,24 @@ impl WsClient {
 
     /// Joins with JSON and takes `nick`.
     pub(crate) fn named_json(addr: SocketAddr, nick: &str) -> Self {
-        let (mut client, _) = Self::join_json(addr);
+        let (client, _) = Self::join_json(addr);
+        client.renamed_json(nick)
+    }
+}
+
+impl<S: Read + Write> WsClient<S> {
+    /// A client over a WebSocket made by the caller (over TLS, say).
+    pub(crate) fn over(ws: WebSocket<S>, protocol: Option<String>) -> Self {
+        Self {
+            ws,
+            protocol,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Takes `nick` (a JSON client).
+    pub(crate) fn renamed_json(self, nick: &str) -> Self {
+        let mut client = self;
         client.send_text(&format!(r#"{{"type":"nick","nick":"{nick}"}}"#));
         client.expect_json(
             "our nick change",

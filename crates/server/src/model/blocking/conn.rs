@@ -1,17 +1,19 @@
 //! One connection on one thread: its opening, then the session loop around `Conn`, then its
 //! goodbye. The thread blocks in `poll(2)` on the socket and on the waker its outbox rings.
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use mio::Interest;
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
+use rustchat_ws::outbound::Outbound;
+use rustls::ServerConnection;
 
 use super::poller::Poller;
 use super::{SOCKET, TICK};
@@ -22,6 +24,7 @@ use crate::model::stream::ByteStream;
 use crate::opening::{Opening, Step};
 use crate::session::Session;
 use crate::shared::Shared;
+use crate::tls::stream::Link;
 
 /// One client, start to end, on the calling thread; `poller` is the thread's, made if need be.
 pub(super) fn serve_one(
@@ -57,9 +60,12 @@ fn connection(
         .poll
         .registry()
         .register(&mut tcp, SOCKET, Interest::READABLE)?;
-    let opening = Opening::new(shared, shared.clock.now());
+    let opening = Opening::new(shared, shared.clock.now(), peer.ip());
     match open(&tcp, shared, poller, stop, opening)? {
-        Some(session) => run_session(tcp, peer, shared, session, stop, poller),
+        Some((session, tls)) => {
+            let link = Link::new(tcp, tls.map(|tls| *tls));
+            run_session(link, peer, shared, session, stop, poller)
+        }
         None => Ok(()),
     }
 }
@@ -74,7 +80,7 @@ fn open(
     poller: &mut Poller,
     stop: &AtomicBool,
     mut opening: Opening,
-) -> io::Result<Option<Session>> {
+) -> io::Result<Option<(Session, Option<Box<ServerConnection>>)>> {
     let config = &shared.config;
     let mut step = Step::Read {
         deadline: opening.deadline(),
@@ -82,21 +88,30 @@ fn open(
     loop {
         step = match step {
             Step::Read { deadline } => match read_once(tcp, poller, deadline, stop)? {
-                Some(0) => opening.eof(),
+                Some(0) => opening.eof(shared),
                 Some(n) => opening.read(shared, &poller.scratch[..n], shared.clock.now()),
                 None => opening.timeout(shared, shared.clock.now().max(deadline)),
             },
+            Step::Send { bytes, deadline } => {
+                write_all_until(tcp, tcp, poller, &mut outbound(&bytes), deadline)?;
+                Step::Read { deadline }
+            }
             Step::Answer(bytes) => {
-                write_and_close(tcp, poller, &bytes, config.shutdown_grace)?;
+                let mut out = outbound(&bytes);
+                write_and_close(tcp, tcp, poller, &mut out, config.shutdown_grace)?;
                 return Ok(None);
             }
             Step::Gone => return Ok(None),
-            Step::Session { preface, session } => {
+            Step::Session {
+                preface,
+                session,
+                tls,
+            } => {
                 if !preface.is_empty() {
                     let until = Instant::now() + config.handshake_timeout;
-                    write_all_until(tcp, poller, &preface, until)?;
+                    write_all_until(tcp, tcp, poller, &mut outbound(&preface), until)?;
                 }
-                return Ok(Some(*session));
+                return Ok(Some((*session, tls)));
             }
         };
     }
@@ -125,36 +140,39 @@ fn read_once(
     }
 }
 
-/// Writes all of `bytes` by `deadline` (else `TimedOut`), waiting in poll while the socket is
-/// full.
+/// `bytes` as an outbound queue.
+fn outbound(bytes: &Bytes) -> Outbound {
+    let mut out = Outbound::default();
+    out.push_encoded(bytes);
+    out
+}
+
+/// Writes all of `out` (and the stream's own pending bytes) through `stream` by `deadline`
+/// (else `TimedOut`), waiting in poll while the socket `tcp` is full.
 fn write_all_until(
     tcp: &TcpStream,
+    stream: &impl ByteStream,
     poller: &mut Poller,
-    mut bytes: &[u8],
+    out: &mut Outbound,
     deadline: Instant,
 ) -> io::Result<()> {
     let mut watching = false;
     let result = loop {
-        if bytes.is_empty() {
+        if let Err(e) = stream.write_some(out) {
+            break Err(e);
+        }
+        if out.is_empty() && !stream.has_pending() {
             break Ok(());
         }
-        match tcp.try_write_vectored(&[IoSlice::new(bytes)]) {
-            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break Err(io::ErrorKind::TimedOut.into());
-                }
-                if !watching {
-                    poller.watch(tcp, Interest::READABLE | Interest::WRITABLE)?;
-                    watching = true;
-                }
-                poller.wait(Some(left.min(TICK)))?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break Err(io::ErrorKind::TimedOut.into());
         }
+        if !watching {
+            poller.watch(tcp, Interest::READABLE | Interest::WRITABLE)?;
+            watching = true;
+        }
+        poller.wait(Some(left.min(TICK)))?;
     };
     if watching {
         poller.watch(tcp, Interest::READABLE)?;
@@ -162,15 +180,16 @@ fn write_all_until(
     result
 }
 
-/// Writes `bytes` within `grace`, shuts down our side, and drains the peer's for up to half a
-/// second, so the client reads everything before the close.
+/// Writes `out` through `stream` within `grace`, shuts down our side of `tcp`, and drains the
+/// peer's for up to half a second, so the client reads everything before the close.
 fn write_and_close(
     tcp: &TcpStream,
+    stream: &impl ByteStream,
     poller: &mut Poller,
-    bytes: &[u8],
+    out: &mut Outbound,
     grace: Duration,
 ) -> io::Result<()> {
-    let result = write_all_until(tcp, poller, bytes, Instant::now() + grace);
+    let result = write_all_until(tcp, stream, poller, out, Instant::now() + grace);
     let _ = tcp.shutdown(Shutdown::Write);
     let until = Instant::now() + Duration::from_millis(500);
     while let Ok(Some(n)) = read_once(tcp, poller, until, &AtomicBool::new(false)) {
@@ -184,7 +203,7 @@ fn write_and_close(
 /// Drives a session: the thread blocks in poll on its socket and its outbox's waker. The logic
 /// is [`Conn`]'s; this thread only waits, reads and writes.
 fn run_session(
-    tcp: TcpStream,
+    link: Link<TcpStream>,
     peer: SocketAddr,
     shared: &Shared,
     session: Session,
@@ -192,31 +211,26 @@ fn run_session(
     poller: &mut Poller,
 ) -> io::Result<()> {
     // Shared with the fan-out, which writes through while this thread sleeps.
-    let sock = Arc::new(tcp);
-    let mut conn = Conn::new(shared, session, sock.clone(), peer);
+    let link = Arc::new(link);
+    let mut conn = Conn::new(shared, session, link.clone(), peer);
     let ring = poller.waker.clone();
     conn.outbox().set_waker(move || {
         let _ = ring.wake();
     });
-    let result = drive(&sock, &mut conn, poller, stop);
+    let result = drive(&link, &mut conn, poller, stop);
     let mut rest = conn.close();
     if result.is_ok() {
-        let mut bytes = BytesMut::with_capacity(rest.len());
-        while !rest.is_empty() {
-            let chunk = rest.first_chunk();
-            bytes.extend_from_slice(chunk);
-            let n = chunk.len();
-            rest.advance(n);
-        }
-        let _ = write_and_close(&sock, poller, &bytes, shared.config.shutdown_grace);
+        link.close_notify();
+        let grace = shared.config.shutdown_grace;
+        let _ = write_and_close(link.socket(), &*link, poller, &mut rest, grace);
     }
     // The poll instance serves this thread's next connection. Closing the socket forgets it
     // there, unless someone else still holds it open.
-    if let Err(sock) = Arc::try_unwrap(sock) {
+    if let Err(link) = Arc::try_unwrap(link) {
         let _ = poller
             .poll
             .registry()
-            .deregister(&mut SourceFd(&sock.as_raw_fd()));
+            .deregister(&mut SourceFd(&link.socket().as_raw_fd()));
     }
     result
 }
@@ -232,7 +246,7 @@ fn run_session(
 /// when a read stops early (the session fell behind on writing, or a read filled the
 /// buffer), so no path can wait for an edge after a partial read.
 fn drive(
-    sock: &mio::net::TcpStream,
+    link: &Link<TcpStream>,
     conn: &mut Conn<'_>,
     poller: &mut Poller,
     stop: &AtomicBool,
@@ -247,7 +261,7 @@ fn drive(
             conn.handle_outbox();
             continue;
         }
-        sock.write_some(conn.poll_transmit())?;
+        link.write_some(conn.poll_transmit())?;
         if conn.is_done() {
             return Ok(());
         }
@@ -259,17 +273,20 @@ fn drive(
         }
         if unread && conn.wants_read() {
             // Bytes may be waiting and no edge will announce them again: read them now.
-            unread = read_all(sock, conn, &mut poller.scratch, hung_up)?;
+            // A short TLS read proves nothing: records may wait behind the one decrypted.
+            let drains = SHORT_READ_DRAINS && !hung_up && !link.is_tls();
+            unread = read_all(link, conn, &mut poller.scratch, drains)?;
             continue;
         }
-        let want_write = conn.wants_write();
+        // TLS records the link made itself (a write's tail) wait for the socket too.
+        let want_write = conn.wants_write() || link.has_pending();
         if want_write != writing {
             let interest = if want_write {
                 Interest::READABLE | Interest::WRITABLE
             } else {
                 Interest::READABLE
             };
-            poller.watch(sock, interest)?;
+            poller.watch(link.socket(), interest)?;
             writing = want_write;
         }
         // Until it wakes, the fan-out writes this client's events itself.
@@ -296,13 +313,14 @@ const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "andro
 
 /// Reads and hands over what was read, read by read (so buffers stay bounded), until the
 /// socket is drained or the connection stops taking input. Returns whether the socket may
-/// still hold unread bytes (no new readiness event will say so). Once the peer has hung up,
-/// a short read proves nothing: the end of stream still waits behind the bytes.
+/// still hold unread bytes (no new readiness event will say so). `short_read_drains`: a
+/// read that did not fill the buffer may be taken to have drained the socket (not once the
+/// peer has hung up — the end of stream still waits behind the bytes — nor over TLS).
 fn read_all(
-    sock: &mio::net::TcpStream,
+    sock: &impl ByteStream,
     conn: &mut Conn<'_>,
     buf: &mut [u8],
-    hung_up: bool,
+    short_read_drains: bool,
 ) -> io::Result<bool> {
     while !conn.is_done() {
         if !conn.wants_read() {
@@ -315,7 +333,7 @@ fn read_all(
             }
             Ok(n) => {
                 conn.handle_read(&buf[..n]);
-                if SHORT_READ_DRAINS && !hung_up && n < buf.len() {
+                if short_read_drains && n < buf.len() {
                     return Ok(false);
                 }
             }
@@ -375,10 +393,10 @@ mod tests {
             .registry()
             .register(&mut tcp, SOCKET, Interest::READABLE)?;
         // Far more than loopback buffers hold (a few MiB), so the write must wait.
-        let bytes = vec![b'x'; 32 << 20];
+        let bytes = Bytes::from(vec![b'x'; 32 << 20]);
         let grace = Duration::from_millis(200);
         let started = Instant::now();
-        let result = write_and_close(&tcp, &mut poller, &bytes, grace);
+        let result = write_and_close(&tcp, &tcp, &mut poller, &mut outbound(&bytes), grace);
         let took = started.elapsed();
         assert_eq!(
             result.map_err(|e| e.kind()),

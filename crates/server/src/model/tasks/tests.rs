@@ -15,20 +15,20 @@ fn idle_task_stays_small() -> Result<(), Box<dyn std::error::Error>> {
             history: HistoryMode::Memory,
             ..ServerConfig::default()
         };
-        let (shared, _join) = Shared::open(config)?;
+        let (shared, _join) = Shared::open(config, None)?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let _client = TcpStream::connect(listener.local_addr()?).await?;
         let (tcp, _) = listener.accept().await?;
         let session = crate::conn::driver::ws_session(&shared, None, b"");
         let peer = tcp.peer_addr()?;
-        let running = run_session(tcp, peer, &shared, Box::new(session));
+        let running = run_session(Link::plain(tcp), peer, &shared, Box::new(session));
         let size = std::mem::size_of_val(&running);
         assert!(size <= BUDGET, "run_session's future is {size} bytes");
         drop(running);
 
         let _client = TcpStream::connect(listener.local_addr()?).await?;
-        let (tcp, _) = listener.accept().await?;
-        let opening = open(tcp, &shared);
+        let (tcp, peer) = listener.accept().await?;
+        let opening = open(tcp, peer, &shared);
         let size = std::mem::size_of_val(&opening);
         assert!(size <= BUDGET, "open's future is {size} bytes");
         Ok(())
@@ -63,7 +63,7 @@ fn last_words_nobody_reads_are_given_up_in_time() -> Result<(), Box<dyn std::err
         let mut out = Outbound::default();
         out.push_encoded(&bytes::Bytes::from(bytes));
         let started = Instant::now();
-        finish(&tcp, &mut out, limit).await;
+        finish(&tcp, &tcp, &mut out, limit).await;
         let took = started.elapsed();
         assert!(!out.is_empty(), "the write cannot have finished");
         // The grace, then at most half a second waiting for the client's end of the stream.
