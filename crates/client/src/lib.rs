@@ -42,6 +42,7 @@ mod client;
 mod input;
 pub mod line_mode;
 mod target;
+mod tls;
 mod transport;
 pub mod tui;
 
@@ -51,4 +52,5 @@ pub use input::InputLine;
 pub use line_mode::LineOptions;
 pub use rustchat_proto::{is_unsafe, sanitize, sanitize_json};
 pub use target::{DEFAULT_URL, Target, TargetError};
+pub use tls::{Trust, TrustError};
 pub use transport::{ClientError, Incoming, JSON_PROTOCOL, Transport, Wire};

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::time::Instant;
 
 use crate::Target;
+use crate::tls::Trust;
 use crate::transport::{ClientError, Incoming, Transport};
 use rustchat_proto::{sanitize, sanitize_json};
 
@@ -30,6 +31,8 @@ pub struct LineOptions {
     pub connect_timeout: Duration,
     /// How long to wait for the server's goodbye after `/quit`.
     pub quit_wait: Duration,
+    /// Whom to trust for `wss://` and `tls://`.
+    pub trust: Trust,
 }
 
 impl Default for LineOptions {
@@ -40,6 +43,7 @@ impl Default for LineOptions {
             room: None,
             connect_timeout: Duration::from_secs(10),
             quit_wait: Duration::from_secs(3),
+            trust: Trust::default(),
         }
     }
 }
@@ -56,7 +60,7 @@ where
     R: AsyncBufRead + Unpin,
     W: Write,
 {
-    let mut transport = Transport::connect(target, options.connect_timeout).await?;
+    let mut transport = Transport::connect(target, options.connect_timeout, &options.trust).await?;
     let result = converse(&mut transport, options, input, output).await;
     transport.close().await;
     result

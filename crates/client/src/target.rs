@@ -3,15 +3,18 @@
 //! | written | means |
 //! | --- | --- |
 //! | `ws://host:port/path` | WebSocket, JSON events (the default, `ws://127.0.0.1:8080/ws`) |
+//! | `wss://host:port/path` | the same over TLS (port 443 unless given) |
 //! | `tcp://host:port`, `host:port` | TCP, line protocol |
-//! | `wss://…` | refused for now: TLS comes later |
+//! | `tls://host:port` | the line protocol over TLS |
 //!
 //! ```
 //! use rustchat_client::Target;
 //! let target: Target = "127.0.0.1:8080".parse()?;
 //! assert_eq!(target.to_string(), "tcp://127.0.0.1:8080");
-//! let err = "wss://chat.example/ws".parse::<Target>().unwrap_err();
-//! assert!(err.to_string().contains("use ws:// or tcp://"));
+//! let secure: Target = "tls://chat.example:8080".parse()?;
+//! assert!(secure.is_tls() && secure.is_lines());
+//! let err = "http://chat.example/".parse::<Target>().unwrap_err();
+//! assert!(err.to_string().contains("use ws://host:port/ws"));
 //! # Ok::<(), rustchat_client::TargetError>(())
 //! ```
 
@@ -27,13 +30,16 @@ pub const DEFAULT_URL: &str = "ws://127.0.0.1:8080/ws";
 /// A server to connect to, and the wire format to speak.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// The line protocol over TCP.
+    /// The line protocol over TCP, or over TLS (`tls://`).
     Tcp {
         /// A name, an IPv4 address, or an IPv6 address without brackets.
         host: String,
         port: u16,
+        /// Whether to speak TLS first.
+        tls: bool,
     },
-    /// WebSocket (JSON events when the server agrees to the `rustchat.json` subprotocol).
+    /// WebSocket (JSON events when the server agrees to the `rustchat.json` subprotocol),
+    /// over TLS for `wss://`.
     Ws(WsUrl),
 }
 
@@ -42,9 +48,9 @@ pub enum Target {
 pub enum TargetError {
     #[error("no address given: expected ws://host:port/ws, tcp://host:port or host:port")]
     Empty,
-    #[error("`{url}`: wss:// is not supported yet (TLS comes later): use ws:// or tcp://")]
-    TlsNotSupported { url: String },
-    #[error("`{url}`: unknown scheme `{scheme}`: use ws://host:port/ws or tcp://host:port")]
+    #[error(
+        "`{url}`: unknown scheme `{scheme}`: use ws://host:port/ws or tcp://host:port (wss:// and tls:// over TLS)"
+    )]
     UnknownScheme { url: String, scheme: String },
     #[error("`{url}`: {reason}")]
     InvalidWs { url: String, reason: String },
@@ -60,11 +66,12 @@ impl Target {
             return Err(TargetError::Empty);
         }
         let Some((scheme, rest)) = url.split_once("://") else {
-            return parse_tcp(url, url);
+            return parse_tcp(url, url, false);
         };
         match scheme.to_ascii_lowercase().as_str() {
-            "tcp" => parse_tcp(url, rest),
-            "ws" => WsUrl::parse(url)
+            "tcp" => parse_tcp(url, rest, false),
+            "tls" => parse_tcp(url, rest, true),
+            "ws" | "wss" => WsUrl::parse(url)
                 .map(Self::Ws)
                 .map_err(|e| TargetError::InvalidWs {
                     url: url.to_owned(),
@@ -73,9 +80,6 @@ impl Target {
                         other => other.to_string(),
                     },
                 }),
-            "wss" => Err(TargetError::TlsNotSupported {
-                url: url.to_owned(),
-            }),
             _ => Err(TargetError::UnknownScheme {
                 url: url.to_owned(),
                 scheme: scheme.to_owned(),
@@ -86,7 +90,7 @@ impl Target {
     /// `host:port` (IPv6 in brackets), for messages such as "cannot connect to …".
     pub fn addr(&self) -> String {
         let (host, port) = match self {
-            Self::Tcp { host, port } => (host.as_str(), *port),
+            Self::Tcp { host, port, .. } => (host.as_str(), *port),
             Self::Ws(url) => (url.host(), url.port()),
         };
         if host.contains(':') {
@@ -96,13 +100,21 @@ impl Target {
         }
     }
 
-    /// Whether this speaks the line protocol over TCP.
-    pub fn is_tcp(&self) -> bool {
+    /// Whether this speaks the line protocol (over TCP or TLS).
+    pub fn is_lines(&self) -> bool {
         matches!(self, Self::Tcp { .. })
+    }
+
+    /// Whether this connects with TLS (`wss://`, `tls://`).
+    pub fn is_tls(&self) -> bool {
+        match self {
+            Self::Tcp { tls, .. } => *tls,
+            Self::Ws(url) => url.is_secure(),
+        }
     }
 }
 
-fn parse_tcp(url: &str, authority: &str) -> Result<Target, TargetError> {
+fn parse_tcp(url: &str, authority: &str, tls: bool) -> Result<Target, TargetError> {
     let fail = |reason| TargetError::InvalidTcp {
         url: url.to_owned(),
         reason,
@@ -126,6 +138,7 @@ fn parse_tcp(url: &str, authority: &str) -> Result<Target, TargetError> {
         Ok(port) => Ok(Target::Tcp {
             host: host.to_owned(),
             port,
+            tls,
         }),
     }
 }
@@ -141,7 +154,8 @@ impl FromStr for Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Tcp { .. } => write!(f, "tcp://{}", self.addr()),
+            Self::Tcp { tls: false, .. } => write!(f, "tcp://{}", self.addr()),
+            Self::Tcp { tls: true, .. } => write!(f, "tls://{}", self.addr()),
             Self::Ws(url) => write!(f, "{url}"),
         }
     }
@@ -152,6 +166,7 @@ impl Default for Target {
         Self::parse(DEFAULT_URL).unwrap_or(Self::Tcp {
             host: "127.0.0.1".into(),
             port: 8080,
+            tls: false,
         })
     }
 }
@@ -168,6 +183,7 @@ mod tests {
         Target::Tcp {
             host: host.into(),
             port,
+            tls: false,
         }
     }
 
@@ -177,7 +193,7 @@ mod tests {
         assert_eq!(parse(" tcp://localhost:7 "), tcp("localhost", 7));
         assert_eq!(parse("TCP://[::1]:8080"), tcp("::1", 8080));
         assert_eq!(parse("[::1]:9").to_string(), "tcp://[::1]:9");
-        assert!(parse("example.org:1").is_tcp());
+        assert!(parse("example.org:1").is_lines());
     }
 
     #[test]
@@ -185,18 +201,25 @@ mod tests {
         let target = parse("ws://127.0.0.1:9000/ws");
         assert_eq!(target.to_string(), "ws://127.0.0.1:9000/ws");
         assert_eq!(target.addr(), "127.0.0.1:9000");
-        assert!(!target.is_tcp());
+        assert!(!target.is_lines());
         assert_eq!(parse("ws://[::1]/").addr(), "[::1]:80");
         assert_eq!(Target::default().to_string(), DEFAULT_URL);
     }
 
     #[test]
-    fn wss_is_refused_with_what_to_use() {
-        let err = Target::parse("wss://chat.example/ws");
-        assert_eq!(
-            err.map_err(|e| e.to_string()),
-            Err("`wss://chat.example/ws`: wss:// is not supported yet (TLS comes later): use ws:// or tcp://".into())
-        );
+    fn tls_urls_are_tls() {
+        let wss = parse("wss://chat.example/ws");
+        assert!(wss.is_tls() && !wss.is_lines());
+        assert_eq!(wss.addr(), "chat.example:443");
+        assert_eq!(wss.to_string(), "wss://chat.example:443/ws");
+        let lines = parse("TLS://[::1]:8080");
+        assert!(lines.is_tls() && lines.is_lines());
+        assert_eq!(lines.to_string(), "tls://[::1]:8080");
+        assert!(!parse("ws://a:1/").is_tls() && !parse("a:1").is_tls());
+        assert!(matches!(
+            Target::parse("tls://a:1/path"),
+            Err(TargetError::InvalidTcp { .. })
+        ));
     }
 
     #[test]
@@ -209,7 +232,7 @@ mod tests {
         assert_eq!(
             message("http://x:1/"),
             Err(
-                "`http://x:1/`: unknown scheme `http`: use ws://host:port/ws or tcp://host:port"
+                "`http://x:1/`: unknown scheme `http`: use ws://host:port/ws or tcp://host:port (wss:// and tls:// over TLS)"
                     .into()
             )
         );

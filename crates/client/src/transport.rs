@@ -18,11 +18,15 @@ use rustchat_proto::{LineCodec, LineError, ServerEvent};
 use rustchat_ws::handshake::ClientHandshake;
 use rustchat_ws::tokio::WebSocketStream;
 use rustchat_ws::{CloseCode, CloseFrame, Config, Event, Message, StreamError};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::Target;
+use crate::tls::Trust;
 
 /// The WebSocket subprotocol for JSON events (the server's `PROTOCOL_JSON`).
 pub const JSON_PROTOCOL: &str = "rustchat.json";
@@ -51,6 +55,8 @@ pub enum ClientError {
     ConnectTimeout { addr: String, timeout: Duration },
     #[error("cannot connect to {addr}: the WebSocket handshake failed: {error}")]
     Handshake { addr: String, error: StreamError },
+    #[error("cannot connect to {addr} with TLS: {detail}")]
+    Tls { addr: String, detail: String },
     #[error("connection to {addr} lost: {detail}")]
     Lost { addr: String, detail: String },
     /// The terminal, standard input or standard output failed.
@@ -93,14 +99,14 @@ pub struct Transport {
 #[derive(Debug)]
 enum Link {
     Tcp {
-        stream: TcpStream,
+        stream: Stream,
         /// Bytes read but not yet split into lines (kept here for cancel safety).
         buf: BytesMut,
         codec: LineCodec,
         eof: bool,
     },
     Ws {
-        ws: Box<WebSocketStream<TcpStream>>,
+        ws: Box<WebSocketStream<Stream>>,
         json: bool,
         /// When our unanswered ping went out.
         ping_sent: Option<Instant>,
@@ -108,33 +114,52 @@ enum Link {
 }
 
 impl Transport {
-    /// Connects (and for WebSocket runs the opening handshake) within `timeout`.
-    pub async fn connect(target: &Target, timeout: Duration) -> Result<Self, ClientError> {
+    /// Connects (and for TLS and WebSocket runs their handshakes, checking the server's
+    /// certificate as `trust` says) within `timeout`.
+    pub async fn connect(
+        target: &Target,
+        timeout: Duration,
+        trust: &Trust,
+    ) -> Result<Self, ClientError> {
         let addr = target.addr();
-        match tokio::time::timeout(timeout, Self::open(target, &addr)).await {
+        match tokio::time::timeout(timeout, Self::open(target, &addr, trust)).await {
             Ok(result) => result,
             Err(_) => Err(ClientError::ConnectTimeout { addr, timeout }),
         }
     }
 
-    async fn open(target: &Target, addr: &str) -> Result<Self, ClientError> {
+    async fn open(target: &Target, addr: &str, trust: &Trust) -> Result<Self, ClientError> {
         let connect_error = |error| ClientError::Connect {
             addr: addr.to_owned(),
             error,
         };
+        let (host, port) = match target {
+            Target::Tcp { host, port, .. } => (host.as_str(), *port),
+            Target::Ws(url) => (url.host(), url.port()),
+        };
+        let tcp = TcpStream::connect((host, port))
+            .await
+            .map_err(connect_error)?;
+        let _ = tcp.set_nodelay(true);
+        let stream = if target.is_tls() {
+            let tls = trust
+                .connect(tcp, host)
+                .await
+                .map_err(|detail| ClientError::Tls {
+                    addr: addr.to_owned(),
+                    detail,
+                })?;
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
         let link = match target {
-            Target::Tcp { host, port } => {
-                let stream = TcpStream::connect((host.as_str(), *port))
-                    .await
-                    .map_err(connect_error)?;
-                let _ = stream.set_nodelay(true);
-                Link::Tcp {
-                    stream,
-                    buf: BytesMut::new(),
-                    codec: LineCodec::with_max_length(MAX_SERVER_LINE),
-                    eof: false,
-                }
-            }
+            Target::Tcp { .. } => Link::Tcp {
+                stream,
+                buf: BytesMut::new(),
+                codec: LineCodec::with_max_length(MAX_SERVER_LINE),
+                eof: false,
+            },
             Target::Ws(url) => {
                 let handshake = ClientHandshake::builder(url.to_string())
                     .protocols([JSON_PROTOCOL])
@@ -146,7 +171,7 @@ impl Transport {
                 let config = Config::default()
                     .max_frame_size(MAX_WS_MESSAGE)
                     .max_message_size(MAX_WS_MESSAGE);
-                let (ws, response) = WebSocketStream::connect_with(&handshake, config)
+                let (ws, response) = WebSocketStream::client(stream, &handshake, config)
                     .await
                     .map_err(|error| match error {
                         StreamError::Io(error) => connect_error(error),
@@ -264,7 +289,7 @@ impl Transport {
 }
 
 async fn recv_line(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut BytesMut,
     codec: &mut LineCodec,
     eof: &mut bool,
@@ -293,7 +318,7 @@ async fn recv_line(
 }
 
 async fn recv_ws(
-    ws: &mut WebSocketStream<TcpStream>,
+    ws: &mut WebSocketStream<Stream>,
     json: bool,
     ping_sent: &mut Option<Instant>,
 ) -> Result<Option<Incoming>, StreamError> {
@@ -316,6 +341,71 @@ async fn recv_ws(
             }
             Some(Event::Message(Message::Binary(_)) | Event::Ping(_)) => {}
             Some(Event::Close(_)) | None => return Ok(None),
+        }
+    }
+}
+
+/// The socket under a transport: TCP, or TLS over TCP.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(tcp) => tcp.is_write_vectored(),
+            Stream::Tls(tls) => tls.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
         }
     }
 }

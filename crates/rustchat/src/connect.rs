@@ -4,12 +4,13 @@
 //! Everything else lives in `rustchat-client`; this file only reads the command line.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use rustchat_client::tui::{self, TuiOptions};
-use rustchat_client::{DEFAULT_URL, LineOptions, Target, line_mode};
+use rustchat_client::{DEFAULT_URL, LineOptions, Target, Trust, line_mode};
 use rustchat_proto::{Nick, RoomName};
 
 /// Options of `rustchat connect`.
@@ -27,10 +28,11 @@ Exit status: 0 normal, 1 connection failure, 2 usage error.
 Examples:
   rustchat connect --nick alice --room rust
   echo hello | rustchat connect 127.0.0.1:8080
-  rustchat connect --json ws://127.0.0.1:8080/ws < /dev/null")]
+  rustchat connect --json ws://127.0.0.1:8080/ws < /dev/null
+  rustchat connect --ca-file rustchat-data/tls/self-signed-cert.pem wss://localhost:8080/ws")]
 pub(crate) struct ConnectArgs {
     /// Server: ws://host:port/path (WebSocket, JSON events), tcp://host:port or host:port (line
-    /// protocol). wss:// comes with TLS, later.
+    /// protocol); wss://host:port/path and tls://host:port are the same over TLS.
     #[arg(value_name = "URL", default_value = DEFAULT_URL, value_parser = Target::parse)]
     url: Target,
     /// Nick to take after connecting (and after every reconnect).
@@ -45,6 +47,14 @@ pub(crate) struct ConnectArgs {
     /// Seconds to wait for a connection.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     connect_timeout: u64,
+    /// wss:// and tls://: trust only the certificates in this PEM file (a private CA, or the
+    /// server's self-signed certificate), like curl --cacert. Default: Mozilla's roots.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    ca_file: Option<PathBuf>,
+    /// wss:// and tls://: do not check the server's certificate at all. Anyone on the path
+    /// can then read and change the chat; for tests only.
+    #[arg(long)]
+    insecure: bool,
 }
 
 fn parse_nick(text: &str) -> Result<String, String> {
@@ -61,7 +71,7 @@ fn parse_room(text: &str) -> Result<String, String> {
 
 /// Runs the client until `/quit` (terminal) or the end of input (line mode).
 pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
-    if args.json && args.url.is_tcp() {
+    if args.json && args.url.is_lines() {
         clap::Error::raw(
             clap::error::ErrorKind::ArgumentConflict,
             "--json needs a WebSocket URL (ws://host:port/ws): the line protocol has no JSON events\n",
@@ -69,6 +79,17 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
         .exit();
     }
     let timeout = Duration::from_secs(args.connect_timeout.max(1));
+    let trust = match (&args.ca_file, args.insecure) {
+        (Some(path), _) => Trust::ca_file(path)?,
+        (None, true) => {
+            eprintln!(
+                "WARNING: --insecure: the server's certificate is not checked — anyone between \
+                 you and the server can read and change this chat"
+            );
+            Trust::insecure()
+        }
+        (None, false) => Trust::default(),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -79,6 +100,7 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
             nick: args.nick,
             room: args.room,
             connect_timeout: timeout,
+            trust,
         };
         runtime.block_on(tui::run(args.url, options))
     } else {
@@ -87,6 +109,7 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
             nick: args.nick,
             room: args.room,
             connect_timeout: timeout,
+            trust,
             ..LineOptions::default()
         };
         let input = tokio::io::BufReader::new(tokio::io::stdin());

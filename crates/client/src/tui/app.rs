@@ -234,7 +234,8 @@ mod tests {
             type_line(&mut app, "/connect tcp://127.0.0.1:7"),
             Some(Action::Connect(Some(Target::Tcp {
                 host: "127.0.0.1".into(),
-                port: 7
+                port: 7,
+                tls: false,
             })))
         );
         assert_eq!(type_line(&mut app, "   "), None);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::{Backoff, ClientError, Incoming, Target, Transport, Wire, random_unit};
+use crate::{Backoff, ClientError, Incoming, Target, Transport, Trust, Wire, random_unit};
 
 /// How often to ping the server for the round-trip time (WebSocket only).
 const PING_EVERY: Duration = Duration::from_secs(5);
@@ -48,24 +48,26 @@ pub(crate) struct Link {
     backoff: Backoff,
     next_ping: Instant,
     connect_timeout: Duration,
+    trust: Trust,
 }
 
 impl Link {
     /// A link that is up already.
-    pub(crate) fn up(transport: Transport, connect_timeout: Duration) -> Self {
+    pub(crate) fn up(transport: Transport, connect_timeout: Duration, trust: Trust) -> Self {
         Self {
             state: State::Up(transport),
             backoff: Backoff::default(),
             next_ping: Instant::now() + FIRST_PING,
             connect_timeout,
+            trust,
         }
     }
 
     /// Starts connecting to `target` in the background (dropping any current connection).
     pub(crate) fn connect(&mut self, target: &Target) {
         self.abort();
-        let (target, timeout) = (target.clone(), self.connect_timeout);
-        let task = tokio::spawn(async move { Transport::connect(&target, timeout).await });
+        let (target, timeout, trust) = (target.clone(), self.connect_timeout, self.trust.clone());
+        let task = tokio::spawn(async move { Transport::connect(&target, timeout, &trust).await });
         self.state = State::Connecting(task);
     }
 

@@ -30,7 +30,7 @@ pub use app::{Action, App, CLIENT_HELP, Status};
 pub use draw::{View, clock, draw, nick_color};
 pub use terminal::{TerminalGuard, restore};
 
-use crate::{ClientError, Incoming, Target, Transport};
+use crate::{ClientError, Incoming, Target, Transport, Trust};
 use link::{Link, LinkEvent};
 
 /// How the full-screen client starts.
@@ -42,6 +42,8 @@ pub struct TuiOptions {
     pub room: Option<String>,
     /// How long one connection attempt may take.
     pub connect_timeout: Duration,
+    /// Whom to trust for `wss://` and `tls://`.
+    pub trust: Trust,
 }
 
 impl Default for TuiOptions {
@@ -50,6 +52,7 @@ impl Default for TuiOptions {
             nick: None,
             room: None,
             connect_timeout: Duration::from_secs(10),
+            trust: Trust::default(),
         }
     }
 }
@@ -59,10 +62,10 @@ impl Default for TuiOptions {
 /// A first connection that fails is an error (nothing is drawn); later losses are shown and
 /// retried. The terminal is restored on every way out.
 pub async fn run(target: Target, options: TuiOptions) -> Result<(), ClientError> {
-    let transport = Transport::connect(&target, options.connect_timeout).await?;
+    let transport = Transport::connect(&target, options.connect_timeout, &options.trust).await?;
     let mut app = App::new(target, options.nick, options.room);
     app.color = std::env::var_os("NO_COLOR").is_none();
-    let mut link = Link::up(transport, options.connect_timeout);
+    let mut link = Link::up(transport, options.connect_timeout, options.trust.clone());
     let (guard, mut terminal) = TerminalGuard::enter()?;
     let (events, input) = InputThread::spawn();
     let wire = link.wire().unwrap_or(crate::Wire::TcpLines);
