@@ -275,13 +275,16 @@ fn a_burst_reaches_a_paused_tls_reader_in_order(model: Model) {
     reader.sync();
 }
 
-scenarios!(async_model: tls_and_plaintext_chat_in_one_room, a_silent_tls_client_is_greeted,
+scenarios!(async_model: tls_and_plaintext_chat_in_one_room, python_websockets_chats_over_wss,
+    openssl_s_client_chats_over_tls, a_silent_tls_client_is_greeted,
     plaintext_is_refused_when_tls_is_required, broken_handshakes_are_closed_and_counted,
     certificates_reload_without_dropping_anyone, a_burst_reaches_a_paused_tls_reader_in_order);
-scenarios!(threads: tls_and_plaintext_chat_in_one_room, a_silent_tls_client_is_greeted,
+scenarios!(threads: tls_and_plaintext_chat_in_one_room, python_websockets_chats_over_wss,
+    openssl_s_client_chats_over_tls, a_silent_tls_client_is_greeted,
     plaintext_is_refused_when_tls_is_required, broken_handshakes_are_closed_and_counted,
     certificates_reload_without_dropping_anyone, a_burst_reaches_a_paused_tls_reader_in_order);
-scenarios!(pool: tls_and_plaintext_chat_in_one_room, a_silent_tls_client_is_greeted,
+scenarios!(pool: tls_and_plaintext_chat_in_one_room, python_websockets_chats_over_wss,
+    openssl_s_client_chats_over_tls, a_silent_tls_client_is_greeted,
     plaintext_is_refused_when_tls_is_required, broken_handshakes_are_closed_and_counted,
     certificates_reload_without_dropping_anyone, a_burst_reaches_a_paused_tls_reader_in_order);
 // One client at a time: the scenarios that hold two clients at once cannot be played.
@@ -299,4 +302,67 @@ fn a_tls_handshake_on_a_plaintext_port_is_closed() {
     tcp.write_all(b"\x16\x03\x01\x00\x05hello").expect("send");
     let (got, _) = closed_within(&mut tcp, Duration::from_secs(2));
     assert!(got.is_empty(), "nothing in plaintext: {got:?}");
+}
+
+/// Python's `ssl` with the `websockets` package, over wss with the JSON subprotocol, chats
+/// with a plaintext line client.
+fn python_websockets_chats_over_wss(model: Model) {
+    let Some(python) = tls::python_peer() else {
+        return;
+    };
+    let pki = Pki::new();
+    let (server, _dir) = tls_server(model, &pki, Plaintext::Loopback);
+    let addr = server.addr();
+    let mut bob = LineClient::named(addr, "bob");
+    let mut command = std::process::Command::new(python);
+    command
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/py_wss_chat.py"
+        ))
+        .arg(format!("wss://localhost:{}/ws", addr.port()))
+        .arg(pki.ca_file())
+        .arg("py");
+    let mut py = tls::Peer::spawn(command);
+    bob.expect_event("#lobby <py> hello from python");
+    bob.send("ready");
+    py.expect("OK", |l| l == "OK");
+    assert!(py.wait().success(), "{:?}", py.seen);
+    bob.expect_event("<- py left #lobby (quit)");
+}
+
+/// `openssl s_client`, the TLS line client people have, verifying our certificate against the
+/// test CA, chats with a plaintext line client and quits.
+fn openssl_s_client_chats_over_tls(model: Model) {
+    let Some(openssl) = tls::openssl() else {
+        return;
+    };
+    let pki = Pki::new();
+    let (server, _dir) = tls_server(model, &pki, Plaintext::Loopback);
+    let addr = server.addr();
+    let mut bob = LineClient::named(addr, "bob");
+    let mut command = std::process::Command::new(openssl);
+    command
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+        ])
+        .arg("-CAfile")
+        .arg(pki.ca_file())
+        .arg("-connect")
+        .arg(addr.to_string());
+    let mut ossl = tls::Peer::spawn(command);
+    ossl.expect("the greeting", |l| {
+        l.starts_with("*** rustchat: press Enter")
+    });
+    ossl.type_in("/nick ossl\nhello from openssl\n");
+    bob.expect_event("#lobby <ossl> hello from openssl");
+    bob.send("hi openssl");
+    ossl.expect("bob's line", |l| untimed(l) == "#lobby <bob> hi openssl");
+    ossl.type_in("/quit\n");
+    ossl.expect("the goodbye", |l| l.starts_with("BYE"));
+    ossl.wait();
 }

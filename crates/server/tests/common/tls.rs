@@ -165,3 +165,148 @@ pub(crate) fn https_get(addr: SocketAddr, config: &Arc<ClientConfig>, path: &str
     let _ = stream.read_to_end(&mut response);
     String::from_utf8_lossy(&response).into_owned()
 }
+
+/// Whether a missing peer program must fail the test (CI) instead of skipping it.
+fn peers_required() -> bool {
+    std::env::var("RUSTCHAT_REQUIRE_PEERS").as_deref() == Ok("1")
+}
+
+/// Skips (loudly) or, where peers are required, fails for a missing peer.
+fn missing(peer: &str, why: &str, install: &str) -> Option<PathBuf> {
+    assert!(
+        !peers_required(),
+        "{peer} is required (RUSTCHAT_REQUIRE_PEERS=1) but missing: {why}; {install}"
+    );
+    eprintln!("SKIPPED: {peer} missing ({why}) — {install}");
+    None
+}
+
+/// The venv python with `websockets` (made by scripts/setup-python-peer), if there.
+pub(crate) fn python_peer() -> Option<PathBuf> {
+    let venv = std::env::var_os("RUSTCHAT_PYENV").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".cache/rustchat/pyenv")
+        },
+        PathBuf::from,
+    );
+    let python = venv.join("bin/python");
+    let works = std::process::Command::new(&python)
+        .args(["-c", "import ssl, websockets"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if works {
+        Some(python)
+    } else {
+        missing(
+            "the python websockets peer",
+            &format!("{} cannot import ssl and websockets", python.display()),
+            "run scripts/setup-python-peer",
+        )
+    }
+}
+
+/// `openssl` (for `s_client`), if installed.
+pub(crate) fn openssl() -> Option<PathBuf> {
+    let works = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if works {
+        Some(PathBuf::from("openssl"))
+    } else {
+        missing(
+            "openssl",
+            "`openssl version` did not run",
+            "install Debian's openssl (scripts/setup-tls-peers)",
+        )
+    }
+}
+
+/// A child process whose output lines arrive on a channel, killed when dropped.
+pub(crate) struct Peer {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub(crate) seen: Vec<String>,
+}
+
+impl Peer {
+    /// Starts `command` with piped standard input and output.
+    pub(crate) fn spawn(mut command: std::process::Command) -> Self {
+        use std::process::Stdio;
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the peer starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Writes `text` to the peer's standard input.
+    pub(crate) fn type_in(&mut self, text: &str) {
+        let stdin = self.child.stdin.as_mut().expect("piped stdin");
+        stdin.write_all(text.as_bytes()).expect("write to the peer");
+        stdin.flush().expect("flush");
+    }
+
+    /// Waits (at most 10 s) for an output line that satisfies `pred`.
+    pub(crate) fn expect(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "the peer did not print {what}; it printed:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits (at most 10 s) for the peer to exit; its status.
+    pub(crate) fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the peer's status") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the peer did not exit; it printed:\n{}",
+                self.seen.join("\n")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
