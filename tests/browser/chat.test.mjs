@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // End-to-end test of the rustchat browser page (crates/server/assets/index.html).
 //
-// Usage: node tests/browser/chat.test.mjs http://127.0.0.1:PORT [--screenshots DIR] [--update-docs]
+// Usage: node tests/browser/chat.test.mjs http[s]://127.0.0.1:PORT [--screenshots DIR] [--update-docs]
 //
 // Two Chromium pages (two browser contexts, so two separate users) and one raw TCP client
 // speaking the line protocol on the same port meet in #lobby: alice (page A), bob (page B) and
 // carol (the terminal). Each says something and sees the others; a message holding HTML renders
 // as literal text, escape sequences and bidi overrides as visible escapes; private messages, the
 // room list, history on join, reconnection with nick and room restored, keyboard use and the
-// phone-width layout are checked. Screenshots go to DIR
+// phone-width layout are checked. Given an https:// URL (a server with TLS on, whose certificate
+// comes from a CA made by the test: the pages are told to accept it), the pages load over https
+// and must talk wss:// to the same origin, while the terminal stays on plaintext. Screenshots go to DIR
 // (default target/browser); --update-docs also writes docs/screenshot-page.png.
 //
 // The browser is Debian's /usr/bin/chromium (override with $CHROMIUM), driven by playwright-core,
@@ -28,6 +30,7 @@ const XSS = '<script>alert(1)</script><b>x</b>';
 
 const args = process.argv.slice(2);
 const url = args.find((a) => /^https?:\/\//.test(a));
+const SECURE = url?.startsWith('https://') ?? false;
 const flag = (name) => args.includes(name);
 const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const screenshots = path.resolve(option('--screenshots') ?? path.join(ROOT, 'target/browser'));
@@ -109,7 +112,12 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- the pages ----------------------------------------------------------------------------
 async function openPage(browser, name) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  // Over https the certificate comes from the test's own CA, which this fresh profile does
+  // not know: accepted for these pages only.
+  const context = await browser.newContext({
+    viewport: { width: 1200, height: 800 },
+    ignoreHTTPSErrors: SECURE,
+  });
   // Keep a handle on each WebSocket the page opens, so the test can cut the connection.
   await context.addInitScript(() => {
     const Native = window.WebSocket;
@@ -172,6 +180,13 @@ async function main() {
       [alice, bob] = await Promise.all([openPage(browser, 'alice'), openPage(browser, 'bob')]);
       assert(await alice.textContent('#status') === 'Connected', 'status should say Connected');
       assert(await alice.textContent('#room-title') === '#lobby', 'a new page is in #lobby');
+    });
+
+    await check(`the page's WebSocket is ${SECURE ? 'wss' : 'ws'}:// to its own origin`, async () => {
+      const seen = await alice.evaluate(() => ({ page: location.origin, socket: window.__sockets[0]?.url }));
+      const want = seen.page.replace(/^http/, 'ws');
+      assert(seen.socket?.startsWith(`${want}/`), `page ${seen.page} opened ${seen.socket}`);
+      assert(seen.page.startsWith(SECURE ? 'https://' : 'http://'), `loaded from ${seen.page}`);
     });
 
     await check('the terminal client, silent for 300 ms, is greeted and joins on Enter', async () => {

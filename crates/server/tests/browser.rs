@@ -18,16 +18,30 @@ use std::time::{Duration, Instant};
 
 use rustchat_server::config::{HistoryMode, Model, ServerConfig};
 use rustchat_server::server;
+use rustchat_server::tls::Plaintext;
+
+use common::tls::Pki;
 
 /// The script stops itself after 60 s; this bounds a node or browser that hangs anyway.
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn chat_page_works_in_headless_chromium(model: Model) {
+    run_page_test(model, None);
+}
+
+/// The same over https (TLS on, a certificate from a CA made here): the page must talk wss://
+/// to its own origin, and the terminal client beside it stays on plaintext (loopback).
+fn chat_page_works_over_https(model: Model) {
+    let pki = Pki::new();
+    run_page_test(model, Some(&pki));
+}
+
+fn run_page_test(model: Model, tls: Option<&Pki>) {
     let root = repo_root();
     if !browser_available(&root) {
         return;
     }
-    let server = server::start(ServerConfig {
+    let mut config = ServerConfig {
         listen: vec!["127.0.0.1:0".parse().expect("a socket address")],
         history: HistoryMode::Memory,
         model,
@@ -37,9 +51,13 @@ fn chat_page_works_in_headless_chromium(model: Model) {
         // greeting, so a longer wait only slows it down.
         detect_timeout: Duration::from_secs(1),
         ..Default::default()
-    })
-    .expect("the server starts");
-    let url = format!("http://{}", server.addr());
+    };
+    if let Some(pki) = tls {
+        pki.serve_tls(&mut config, Plaintext::Loopback);
+    }
+    let server = server::start(config).expect("the server starts");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", server.addr());
     let mut node = Command::new("node");
     node.arg(root.join("tests/browser/chat.test.mjs"))
         .arg(&url)
@@ -60,8 +78,8 @@ fn chat_page_works_in_headless_chromium(model: Model) {
 use common::{async_model, pool, threads};
 
 // Not `sequential`: the script holds two pages and a line client open at once.
-scenarios!(async_model: chat_page_works_in_headless_chromium);
-scenarios!(threads: chat_page_works_in_headless_chromium);
+scenarios!(async_model: chat_page_works_in_headless_chromium, chat_page_works_over_https);
+scenarios!(threads: chat_page_works_in_headless_chromium, chat_page_works_over_https);
 scenarios!(pool: chat_page_works_in_headless_chromium);
 
 /// The workspace root (this crate is `crates/server`).
