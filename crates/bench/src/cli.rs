@@ -80,6 +80,10 @@ pub struct RunOpts {
     /// Time allowed for all clients to connect and join before a run is given up.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub setup_timeout: Duration,
+    /// Speak TLS to every server (wss://, TLS lines): the bench makes a certificate for the
+    /// run and starts each server with it (peers: tokio-tungstenite, on tokio-rustls).
+    #[arg(long, conflicts_with = "target")]
+    pub tls: bool,
 }
 
 /// `handshake` options.
@@ -164,6 +168,12 @@ pub struct ServePeerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    /// Serve TLS with this certificate (PEM; with --tls-key), on tokio-rustls.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The --tls-cert's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// How clients talk to a chat server.
@@ -220,6 +230,11 @@ pub enum PeerMode {
 }
 
 impl Peer {
+    /// Whether it can serve TLS (`--tls`).
+    pub fn serves_tls(self) -> bool {
+        matches!(self, Self::TokioTungstenite | Self::RustchatWs)
+    }
+
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {

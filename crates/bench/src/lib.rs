@@ -43,6 +43,7 @@ pub mod scenarios;
 pub mod stats;
 pub mod subjects;
 pub mod table;
+pub mod tls;
 pub mod wire;
 
 use std::path::Path;
@@ -95,6 +96,8 @@ pub fn measure(scenario: &Scenario, exe: &Path) -> anyhow::Result<Report> {
     let opts = scenario.run_opts().context("serve-peer measures nothing")?;
     raise_open_file_limit(needed_files(scenario));
     let specs = subjects::specs(scenario)?;
+    // One certificate for the whole run, so every server pays for the same key type.
+    let tls = opts.tls.then(tls::BenchTls::new).transpose()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -105,7 +108,14 @@ pub fn measure(scenario: &Scenario, exe: &Path) -> anyhow::Result<Report> {
     for run in 0..opts.runs {
         for (spec, (_, runs)) in specs.iter().zip(results.iter_mut()) {
             progress.doing(format!("{} run {}/{}", spec.name(), run + 1, opts.runs));
-            runs.push(measure_one(&runtime, scenario, spec, exe, run));
+            runs.push(measure_one(
+                &runtime,
+                scenario,
+                spec,
+                exe,
+                run,
+                tls.as_ref(),
+            ));
             progress.step();
         }
     }
@@ -120,8 +130,9 @@ fn measure_one(
     spec: &Spec,
     exe: &Path,
     run: u32,
+    tls: Option<&tls::BenchTls>,
 ) -> Result<Sample, String> {
-    let mut live = spec.start(exe).map_err(|e| format!("{e:#}"))?;
+    let mut live = spec.start(exe, tls).map_err(|e| format!("{e:#}"))?;
     run_against(runtime, scenario, &mut live, run)
 }
 
@@ -188,6 +199,7 @@ fn params(scenario: &Scenario) -> serde_json::Value {
         "duration_s": o.duration.as_secs_f64(),
         "warmup_s": o.warmup.as_secs_f64(),
         "runs": o.runs,
+        "tls": o.tls,
     });
     let mut p = match scenario {
         Scenario::Handshake(a) => json!({ "clients": a.clients }),

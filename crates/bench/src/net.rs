@@ -7,9 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::{Context, bail};
 use rustchat_ws::handshake::ClientHandshake;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::tls::{Connector, Stream};
 use crate::wire::{Framing, Inbox};
 
 /// Opens connections to one server, spreading them over source addresses when asked.
@@ -21,6 +21,7 @@ pub struct Dialer {
     target: SocketAddr,
     sources: Vec<IpAddr>,
     next: Cell<usize>,
+    tls: Option<Connector>,
 }
 
 impl Dialer {
@@ -38,7 +39,14 @@ impl Dialer {
             target,
             sources,
             next: Cell::new(0),
+            tls: None,
         }
+    }
+
+    /// Runs a TLS handshake on every connection (`--tls`), if given a connector.
+    pub fn tls(mut self, tls: Option<Connector>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The server's address.
@@ -46,8 +54,17 @@ impl Dialer {
         self.target
     }
 
-    /// Connects (with `TCP_NODELAY`, as every server under test sets too).
-    pub async fn connect(&self) -> io::Result<TcpStream> {
+    /// Connects (with `TCP_NODELAY`, as every server under test sets too), then runs the TLS
+    /// handshake if the dialer speaks TLS.
+    pub async fn connect(&self) -> io::Result<Stream> {
+        let tcp = self.connect_tcp().await?;
+        match &self.tls {
+            Some(tls) => tls.connect(tcp).await,
+            None => Ok(Stream::Plain(tcp)),
+        }
+    }
+
+    async fn connect_tcp(&self) -> io::Result<TcpStream> {
         let socket = if self.target.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
@@ -67,12 +84,12 @@ impl Dialer {
 /// Runs the WebSocket opening handshake for `/ws`; frames that came with the answer stay in
 /// `inbox`, which is switched to WebSocket framing.
 pub async fn ws_upgrade(
-    tcp: &mut TcpStream,
+    tcp: &mut Stream,
     target: SocketAddr,
     inbox: &mut Inbox,
 ) -> anyhow::Result<()> {
     let handshake = ClientHandshake::new(&format!("ws://{target}/ws"))?;
-    tcp.write_all(&handshake.request()).await?;
+    tcp.send(&handshake.request()).await?;
     loop {
         if let Some((_, used)) = handshake
             .parse_response(inbox.pending())

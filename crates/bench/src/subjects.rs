@@ -10,6 +10,7 @@ use anyhow::bail;
 use crate::child::ChildServer;
 use crate::cli::{Peer, PeerMode, RunOpts, Scenario, parse_model_list};
 use crate::procfs;
+use crate::tls::{BenchTls, Connector};
 
 /// How a server under test comes to be.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +38,16 @@ impl Spec {
         !matches!(self, Self::Peer(..))
     }
 
-    /// Starts it (or finds the running one's process).
-    pub fn start(&self, exe: &Path) -> anyhow::Result<Live> {
-        match self {
+    /// Starts it (or finds the running one's process), serving TLS with `tls`'s certificate
+    /// when given.
+    pub fn start(&self, exe: &Path, tls: Option<&BenchTls>) -> anyhow::Result<Live> {
+        let tls_args = |cmd: &mut Command| {
+            if let Some(tls) = tls {
+                cmd.arg("--tls-cert").arg(&tls.cert);
+                cmd.arg("--tls-key").arg(&tls.key);
+            }
+        };
+        let mut live = match self {
             Self::Model(model) => {
                 let mut cmd = Command::new(exe);
                 cmd.args(["serve", "--model", model, "--listen", "127.0.0.1:0"])
@@ -50,6 +58,10 @@ impl Spec {
                     // What an operator gets by default (chat messages are logged at debug).
                     .env("RUST_LOG", "info")
                     .env("NO_COLOR", "1");
+                tls_args(&mut cmd);
+                if tls.is_some() {
+                    cmd.args(["--plaintext", "allow"]);
+                }
                 Live::child(cmd, self, &format!("`rustchat serve --model {model}`"))
             }
             Self::Peer(peer, mode) => {
@@ -60,6 +72,7 @@ impl Spec {
                         PeerMode::Broadcast => "broadcast",
                     })
                     .args(["--listen", "127.0.0.1:0"]);
+                tls_args(&mut cmd);
                 Live::child(cmd, self, &format!("peer {}", peer.name()))
             }
             Self::Target(addr, pid) => Ok(Live {
@@ -68,9 +81,12 @@ impl Spec {
                 pid: pid.or_else(|| procfs::listening_pid(addr.port())),
                 speaks_chat: true,
                 raw_tcp: false,
+                tls: None,
                 child: None,
             }),
-        }
+        }?;
+        live.tls = tls.map(BenchTls::connector);
+        Ok(live)
     }
 }
 
@@ -87,6 +103,8 @@ pub struct Live {
     pub speaks_chat: bool,
     /// Whether it is a plain TCP server (no WebSocket handshake).
     pub raw_tcp: bool,
+    /// Clients speak TLS to it (`--tls`) through this.
+    pub tls: Option<Connector>,
     child: Option<ChildServer>,
 }
 
@@ -99,6 +117,7 @@ impl Live {
             pid: Some(child.pid()),
             speaks_chat: spec.speaks_chat(),
             raw_tcp: matches!(spec, Spec::Peer(Peer::TcpEcho, _)),
+            tls: None,
             child: Some(child),
         })
     }
@@ -111,6 +130,7 @@ impl Live {
             pid: Some(std::process::id()),
             speaks_chat,
             raw_tcp,
+            tls: None,
             child: None,
         }
     }
@@ -142,7 +162,13 @@ pub fn specs(scenario: &Scenario) -> anyhow::Result<Vec<Spec>> {
         Scenario::Echo(_) => PeerMode::Echo,
         _ => PeerMode::Broadcast,
     };
-    let peers = peers(run, fits, name)?;
+    // Under --tls, only the peers that serve TLS fit.
+    let fits: Vec<Peer> = fits
+        .iter()
+        .copied()
+        .filter(|p| !run.tls || p.serves_tls())
+        .collect();
+    let peers = peers(run, &fits, name)?;
     let mut specs = ours(run, scenario)?;
     for peer in peers.into_iter().map(|p| Spec::Peer(p, mode)) {
         if !specs.contains(&peer) {

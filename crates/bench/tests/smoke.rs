@@ -40,7 +40,7 @@ fn peer(peer: Peer, mode: PeerMode) -> SocketAddr {
             .expect("runtime");
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let _ = rustchat_bench::peers::serve_on(listener, peer, mode).await;
+            let _ = rustchat_bench::peers::serve_on(listener, peer, mode, None).await;
         });
     });
     addr

@@ -9,6 +9,10 @@
 //! | `fastwebsockets` | its `echo_server` example (`FragmentCollector`) | - |
 //! | `tokio-tungstenite` | `StreamExt::next` + `SinkExt::send` | its `server.rs` example: a channel per client, split sink/stream |
 //! | `tcp-echo` | bytes back as they come (the floor: no WebSocket at all) | - |
+//!
+//! With `--tls-cert`/`--tls-key` (the bench's `--tls`), `tokio-tungstenite` and `rustchat-ws`
+//! serve TLS on tokio-rustls (ring, as our server): the TLS handshake, then the library's
+//! WebSocket handshake over the TLS stream, as its users write it.
 
 mod fastws;
 mod tcp_echo;
@@ -24,6 +28,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::cli::{Peer, PeerMode, ServePeerArgs};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsAcceptor;
 
 /// `rustchat bench serve-peer`: serves until killed.
 pub fn serve(args: &ServePeerArgs) -> anyhow::Result<()> {
@@ -40,22 +46,84 @@ pub fn serve(args: &ServePeerArgs) -> anyhow::Result<()> {
             args.peer.name(),
             listener.local_addr()?
         );
-        serve_on(listener, args.peer, args.mode).await?;
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(acceptor(cert, key)?),
+            _ => None,
+        };
+        serve_on(listener, args.peer, args.mode, tls).await?;
         Ok(())
     })
 }
 
-/// Serves `peer` in `mode` on `listener` (on the caller's runtime).
-pub async fn serve_on(listener: TcpListener, peer: Peer, mode: PeerMode) -> anyhow::Result<()> {
-    match (peer, mode) {
-        (Peer::TokioTungstenite, PeerMode::Broadcast) => tungstenite::broadcast(listener).await?,
-        (Peer::TokioTungstenite, PeerMode::Echo) => tungstenite::echo(listener).await?,
-        (Peer::Fastwebsockets, PeerMode::Echo) => fastws::echo(listener).await?,
-        (Peer::TcpEcho, PeerMode::Echo) => tcp_echo::echo(listener).await?,
-        (Peer::RustchatWs, PeerMode::Echo) => ws_echo::echo(listener).await?,
-        (peer, PeerMode::Broadcast) => bail!("{} has no broadcast server", peer.name()),
+/// TLS settings from the bench's certificate files.
+fn acceptor(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read {}", key.display()))?;
+    let config = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    Ok(TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
+/// Serves `peer` in `mode` on `listener` (on the caller's runtime), over TLS if `tls` is given.
+pub async fn serve_on(
+    listener: TcpListener,
+    peer: Peer,
+    mode: PeerMode,
+    tls: Option<TlsAcceptor>,
+) -> anyhow::Result<()> {
+    match (peer, mode, tls) {
+        (Peer::TokioTungstenite, PeerMode::Broadcast, tls) => {
+            tungstenite::broadcast(listener, tls).await?;
+        }
+        (Peer::TokioTungstenite, PeerMode::Echo, tls) => tungstenite::echo(listener, tls).await?,
+        (Peer::RustchatWs, PeerMode::Echo, tls) => ws_echo::echo(listener, tls).await?,
+        (Peer::Fastwebsockets, PeerMode::Echo, None) => fastws::echo(listener).await?,
+        (Peer::TcpEcho, PeerMode::Echo, None) => tcp_echo::echo(listener).await?,
+        (peer, PeerMode::Broadcast, _) => bail!("{} has no broadcast server", peer.name()),
+        (peer, _, Some(_)) => bail!("{} has no TLS server", peer.name()),
     }
     Ok(())
+}
+
+/// A peer's per-connection code, for any stream (TCP, or TLS over it).
+pub(super) trait Serve: Clone + Send + Sync + 'static {
+    /// Serves one connection to its end.
+    fn serve<S>(self, stream: S) -> impl std::future::Future<Output = ()> + Send
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+}
+
+/// Accepts connections forever, serving each on its own task — after its TLS handshake, if
+/// `tls` is given (a failed handshake only drops that connection).
+async fn accept_loop_tls<H: Serve>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    handler: H,
+) -> io::Result<()> {
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        tcp.set_nodelay(true)?;
+        let handler = handler.clone();
+        match tls.clone() {
+            None => {
+                tokio::spawn(handler.serve(tcp));
+            }
+            Some(tls) => {
+                tokio::spawn(async move {
+                    if let Ok(stream) = tls.accept(tcp).await {
+                        handler.serve(stream).await;
+                    }
+                });
+            }
+        }
+    }
 }
 
 /// Accepts connections forever, serving each on its own task.

@@ -14,23 +14,41 @@ use std::sync::{Arc, Mutex};
 
 use futures_channel::mpsc::{UnboundedSender, unbounded};
 use futures_util::{SinkExt, StreamExt, TryStreamExt, future, pin_mut};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::Message;
 
 type PeerMap = Arc<Mutex<HashMap<SocketAddr, UnboundedSender<Message>>>>;
 
-/// Broadcasts every text message to every client, forever.
-pub(super) async fn broadcast(listener: TcpListener) -> io::Result<()> {
+/// Broadcasts every text message to every client, forever (over TLS if `tls` is given: the
+/// TLS handshake on the client's task, then tokio-tungstenite over the TLS stream).
+pub(super) async fn broadcast(listener: TcpListener, tls: Option<TlsAcceptor>) -> io::Result<()> {
     let peers = PeerMap::default();
     loop {
         let (tcp, addr) = listener.accept().await?;
         tcp.set_nodelay(true)?;
-        tokio::spawn(broadcast_client(peers.clone(), tcp, addr));
+        let peers = peers.clone();
+        match tls.clone() {
+            None => {
+                tokio::spawn(broadcast_client(peers, tcp, addr));
+            }
+            Some(tls) => {
+                tokio::spawn(async move {
+                    if let Ok(stream) = tls.accept(tcp).await {
+                        broadcast_client(peers, stream, addr).await;
+                    }
+                });
+            }
+        }
     }
 }
 
-async fn broadcast_client(peers: PeerMap, tcp: TcpStream, addr: SocketAddr) {
-    let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+async fn broadcast_client<S>(peers: PeerMap, stream: S, addr: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
         return;
     };
     let (tx, rx) = unbounded();
@@ -56,16 +74,28 @@ fn lock(
     peers.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Echoes every data message, forever.
-pub(super) async fn echo(listener: TcpListener) -> io::Result<()> {
-    super::accept_loop(listener, |tcp| async move {
-        let _ = echo_client(tcp).await;
-    })
-    .await
+/// Echoes every data message, forever (over TLS if `tls` is given).
+pub(super) async fn echo(listener: TcpListener, tls: Option<TlsAcceptor>) -> io::Result<()> {
+    super::accept_loop_tls(listener, tls, Echo).await
 }
 
-async fn echo_client(tcp: TcpStream) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    let mut ws = tokio_tungstenite::accept_async(tcp).await?;
+#[derive(Debug, Clone, Copy)]
+struct Echo;
+
+impl super::Serve for Echo {
+    async fn serve<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let _ = echo_client(stream).await;
+    }
+}
+
+async fn echo_client<S>(stream: S) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut ws = tokio_tungstenite::accept_async(stream).await?;
     while let Some(msg) = ws.next().await {
         let msg = msg?;
         if msg.is_text() || msg.is_binary() {

@@ -5,7 +5,9 @@ use std::io;
 
 use rustchat_ws::tokio::WebSocketStream;
 use rustchat_ws::{Config, StreamError};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// The example's limits (raised for the Autobahn suite's largest messages).
 fn config() -> Config {
@@ -15,16 +17,25 @@ fn config() -> Config {
         .max_fragments(1 << 20)
 }
 
-/// Serves forever.
-pub(super) async fn echo(listener: TcpListener) -> io::Result<()> {
-    super::accept_loop(listener, |tcp| async move {
-        let _ = client(tcp).await;
-    })
-    .await
+/// Serves forever (over TLS if `tls` is given).
+pub(super) async fn echo(listener: TcpListener, tls: Option<TlsAcceptor>) -> io::Result<()> {
+    super::accept_loop_tls(listener, tls, Echo).await
 }
 
-async fn client(tcp: TcpStream) -> Result<(), StreamError> {
-    let mut ws = WebSocketStream::accept_with(tcp, config(), |_| Ok(None)).await?;
+#[derive(Debug, Clone, Copy)]
+struct Echo;
+
+impl super::Serve for Echo {
+    async fn serve<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let _ = client(stream).await;
+    }
+}
+
+async fn client<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<(), StreamError> {
+    let mut ws = WebSocketStream::accept_with(stream, config(), |_| Ok(None)).await?;
     while let Some(message) = ws.recv().await? {
         ws.send(message).await?;
     }

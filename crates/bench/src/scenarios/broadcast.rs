@@ -28,7 +28,7 @@ pub async fn run(args: &BroadcastArgs, live: &Live, run: u32) -> anyhow::Result<
         rooms: args.rooms,
         buffer: 64 * 1024,
     };
-    let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs));
+    let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs).tls(live.tls.clone()));
     let (conns, _) = open_all(dialer, plan, total, 256, args.run.setup_timeout).await?;
     let tally = Rc::new(Tally::default());
     let clock = Clock::default();

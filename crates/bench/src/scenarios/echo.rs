@@ -8,7 +8,6 @@
 use std::rc::Rc;
 
 use anyhow::bail;
-use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 
 use crate::cli::{EchoArgs, Transport};
@@ -34,7 +33,7 @@ pub async fn run(args: &EchoArgs, live: &Live, raw_tcp: bool) -> anyhow::Result<
         rooms: 1,
         buffer: (args.size + 64).max(4096),
     };
-    let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs));
+    let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs).tls(live.tls.clone()));
     let clients = args.clients.max(1);
     let (conns, _) = open_all(dialer, plan, clients, 256, args.run.setup_timeout).await?;
     let tally = Rc::new(Tally::default());
@@ -54,7 +53,7 @@ async fn echo_loop(mut conn: Conn, size: usize, tally: Rc<Tally>, clock: Clock) 
     let mut frame = OutFrame::ws(opcode::BINARY, &vec![b'x'; size], conn.key);
     while !tally.stopping.get() {
         frame.patch(0, &clock.now_ns().to_le_bytes());
-        if conn.tcp.write_all(frame.as_bytes()).await.is_err() {
+        if conn.tcp.send(frame.as_bytes()).await.is_err() {
             return lost(&tally);
         }
         match await_echo(&mut conn, clock).await {
@@ -81,7 +80,7 @@ async fn await_echo(conn: &mut Conn, clock: Clock) -> Option<u64> {
             }
         }
         if let Some(pong) = owed {
-            conn.tcp.write_all(pong.as_bytes()).await.ok()?;
+            conn.tcp.send(pong.as_bytes()).await.ok()?;
         }
         conn.inbox.compact();
         if conn.inbox.fill(&mut conn.tcp).await.ok()? == 0 {

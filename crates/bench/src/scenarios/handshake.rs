@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use rustchat_proto::HelloClient;
-use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 
 use crate::cli::HandshakeArgs;
@@ -26,7 +25,7 @@ pub async fn run(args: &HandshakeArgs, live: &Live) -> anyhow::Result<Sample> {
         bail!("{}: the HELLO handshake is rustchat's own", live.name);
     }
     let tally = Rc::new(Tally::default());
-    let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs));
+    let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs).tls(live.tls.clone()));
     let clock = Clock::default();
     let mut tasks = JoinSet::new();
     for i in 0..args.clients.max(1) {
@@ -59,7 +58,7 @@ async fn cycle(dialer: &Dialer, inbox: &mut Inbox, x: u64, clock: Clock) -> anyh
     let mut tcp = dialer.connect().await.context("cannot connect")?;
     inbox.consume(usize::MAX);
     let mut hello = HelloClient::new(x)?;
-    tcp.write_all(format!("{}\n", hello.first_line()).as_bytes())
+    tcp.send(format!("{}\n", hello.first_line()).as_bytes())
         .await?;
     let reply = loop {
         if let Some(Item::Data { payload, .. }) = inbox.next_item() {
@@ -71,7 +70,7 @@ async fn cycle(dialer: &Dialer, inbox: &mut Inbox, x: u64, clock: Clock) -> anyh
     };
     let last = hello.receive(&reply).context("bad HELLO answer")?;
     let latency = clock.now_ns() - start;
-    tcp.write_all(format!("{last}\n/quit\n").as_bytes()).await?;
+    tcp.send(format!("{last}\n/quit\n").as_bytes()).await?;
     // Read the welcome and the goodbye until the server closes.
     loop {
         inbox.consume(usize::MAX);

@@ -24,7 +24,7 @@ pub async fn run(args: &IdleArgs, live: &Live) -> anyhow::Result<Sample> {
         rooms: args.rooms.max(1),
         buffer: 1024,
     };
-    let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs));
+    let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs).tls(live.tls.clone()));
     let started = std::time::Instant::now();
     let count = args.connections.max(1);
     let (conns, setup) = open_all(

@@ -6,8 +6,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -15,13 +13,14 @@ use crate::cli::Transport;
 use crate::measure::Clock;
 use crate::net::{Dialer, ws_upgrade};
 use crate::stats::Latency;
+use crate::tls::Stream;
 use crate::wire::{Framing, Inbox, Item, OutFrame, opcode};
 
 /// A set-up client connection.
 #[derive(Debug)]
 pub struct Conn {
-    /// The socket.
-    pub tcp: TcpStream,
+    /// The socket (or TLS over it).
+    pub tcp: Stream,
     /// Bytes read past the setup.
     pub inbox: Inbox,
     /// How it talks.
@@ -80,7 +79,7 @@ pub async fn send_command(conn: &mut Conn, text: &str) -> std::io::Result<()> {
         Transport::Ws => OutFrame::ws(opcode::TEXT, text.as_bytes(), conn.key),
         Transport::Line => OutFrame::line(text.as_bytes()),
     };
-    conn.tcp.write_all(frame.as_bytes()).await
+    conn.tcp.send(frame.as_bytes()).await
 }
 
 async fn join(conn: &mut Conn, room: &str) -> anyhow::Result<()> {
@@ -102,7 +101,7 @@ async fn join(conn: &mut Conn, room: &str) -> anyhow::Result<()> {
                 }
                 Item::Ping(payload) => {
                     let pong = OutFrame::ws(opcode::PONG, payload, conn.key);
-                    conn.tcp.write_all(pong.as_bytes()).await?;
+                    conn.tcp.send(pong.as_bytes()).await?;
                 }
                 Item::Close => bail!("the server closed the WebSocket during setup"),
                 Item::Other => {}

@@ -7,7 +7,6 @@
 
 use std::rc::Rc;
 
-use tokio::io::AsyncWriteExt;
 use tokio::time::Interval;
 
 use crate::measure::{Clock, Tally};
@@ -71,7 +70,7 @@ pub async fn client_loop(
                 }
                 conn.inbox.compact();
                 if let Some(pong) = owed
-                    && conn.tcp.write_all(pong.as_bytes()).await.is_err() {
+                    && conn.tcp.send(pong.as_bytes()).await.is_err() {
                         return lost(&tally, "cannot answer a ping");
                     }
             }
@@ -107,7 +106,7 @@ async fn send(
         sent_ns: clock.now_ns(),
     };
     s.frame.stamp(run, stamp);
-    if conn.tcp.write_all(s.frame.as_bytes()).await.is_err() {
+    if conn.tcp.send(s.frame.as_bytes()).await.is_err() {
         lost(tally, "cannot send");
         return false;
     }

@@ -21,7 +21,6 @@ use std::task::Poll;
 use std::time::Duration;
 
 use rustchat_ws::outbound::Outbound;
-use rustls::ServerConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, timeout};
@@ -33,7 +32,7 @@ use crate::model::stream::ByteStream;
 use crate::opening::{Opening, Step};
 use crate::session::Session;
 use crate::shared::Shared;
-use crate::tls::stream::Link;
+use crate::tls::stream::{Link, TlsState};
 
 thread_local! {
     /// Read buffer shared by all connections of one runtime thread.
@@ -152,11 +151,11 @@ async fn open(
     }
     let opening = Opening::new(shared, shared.clock.now(), peer.ip());
     let opened = run_opening(&tcp, shared, opening).await?;
-    Ok(opened.map(|(session, tls)| (Link::new(tcp, tls.map(|tls| *tls)), session)))
+    Ok(opened.map(|(session, tls)| (Link::new(tcp, tls), session)))
 }
 
 /// A session and, for a TLS connection, its TLS state.
-type Opened = (Box<Session>, Option<Box<ServerConnection>>);
+type Opened = (Box<Session>, Option<Box<TlsState>>);
 
 /// Carries out an opening's steps until it has a session for the connection, or none.
 async fn run_opening(

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use rustchat_ws::handshake::{Request, http_response};
-use rustls::ServerConnection;
 
 use crate::admission::Refusal;
 use crate::conn::driver;
@@ -33,6 +32,7 @@ use crate::opening::http::{HttpContext, Route, route};
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::tls::handshake::{Failure, Handshake};
+use crate::tls::stream::TlsState;
 
 /// How long a client over the connection limit may take to show what it speaks, so that it
 /// is refused in its own protocol.
@@ -68,7 +68,7 @@ pub(crate) enum Step {
         /// opening, and again for the result it awaits (measured with `-Zprint-type-sizes`).
         session: Box<Session>,
         /// The connection's TLS state, when it is TLS (boxed for the same reason).
-        tls: Option<Box<ServerConnection>>,
+        tls: Option<Box<TlsState>>,
     },
 }
 
@@ -256,7 +256,7 @@ impl Opening {
                 preface, session, ..
             } => {
                 let preface = tls.seal(&preface, false);
-                let tls = self.tls.take().map(|tls| Box::new(tls.into_connection()));
+                let tls = self.tls.take().map(|tls| Box::new(tls.into_state()));
                 Step::Session {
                     preface,
                     session,

@@ -2,13 +2,16 @@
 //!
 //! The opening feeds it what the socket gave ([`Handshake::receive`]), writes what it says
 //! ([`Handshake::take_output`]: the server's handshake flight, an alert), and hands over its
-//! state to the session's [`Link`](super::stream::Link) once a session starts.
+//! state to the session's [`Link`](super::stream::Link) once a session starts. The ciphertext
+//! of an unfinished message it holds is bounded ([`MAX_PENDING`]).
 
-use std::io::{self, Read};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConfig;
+
+use super::session::TlsSession;
+use super::stream::TlsState;
 
 /// Why a TLS handshake failed, as counted in `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,88 +67,70 @@ impl Failure {
     }
 }
 
+/// The most ciphertext an opening holds before its handshake completes: the largest
+/// handshake message rustls accepts (64 KiB) and a record around it.
+pub const MAX_PENDING: usize = 64 * 1024 + 2 * 1024;
+
 /// One connection's TLS state while it opens.
 #[derive(Debug)]
 pub struct Handshake {
-    conn: ServerConnection,
+    session: TlsSession,
 }
 
 impl Handshake {
     /// A server-side TLS connection with `config` (the pair in use when it began).
     pub fn new(config: Arc<ServerConfig>) -> Result<Self, rustls::Error> {
         Ok(Self {
-            conn: ServerConnection::new(config)?,
+            session: TlsSession::new(config)?,
         })
     }
 
     /// Takes in what the socket gave, appending any plaintext it carried to `plain`. An error
     /// ends the connection: write [`take_output`](Self::take_output) (the alert) and close.
-    pub fn receive(
-        &mut self,
-        mut bytes: &[u8],
-        plain: &mut BytesMut,
-    ) -> Result<(), (Failure, String)> {
-        while !bytes.is_empty() {
-            match self.conn.read_tls(&mut bytes) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => return Err((Failure::Malformed, e.to_string())),
-            }
-            if let Err(e) = self.conn.process_new_packets() {
-                return Err((Failure::of(&e), e.to_string()));
-            }
-            drain_plaintext(&mut self.conn, plain);
+    pub fn receive(&mut self, bytes: &[u8], plain: &mut BytesMut) -> Result<(), (Failure, String)> {
+        let mut incoming = Vec::with_capacity(self.session.partial().len() + bytes.len());
+        incoming.extend_from_slice(self.session.partial());
+        incoming.extend_from_slice(bytes);
+        self.session
+            .receive(&mut incoming, &mut |data| plain.extend_from_slice(data))
+            .map_err(|e| (Failure::of(&e), e.to_string()))?;
+        let held = self.session.partial().len();
+        if held > MAX_PENDING {
+            return Err((
+                Failure::Malformed,
+                format!(
+                    "{held} bytes of an unfinished handshake message: expected at most {MAX_PENDING}"
+                ),
+            ));
         }
         Ok(())
     }
 
     /// Whether the handshake is still under way (no plaintext can flow yet).
     pub fn is_handshaking(&self) -> bool {
-        self.conn.is_handshaking()
+        self.session.is_handshaking()
     }
 
     /// What must be sent to the client now (handshake messages, an alert); empty if nothing.
     pub fn take_output(&mut self) -> Bytes {
-        let mut out = Vec::new();
-        while self.conn.wants_write() {
-            match self.conn.write_tls(&mut out) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        Bytes::from(out)
+        Bytes::from(self.session.take_outgoing())
     }
 
-    /// `plain` encrypted for the client, followed by a `close_notify` if `close`.
+    /// `plain` encrypted for the client, followed by a `close_notify` if `close` (after what
+    /// the handshake still had to say).
     pub fn seal(&mut self, plain: &[u8], close: bool) -> Bytes {
-        // The buffer limit applies to plaintext written before the handshake ends; ours is
-        // written after it, and answers are small (a page, a 101, an error).
-        self.conn.set_buffer_limit(None);
-        let _ = io::Write::write_all(&mut self.conn.writer(), plain);
+        if !plain.is_empty() && self.session.encrypt(plain).is_err() {
+            return self.take_output();
+        }
         if close {
-            self.conn.send_close_notify();
+            let _ = self.session.close_notify();
         }
         self.take_output()
     }
 
-    /// The connection, for the session's link.
-    pub fn into_connection(mut self) -> ServerConnection {
-        // Sessions bound what they queue themselves; rustls need not hold more than a
-        // write's worth of records (see `Link`).
-        self.conn
-            .set_buffer_limit(Some(super::stream::RECORD_BUFFER));
-        self.conn
-    }
-}
-
-/// Moves every decrypted byte rustls holds into `plain`.
-fn drain_plaintext(conn: &mut ServerConnection, plain: &mut BytesMut) {
-    let mut chunk = [0u8; 4096];
-    loop {
-        match conn.reader().read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => plain.extend_from_slice(&chunk[..n]),
-        }
+    /// The connection's state, for the session's link.
+    pub(crate) fn into_state(self) -> TlsState {
+        TlsState::new(self.session)
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod handshake;
 pub mod load;
 pub mod self_signed;
+pub mod session;
 pub(crate) mod stream;
 
 use std::fmt::Write as _;

@@ -11,45 +11,132 @@
 //!   socket to be writable, and [`ByteStream::write_some`] sends them before anything new.
 //!   The fan-out's write-through may leave records pending too; it then hands the connection
 //!   back to its driver, as it does when the socket refuses bytes.
+//!
+//! Memory: ciphertext is read into a buffer of the thread's and decrypted there; a connection
+//! keeps only what is unfinished (part of a record, plaintext its reader has not taken yet,
+//! records the socket has not taken yet), so an idle TLS connection holds rustls' state and
+//! no buffer at all.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::cell::RefCell;
+use std::io::{self, IoSlice};
 use std::sync::{Mutex, MutexGuard};
 
-use rustls::ServerConnection;
-
+use super::session::{MAX_RECORD, TlsSession};
 use crate::model::stream::ByteStream;
 
-/// Most bytes of records rustls holds for the socket: one write's worth. Past it, a write
-/// takes nothing more until the socket has taken what is pending.
+/// Most plaintext one write encrypts: past it, the write takes nothing more until the socket
+/// has taken the records made so far.
 pub(crate) const RECORD_BUFFER: usize = 64 * 1024;
+
+/// Most ciphertext one read takes from the socket.
+const READ_CHUNK: usize = 32 * 1024;
+
+thread_local! {
+    /// Ciphertext read from a socket, decrypted in place (one per thread).
+    static CIPHERTEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Plaintext gathered from a write's slices into whole records (one per thread).
+    static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A TLS connection's state between reads and writes.
+#[derive(Debug)]
+pub(crate) struct TlsState {
+    session: TlsSession,
+    /// Decrypted bytes a read had no room for, from `plain_at` on.
+    plain: Vec<u8>,
+    plain_at: usize,
+}
+
+impl TlsState {
+    pub(crate) fn new(session: TlsSession) -> Self {
+        Self {
+            session,
+            plain: Vec::new(),
+            plain_at: 0,
+        }
+    }
+
+    /// Copies held plaintext into `buf`; frees it once all is taken.
+    fn take_plain(&mut self, buf: &mut [u8]) -> usize {
+        let held = &self.plain[self.plain_at..];
+        let n = held.len().min(buf.len());
+        buf[..n].copy_from_slice(&held[..n]);
+        self.plain_at += n;
+        if self.plain_at == self.plain.len() {
+            self.plain = Vec::new();
+            self.plain_at = 0;
+        }
+        n
+    }
+
+    /// Sends pending records until none are left (`true`) or the socket is full (`false`).
+    fn send_pending<S: ByteStream>(&mut self, sock: &S) -> io::Result<bool> {
+        while !self.session.outgoing().is_empty() {
+            match sock.try_write_vectored(&[IoSlice::new(self.session.outgoing())]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.session.sent(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// One read from the socket: `Ok(Some(n))` bytes of plaintext put in `buf` (maybe 0: the
+    /// read held only part of a record, or no application data), `Ok(None)` at the end.
+    fn read_socket<S: ByteStream>(
+        &mut self,
+        sock: &S,
+        buf: &mut [u8],
+    ) -> io::Result<Option<usize>> {
+        CIPHERTEXT.with_borrow_mut(|incoming| {
+            let keep = self.session.partial().len();
+            // Grown once per thread, never cleared: every byte used is written first.
+            if incoming.len() < keep + READ_CHUNK {
+                incoming.resize(keep + READ_CHUNK, 0);
+            }
+            incoming[..keep].copy_from_slice(self.session.partial());
+            let n = sock.try_read(&mut incoming[keep..keep + READ_CHUNK])?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let total = keep + n;
+            let mut put = 0;
+            let (session, plain) = (&mut self.session, &mut self.plain);
+            session
+                .receive(&mut incoming[..total], &mut |data| {
+                    let room = (buf.len() - put).min(data.len());
+                    buf[put..put + room].copy_from_slice(&data[..room]);
+                    put += room;
+                    plain.extend_from_slice(&data[room..]);
+                })
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            Ok(Some(put))
+        })
+    }
+}
 
 /// A connection's transport: plaintext, or TLS over the same kind of socket.
 #[derive(Debug)]
 pub(crate) struct Link<S> {
     sock: S,
     /// Boxed: a plaintext connection pays one pointer for TLS, not a whole TLS state.
-    tls: Option<Box<Mutex<ServerConnection>>>,
+    tls: Option<Box<Mutex<TlsState>>>,
 }
 
 impl<S: ByteStream> Link<S> {
     /// The socket as it is (plaintext).
+    #[cfg(test)]
     pub(crate) fn plain(sock: S) -> Self {
         Self { sock, tls: None }
     }
 
-    /// TLS over the socket, with the state of its finished handshake.
-    pub(crate) fn tls(sock: S, conn: ServerConnection) -> Self {
+    /// Plaintext or TLS over `sock`, as the opening ended.
+    pub(crate) fn new(sock: S, tls: Option<Box<TlsState>>) -> Self {
         Self {
             sock,
-            tls: Some(Box::new(Mutex::new(conn))),
-        }
-    }
-
-    /// Plaintext or TLS over `sock`, as the opening ended.
-    pub(crate) fn new(sock: S, tls: Option<ServerConnection>) -> Self {
-        match tls {
-            Some(conn) => Self::tls(sock, conn),
-            None => Self::plain(sock),
+            tls: tls.map(|state| Box::new(Mutex::new(*state))),
         }
     }
 
@@ -64,46 +151,9 @@ impl<S: ByteStream> Link<S> {
     }
 }
 
-fn lock(tls: &Mutex<ServerConnection>) -> MutexGuard<'_, ServerConnection> {
-    // rustls' state is consistent between calls; a panicking holder leaves it usable.
+fn lock(tls: &Mutex<TlsState>) -> MutexGuard<'_, TlsState> {
+    // The state is consistent between calls; a panicking holder leaves it usable.
     tls.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The socket as `std::io`, for rustls.
-struct Io<'a, S>(&'a S);
-
-impl<S: ByteStream> Read for Io<'_, S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.try_read(buf)
-    }
-}
-
-impl<S: ByteStream> Write for Io<'_, S> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.try_write_vectored(&[IoSlice::new(buf)])
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.0.try_write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Sends pending records until none are left (`true`) or the socket is full (`false`).
-fn send_pending<S: ByteStream>(conn: &mut ServerConnection, sock: &S) -> io::Result<bool> {
-    while conn.wants_write() {
-        match conn.write_tls(&mut Io(sock)) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
 }
 
 impl<S: ByteStream> ByteStream for Link<S> {
@@ -111,28 +161,24 @@ impl<S: ByteStream> ByteStream for Link<S> {
         let Some(tls) = &self.tls else {
             return self.sock.try_read(buf);
         };
-        let mut conn = lock(tls);
+        let mut state = lock(tls);
         loop {
-            match conn.reader().read(buf) {
-                // Ok(0): the client's close_notify.
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // The socket ended without a close_notify: a chat client hanging up is not
-                // an attack on a response's length (there is none), so it is an end too.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
+            if state.plain_at < state.plain.len() {
+                return Ok(state.take_plain(buf));
             }
-            // Nothing decrypted is left: more records from the socket (`WouldBlock` when it
-            // has none, which clears the model's readiness as a plain read would).
-            if conn.read_tls(&mut Io(&self.sock))? == 0 {
+            if state.session.peer_closed() {
                 return Ok(0);
             }
-            let processed = conn.process_new_packets();
-            // Whatever processing made (a key update's answer, an alert) goes out now, or
-            // waits as pending.
-            let sent = send_pending(&mut conn, &self.sock);
-            if let Err(e) = processed {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            // `WouldBlock` when the socket has nothing, which clears the model's readiness as
+            // a plain read would.
+            let read = state.read_socket(&self.sock, buf);
+            // Whatever reading made (a key update's answer, an alert) goes out now, or waits
+            // as pending.
+            let sent = state.send_pending(&self.sock);
+            match read? {
+                None => return Ok(0),
+                Some(0) => {}
+                Some(n) => return Ok(n),
             }
             sent?;
         }
@@ -142,35 +188,67 @@ impl<S: ByteStream> ByteStream for Link<S> {
         let Some(tls) = &self.tls else {
             return self.sock.try_write_vectored(bufs);
         };
-        let mut conn = lock(tls);
+        let mut state = lock(tls);
         // Records first: what was made earlier must reach the socket before anything new.
-        if !send_pending(&mut conn, &self.sock)? {
+        if !state.send_pending(&self.sock)? {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let taken = conn.writer().write_vectored(bufs)?;
+        let taken = GATHER.with_borrow_mut(|gather| -> io::Result<usize> {
+            // Small slices (chat events) are gathered into whole records: one record and one
+            // encryption per 16 KiB, not per event.
+            let mut taken = 0;
+            for buf in bufs {
+                let mut rest = &buf[..buf.len().min(RECORD_BUFFER - taken)];
+                while !rest.is_empty() {
+                    let room = MAX_RECORD - gather.len();
+                    let (now, later) = rest.split_at(room.min(rest.len()));
+                    gather.extend_from_slice(now);
+                    rest = later;
+                    if gather.len() == MAX_RECORD {
+                        seal(&mut state.session, gather)?;
+                    }
+                }
+                taken += buf.len().min(RECORD_BUFFER - taken);
+                if taken == RECORD_BUFFER {
+                    break;
+                }
+            }
+            seal(&mut state.session, gather)?;
+            Ok(taken)
+        })?;
         if taken == 0 && bufs.iter().any(|b| !b.is_empty()) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        send_pending(&mut conn, &self.sock)?;
+        state.send_pending(&self.sock)?;
         Ok(taken)
     }
 
     fn has_pending(&self) -> bool {
         self.tls
             .as_deref()
-            .is_some_and(|tls| lock(tls).wants_write())
+            .is_some_and(|tls| !lock(tls).session.outgoing().is_empty())
     }
 
     fn send_pending(&self) -> io::Result<bool> {
         match &self.tls {
-            Some(tls) => send_pending(&mut lock(tls), &self.sock),
+            Some(tls) => lock(tls).send_pending(&self.sock),
             None => Ok(true),
         }
     }
 
     fn close_notify(&self) {
         if let Some(tls) = &self.tls {
-            lock(tls).send_close_notify();
+            let _ = lock(tls).session.close_notify();
         }
     }
+}
+
+/// Encrypts what `gather` holds (if anything) and empties it.
+fn seal(session: &mut TlsSession, gather: &mut Vec<u8>) -> io::Result<()> {
+    if gather.is_empty() {
+        return Ok(());
+    }
+    let sealed = session.encrypt(gather);
+    gather.clear();
+    sealed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }

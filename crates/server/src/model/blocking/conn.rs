@@ -13,7 +13,6 @@ use mio::Interest;
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use rustchat_ws::outbound::Outbound;
-use rustls::ServerConnection;
 
 use super::poller::Poller;
 use super::{SOCKET, TICK};
@@ -24,7 +23,7 @@ use crate::model::stream::ByteStream;
 use crate::opening::{Opening, Step};
 use crate::session::Session;
 use crate::shared::Shared;
-use crate::tls::stream::Link;
+use crate::tls::stream::{Link, TlsState};
 
 /// One client, start to end, on the calling thread; `poller` is the thread's, made if need be.
 pub(super) fn serve_one(
@@ -63,7 +62,7 @@ fn connection(
     let opening = Opening::new(shared, shared.clock.now(), peer.ip());
     match open(&tcp, shared, poller, stop, opening)? {
         Some((session, tls)) => {
-            let link = Link::new(tcp, tls.map(|tls| *tls));
+            let link = Link::new(tcp, tls);
             run_session(link, peer, shared, session, stop, poller)
         }
         None => Ok(()),
@@ -80,7 +79,7 @@ fn open(
     poller: &mut Poller,
     stop: &AtomicBool,
     mut opening: Opening,
-) -> io::Result<Option<(Session, Option<Box<ServerConnection>>)>> {
+) -> io::Result<Option<(Session, Option<Box<TlsState>>)>> {
     let config = &shared.config;
     let mut step = Step::Read {
         deadline: opening.deadline(),
