@@ -44,6 +44,9 @@ pub struct Sample {
     pub rss_before_bytes: Option<u64>,
     /// Server RSS added per held connection (idle).
     pub rss_per_connection_bytes: Option<f64>,
+    /// Server CPU spent setting one connection up — connect, TLS handshake (`--tls`),
+    /// WebSocket upgrade and, on a chat server, joining a room — in microseconds (idle).
+    pub setup_cpu_per_connection_us: Option<f64>,
     /// The first error, if any.
     pub first_error: Option<String>,
 }
@@ -95,6 +98,7 @@ impl Sample {
             connections: m(|r| r.connections as f64) as u64,
             rss_before_bytes: mo(|r| r.rss_before_bytes.map(|b| b as f64)).map(|b| b as u64),
             rss_per_connection_bytes: mo(|r| r.rss_per_connection_bytes),
+            setup_cpu_per_connection_us: mo(|r| r.setup_cpu_per_connection_us),
             first_error: runs.iter().find_map(|r| r.first_error.clone()),
         }
     }

@@ -164,6 +164,10 @@ fn columns(scenario: &str) -> Vec<Column> {
                 cell: |s| time(s.latency.p99_us),
             },
             Column {
+                header: "setup CPU/conn",
+                cell: |s| s.setup_cpu_per_connection_us.map_or("-".into(), time),
+            },
+            Column {
                 header: "idle CPU",
                 cell: |s| {
                     s.server_cpu_percent

@@ -68,10 +68,10 @@ impl BenchTls {
     }
 }
 
-/// The ring provider, as the servers use.
-#[allow(deprecated)] // ring has no post-quantum key exchange; the servers use it too
+/// Our server's crypto provider (ring, X25519 first), for the clients and the TLS peers
+/// alike: every server of a run is offered the same key exchange and pays for the same one.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    rustchat_server::tls::load::provider()
 }
 
 impl Connector {

@@ -140,10 +140,15 @@ fn builder() -> ConfigBuilder<ClientConfig, WantsVerifier> {
         .expect("the ring provider has cipher suites for TLS 1.2 and 1.3")
 }
 
-/// The crypto provider: ring, as the server's (see `rustchat_server::tls::load::provider`).
+/// The crypto provider: ring with X25519 first, as the server's (see
+/// `rustchat_server::tls::load::provider` for why not ring's own order, P-384 first).
 #[allow(deprecated)]
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::{default_provider, kx_group};
+    Arc::new(CryptoProvider {
+        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+        ..default_provider()
+    })
 }
 
 /// A failed handshake as a person reads it: what failed, and what to do.

@@ -18,6 +18,8 @@ use crate::subjects::Live;
 /// One run against one server.
 pub async fn run(args: &IdleArgs, live: &Live) -> anyhow::Result<Sample> {
     let rss_before = live.pid.and_then(|pid| procfs::rss_bytes(pid).ok());
+    let cpu = || live.pid.and_then(|pid| procfs::cpu_times(pid).ok());
+    let cpu_before = cpu();
     let plan = Plan {
         chat: live.speaks_chat,
         transport: args.transport,
@@ -36,6 +38,9 @@ pub async fn run(args: &IdleArgs, live: &Live) -> anyhow::Result<Sample> {
     )
     .await?;
     let setup_seconds = started.elapsed().as_secs_f64();
+    let setup_cpu = cpu_before
+        .zip(cpu())
+        .map(|(before, after)| after.since(&before));
     let tally = Rc::new(Tally::default());
     let clock = Clock::default();
     let mut tasks = JoinSet::new();
@@ -54,6 +59,7 @@ pub async fn run(args: &IdleArgs, live: &Live) -> anyhow::Result<Sample> {
     sample.ops_per_server_cpu_s = None;
     sample.connections = held;
     sample.rss_before_bytes = rss_before;
+    sample.setup_cpu_per_connection_us = setup_cpu.map(|cpu| cpu * 1e6 / count as f64);
     sample.rss_per_connection_bytes = match (rss_before, window.server_rss) {
         (Some(before), Some(after)) if held > 0 => {
             Some(after.saturating_sub(before) as f64 / held as f64)

@@ -119,13 +119,16 @@ impl Handshake {
     /// `plain` encrypted for the client, followed by a `close_notify` if `close` (after what
     /// the handshake still had to say).
     pub fn seal(&mut self, plain: &[u8], close: bool) -> Bytes {
-        if !plain.is_empty() && self.session.encrypt(plain).is_err() {
-            return self.take_output();
+        let mut out = self.session.take_outgoing();
+        if !plain.is_empty() && self.session.encrypt(plain, &mut out).is_err() {
+            return Bytes::from(out);
         }
         if close {
             let _ = self.session.close_notify();
+            out.extend_from_slice(self.session.outgoing());
+            let _ = self.session.take_outgoing();
         }
-        self.take_output()
+        Bytes::from(out)
     }
 
     /// The connection's state, for the session's link.

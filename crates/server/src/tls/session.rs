@@ -86,9 +86,23 @@ impl TlsSession {
         Ok(())
     }
 
-    /// Encrypts `plain` into records in [`outgoing`](Self::outgoing) (after the handshake).
-    pub fn encrypt(&mut self, plain: &[u8]) -> Result<(), Error> {
-        self.write(Job::Seal(plain))
+    /// Encrypts `plain` into records appended to `out` (after the handshake). Call it with
+    /// [`outgoing`](Self::outgoing) empty (sent, or taken into `out`): anything rustls has to
+    /// say first (a key update) is put in `out` before the records, so `out` is in wire order.
+    /// Sealing into the caller's buffer lets a write go from a buffer of the thread's to the
+    /// socket, with nothing allocated per connection unless the socket refuses some of it.
+    pub fn encrypt(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        debug_assert!(
+            self.outgoing().is_empty(),
+            "records still wait for the socket"
+        );
+        let start = out.len();
+        let result = self.write(Job::Seal(plain, out));
+        if !self.outgoing.is_empty() {
+            let said: Vec<u8> = self.take_outgoing();
+            out.splice(start..start, said);
+        }
+        result
     }
 
     /// Queues a `close_notify` in [`outgoing`](Self::outgoing): the end of what we send.
@@ -127,6 +141,12 @@ impl TlsSession {
             self.outgoing = Vec::new();
             self.sent = 0;
         }
+    }
+
+    /// Keeps `records` (sealed by [`encrypt`](Self::encrypt), refused by the socket) to send
+    /// after whatever already waits.
+    pub fn keep_outgoing(&mut self, records: &[u8]) {
+        self.outgoing.extend_from_slice(records);
     }
 
     /// Takes every record waiting for the socket.
@@ -182,7 +202,7 @@ impl TlsSession {
                 ConnectionState::WriteTraffic(mut traffic) => {
                     used += discard;
                     match job.take() {
-                        Some(Job::Seal(plain)) => seal(&mut traffic, plain, &mut self.outgoing)?,
+                        Some(Job::Seal(plain, out)) => seal(&mut traffic, plain, out)?,
                         Some(Job::CloseNotify) => close(&mut traffic, &mut self.outgoing)?,
                         None => return Ok(used),
                     }
@@ -197,7 +217,7 @@ impl TlsSession {
                 ConnectionState::PeerClosed => self.peer_closed = true,
                 ConnectionState::Closed => {
                     self.peer_closed = true;
-                    if matches!(job, Some(Job::Seal(_))) {
+                    if matches!(job, Some(Job::Seal(..))) {
                         return Err(Error::General("the TLS connection is closed".into()));
                     }
                     return Ok(used + discard);
@@ -221,7 +241,8 @@ impl TlsSession {
 
 /// What to do once rustls lets us write.
 enum Job<'a> {
-    Seal(&'a [u8]),
+    /// Encrypt this into that.
+    Seal(&'a [u8], &'a mut Vec<u8>),
     CloseNotify,
 }
 

@@ -34,8 +34,9 @@ const READ_CHUNK: usize = 32 * 1024;
 thread_local! {
     /// Ciphertext read from a socket, decrypted in place (one per thread).
     static CIPHERTEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    /// Plaintext gathered from a write's slices into whole records (one per thread).
-    static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// A write's plaintext gathered into whole records, and the records sealed from it (one
+    /// pair per thread).
+    static WRITE: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// A TLS connection's state between reads and writes.
@@ -193,33 +194,50 @@ impl<S: ByteStream> ByteStream for Link<S> {
         if !state.send_pending(&self.sock)? {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let taken = GATHER.with_borrow_mut(|gather| -> io::Result<usize> {
+        let taken = WRITE.with_borrow_mut(|bufs_of_thread| -> io::Result<usize> {
+            let (gather, sealed) = &mut *bufs_of_thread;
+            sealed.clear();
             // Small slices (chat events) are gathered into whole records: one record and one
             // encryption per 16 KiB, not per event.
             let mut taken = 0;
             for buf in bufs {
                 let mut rest = &buf[..buf.len().min(RECORD_BUFFER - taken)];
+                taken += rest.len();
                 while !rest.is_empty() {
                     let room = MAX_RECORD - gather.len();
                     let (now, later) = rest.split_at(room.min(rest.len()));
                     gather.extend_from_slice(now);
                     rest = later;
                     if gather.len() == MAX_RECORD {
-                        seal(&mut state.session, gather)?;
+                        seal(&mut state.session, gather, sealed)?;
                     }
                 }
-                taken += buf.len().min(RECORD_BUFFER - taken);
                 if taken == RECORD_BUFFER {
                     break;
                 }
             }
-            seal(&mut state.session, gather)?;
+            seal(&mut state.session, gather, sealed)?;
+            // Straight from the thread's buffer to the socket; only what the socket refuses
+            // is copied into the connection's own.
+            let mut written = 0;
+            while written < sealed.len() {
+                match self
+                    .sock
+                    .try_write_vectored(&[IoSlice::new(&sealed[written..])])
+                {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            state.session.keep_outgoing(&sealed[written..]);
             Ok(taken)
         })?;
         if taken == 0 && bufs.iter().any(|b| !b.is_empty()) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        state.send_pending(&self.sock)?;
         Ok(taken)
     }
 
@@ -243,12 +261,12 @@ impl<S: ByteStream> ByteStream for Link<S> {
     }
 }
 
-/// Encrypts what `gather` holds (if anything) and empties it.
-fn seal(session: &mut TlsSession, gather: &mut Vec<u8>) -> io::Result<()> {
+/// Encrypts what `gather` holds (if anything) into `sealed`, and empties it.
+fn seal(session: &mut TlsSession, gather: &mut Vec<u8>, sealed: &mut Vec<u8>) -> io::Result<()> {
     if gather.is_empty() {
         return Ok(());
     }
-    let sealed = session.encrypt(gather);
+    let result = session.encrypt(gather, sealed);
     gather.clear();
-    sealed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    result.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
