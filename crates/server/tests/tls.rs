@@ -14,6 +14,7 @@ use common::{LineClient, TIMEOUT, eventually, metric, serve, untimed};
 use rustchat_server::config::Model;
 use rustchat_server::server::RunningServer;
 use rustchat_server::tls::Plaintext;
+use rustls::pki_types::pem::PemObject;
 use tempfile::TempDir;
 
 /// A server of `model` with TLS on (a pair from `pki`, serial 1) and `plaintext` as given.
@@ -365,4 +366,62 @@ fn openssl_s_client_chats_over_tls(model: Model) {
     ossl.type_in("/quit\n");
     ossl.expect("the goodbye", |l| l.starts_with("BYE"));
     ossl.wait();
+}
+
+/// An RSA certificate and key made by `openssl req` (PKCS#8 PEM, as openssl writes them) are
+/// served as well as rcgen's ECDSA ones.
+#[test]
+fn an_rsa_pair_made_by_openssl_is_served() {
+    let Some(openssl) = tls::openssl() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a directory");
+    let (cert, key) = (
+        dir.path().join("rsa-cert.pem"),
+        dir.path().join("rsa-key.pem"),
+    );
+    let made = std::process::Command::new(openssl)
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (server, _data) = serve(|config| {
+        config.tls = Some(rustchat_server::tls::TlsConfig {
+            identity: rustchat_server::tls::Identity::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            plaintext: Plaintext::Loopback,
+        });
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&cert).expect("the certificate");
+    for der in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(der.expect("PEM")).expect("a root");
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(rustchat_server::tls::load::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let health = tls::https_get(server.addr(), &std::sync::Arc::new(config), "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
 }

@@ -180,3 +180,102 @@ fn hex_colons(bytes: &[u8]) -> String {
         .collect::<Vec<_>>()
         .join(":")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate for `localhost` with a fresh key of `alg`, written to `dir` as
+    /// `NAME-cert.pem` and `NAME-key.pem`.
+    fn pair(
+        dir: &Path,
+        name: &str,
+        alg: &'static rcgen::SignatureAlgorithm,
+    ) -> (std::path::PathBuf, std::path::PathBuf) {
+        let key = rcgen::KeyPair::generate_for(alg).expect("a key");
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("a certificate");
+        let (cert_path, key_path) = (
+            dir.join(format!("{name}-cert.pem")),
+            dir.join(format!("{name}-key.pem")),
+        );
+        std::fs::write(&cert_path, cert.pem()).expect("write");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write");
+        (cert_path, key_path)
+    }
+
+    #[test]
+    fn ecdsa_and_ed25519_keys_load() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, alg) in [
+            ("p256", &rcgen::PKCS_ECDSA_P256_SHA256),
+            ("p384", &rcgen::PKCS_ECDSA_P384_SHA384),
+            ("ed25519", &rcgen::PKCS_ED25519),
+        ] {
+            let (cert, key) = pair(dir.path(), name, alg);
+            let loaded = load_pair(&cert, &key).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(loaded.facts.fingerprint.len(), 32 * 3 - 1, "{name}");
+            assert_eq!(
+                loaded.config.alpn_protocols,
+                vec![b"http/1.1".to_vec()],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_naming_both_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cert, _) = pair(dir.path(), "one", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (_, other_key) = pair(dir.path(), "two", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let err = load_pair(&cert, &other_key).expect_err("a mismatch");
+        let text = err.to_string();
+        assert!(matches!(err, LoadError::Mismatch { .. }), "{text}");
+        assert!(
+            text.contains("does not belong to the certificate"),
+            "{text}"
+        );
+        assert!(
+            text.contains("one-cert.pem") && text.contains("two-key.pem"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn broken_and_missing_files_say_which_and_what_was_expected() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cert, key) = pair(dir.path(), "good", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "hello\n").expect("write");
+
+        let no_cert = load_pair(&junk, &key).expect_err("no certificate");
+        assert!(
+            matches!(no_cert, LoadError::Certificate { .. }),
+            "{no_cert}"
+        );
+        assert!(
+            no_cert.to_string().contains("BEGIN CERTIFICATE"),
+            "{no_cert}"
+        );
+
+        let no_key = load_pair(&cert, &junk).expect_err("no key");
+        assert!(matches!(no_key, LoadError::Key { .. }), "{no_key}");
+        assert!(no_key.to_string().contains("PRIVATE KEY"), "{no_key}");
+
+        let missing = load_pair(&dir.path().join("nope.pem"), &key).expect_err("missing");
+        assert!(missing.to_string().starts_with("cannot read "), "{missing}");
+        assert!(missing.to_string().contains("nope.pem"), "{missing}");
+    }
+
+    #[test]
+    fn x25519_is_offered_first() {
+        let groups: Vec<_> = provider().kx_groups.iter().map(|g| g.name()).collect();
+        assert_eq!(
+            groups.first(),
+            Some(&rustls::NamedGroup::X25519),
+            "{groups:?}"
+        );
+    }
+}
