@@ -21,7 +21,8 @@ pub struct BenchArgs {
 /// What load to generate.
 #[derive(Debug, Subcommand)]
 pub enum Scenario {
-    /// C clients connect, run the HELLO handshake and quit, in a loop: connections per second.
+    /// C clients connect, run the HELLO handshake and quit, in a loop: connections per second
+    /// (with --tls: full TLS handshakes, on any server).
     Handshake(HandshakeArgs),
     /// R rooms × C clients, S senders per room: deliveries per second and end-to-end latency.
     Broadcast(BroadcastArgs),

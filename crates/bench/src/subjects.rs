@@ -156,6 +156,8 @@ pub fn specs(scenario: &Scenario) -> anyhow::Result<Vec<Spec>> {
     let fits: &[Peer] = match scenario {
         Scenario::Broadcast(_) | Scenario::Idle(_) => &[Peer::TokioTungstenite],
         Scenario::Echo(_) => &Peer::ALL,
+        // TLS handshakes are everybody's; the HELLO handshake is only ours.
+        Scenario::Handshake(_) if run.tls => &[Peer::TokioTungstenite],
         _ => &[],
     };
     let mode = match scenario {

@@ -305,8 +305,8 @@ fn a_tls_handshake_on_a_plaintext_port_is_closed() {
     assert!(got.is_empty(), "nothing in plaintext: {got:?}");
 }
 
-/// Python's `ssl` with the `websockets` package, over wss with the JSON subprotocol, chats
-/// with a plaintext line client.
+/// Python's `ssl` with the `websockets` package, over wss — with the JSON subprotocol, then in
+/// lines — chats with a plaintext line client.
 fn python_websockets_chats_over_wss(model: Model) {
     let Some(python) = tls::python_peer() else {
         return;
@@ -315,21 +315,25 @@ fn python_websockets_chats_over_wss(model: Model) {
     let (server, _dir) = tls_server(model, &pki, Plaintext::Loopback);
     let addr = server.addr();
     let mut bob = LineClient::named(addr, "bob");
-    let mut command = std::process::Command::new(python);
-    command
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/peers/py_wss_chat.py"
-        ))
-        .arg(format!("wss://localhost:{}/ws", addr.port()))
-        .arg(pki.ca_file())
-        .arg("py");
-    let mut py = tls::Peer::spawn(command);
-    bob.expect_event("#lobby <py> hello from python");
-    bob.send("ready");
-    py.expect("OK", |l| l == "OK");
-    assert!(py.wait().success(), "{:?}", py.seen);
-    bob.expect_event("<- py left #lobby (quit)");
+    for (nick, mode) in [("py", "json"), ("pyline", "line")] {
+        let mut command = std::process::Command::new(&python);
+        command
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/peers/py_wss_chat.py"
+            ))
+            .arg(format!("wss://localhost:{}/ws", addr.port()))
+            .arg(pki.ca_file())
+            .args([nick, mode]);
+        let mut py = tls::Peer::spawn(command);
+        bob.expect_event(&format!("#lobby <{nick}> hello from python"));
+        bob.send("ready");
+        py.expect("OK", |l| l == "OK");
+        assert!(py.wait().success(), "{mode}: {:?}", py.seen);
+        bob.expect("the Python client's goodbye", |l| {
+            l.contains(&format!("<- {nick} left #lobby"))
+        });
+    }
 }
 
 /// `openssl s_client`, the TLS line client people have, verifying our certificate against the
@@ -424,4 +428,74 @@ fn an_rsa_pair_made_by_openssl_is_served() {
             .with_no_client_auth();
     let health = tls::https_get(server.addr(), &std::sync::Arc::new(config), "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+}
+
+/// A record header announcing a 512-byte ClientHello, and the first 64 bytes of it.
+fn half_a_hello() -> Vec<u8> {
+    let mut bytes = vec![
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    bytes.resize(64, 0x2a);
+    bytes
+}
+
+/// 1,000 clients that start a TLS handshake and stall are each closed at
+/// `--handshake-timeout`, while a TLS client and a plaintext client chat on, losing nothing.
+fn a_thousand_stalled_handshakes_are_closed_in_time(model: Model) {
+    let pki = Pki::new();
+    let (server, _dir) = serve(|config| {
+        config.model = model;
+        config.handshake_timeout = Duration::from_secs(2);
+        pki.serve_tls(config, Plaintext::Loopback);
+    });
+    let addr = server.addr();
+    let mut alice = tls::line(addr, &pki.client()).renamed("alice");
+    let mut bob = LineClient::named(addr, "bob");
+    let hello = half_a_hello();
+    let mut stalled: Vec<TcpStream> = (0..1000)
+        .map(|_| {
+            let mut tcp = TcpStream::connect(addr).expect("connect");
+            tcp.write_all(&hello).expect("half a hello");
+            tcp
+        })
+        .collect();
+    let opened = Instant::now();
+    // Inside the flood limits (bursts of 20, the nick included).
+    for i in 0..10 {
+        alice.send(&format!("still here {i}"));
+        bob.send(&format!("me too {i}"));
+    }
+    for i in 0..10 {
+        bob.expect_event(&format!("#lobby <alice> still here {i}"));
+        alice.expect_event(&format!("#lobby <bob> me too {i}"));
+    }
+    // Every stalled client is closed: after its 2 s, well before 2 s + 5 s of slack.
+    for tcp in &mut stalled {
+        let left = (opened + Duration::from_secs(7)).saturating_duration_since(Instant::now());
+        tcp.set_read_timeout(Some(left.max(Duration::from_millis(10))))
+            .expect("timeout");
+        let mut buf = [0u8; 64];
+        match tcp.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("a stalled handshake was not closed in time: {other:?}"),
+        }
+    }
+    assert!(
+        opened.elapsed() >= Duration::from_millis(1500),
+        "closed too early"
+    );
+    eventually("1,000 timeouts counted", TIMEOUT, || {
+        tls_metric(&server, "timeout") == 1000
+    });
+    alice.sync();
+    bob.sync();
+}
+
+mod stalled {
+    use super::*;
+    // Not `pool`: its workers would each hold a stalled opening for its deadline in turn
+    // (that model's nature: a connection holds a worker for its life); not `sequential`.
+    scenarios!(async_model: a_thousand_stalled_handshakes_are_closed_in_time);
+    scenarios!(threads: a_thousand_stalled_handshakes_are_closed_in_time);
 }

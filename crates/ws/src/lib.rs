@@ -64,6 +64,13 @@
 //! programs are in `examples/`: `echo-server`, `blocking-echo-server`, `client`,
 //! `autobahn-client`.
 //!
+//! ## TLS (`wss://`)
+//! None built in, none needed: run the TLS handshake (rustls, tokio-rustls, native-tls…), then
+//! give the TLS stream to [`blocking::WebSocket::client`] / [`blocking::WebSocket::accept`] or
+//! their tokio counterparts — any `Read + Write` or `AsyncRead + AsyncWrite` will do. The
+//! repository's `examples/wss-echo-server.rs`, `examples/wss-client.rs` (tokio-rustls) and
+//! `examples/blocking-wss.rs` (rustls' `StreamOwned`) show each side.
+//!
 //! ## Limits
 //! | limit | library default | on violation |
 //! | --- | --- | --- |

@@ -168,10 +168,14 @@ impl Opening {
             self.phase = Phase::Detect;
             self.deadline = now + shared.config.detect_timeout;
         }
-        let step = if plain.is_empty() {
-            self.wait()
-        } else {
+        let step = if !plain.is_empty() {
             self.advance(shared, &plain, now)
+        } else if tls.peer_closed() {
+            // A close_notify before any request: as a plaintext client hanging up, but
+            // answered in kind.
+            return Step::Answer(tls.seal(&[], true));
+        } else {
+            self.wait()
         };
         self.seal(step)
     }

@@ -106,6 +106,11 @@ impl Handshake {
         Ok(())
     }
 
+    /// Whether the client said `close_notify`: nothing more will come.
+    pub fn peer_closed(&self) -> bool {
+        self.session.peer_closed()
+    }
+
     /// Whether the handshake is still under way (no plaintext can flow yet).
     pub fn is_handshaking(&self) -> bool {
         self.session.is_handshaking()
@@ -173,5 +178,40 @@ mod tests {
             .expect("not an error yet");
         assert!(tls.is_handshaking());
         assert!(tls.take_output().is_empty());
+    }
+
+    /// A TLS record of `len` body bytes (a handshake record, TLS 1.0 on the wire as
+    /// ClientHellos say), filled with `fill`.
+    fn record(body: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x16, 0x03, 0x01];
+        out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn a_handshake_message_over_64_kib_is_refused_before_it_is_held() {
+        let mut tls = handshake();
+        let mut plain = BytesMut::new();
+        // A ClientHello announcing 16 MiB, then record after record of it.
+        let mut first = vec![0x01, 0xff, 0xff, 0xff];
+        first.resize(16 * 1024, 0x41);
+        let mut result = tls.receive(&record(&first), &mut plain);
+        let mut records = 1;
+        while result.is_ok() && records < 10 {
+            assert!(
+                tls.session.partial().len() <= MAX_PENDING,
+                "held {} bytes",
+                tls.session.partial().len()
+            );
+            result = tls.receive(&record(&[0x41; 16 * 1024]), &mut plain);
+            records += 1;
+        }
+        let (failure, detail) = result.expect_err("refused");
+        assert_eq!(failure, Failure::Malformed, "{detail}");
+        assert!(
+            records * 16 * 1024 <= MAX_PENDING + 16 * 1024,
+            "{records} records taken"
+        );
     }
 }
