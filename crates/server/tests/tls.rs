@@ -499,3 +499,56 @@ mod stalled {
     scenarios!(async_model: a_thousand_stalled_handshakes_are_closed_in_time);
     scenarios!(threads: a_thousand_stalled_handshakes_are_closed_in_time);
 }
+
+/// TLS 1.2 and 1.3 are both served; ALPN `http/1.1` is chosen only when the client offers it
+/// (browsers do; `openssl s_client` and most libraries offer nothing, and are served too).
+#[test]
+fn tls_1_2_and_1_3_with_alpn_only_when_asked() {
+    let pki = Pki::new();
+    let (server, _dir) = tls_server(async_model(), &pki, Plaintext::Loopback);
+    let base = pki.client();
+    let with = |versions: &[&'static rustls::SupportedProtocolVersion], alpn: &[&[u8]]| {
+        let mut config = (*base).clone();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        if versions.len() == 1 {
+            let provider = rustchat_server::tls::load::provider();
+            let mut only = rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(versions)
+                .expect("versions")
+                .with_root_certificates({
+                    let mut roots = rustls::RootCertStore::empty();
+                    let pem = std::fs::read(pki.ca_file()).expect("the CA");
+                    for der in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+                        roots.add(der.expect("PEM")).expect("a root");
+                    }
+                    roots
+                })
+                .with_no_client_auth();
+            only.alpn_protocols = config.alpn_protocols.clone();
+            config = only;
+        }
+        tls::connect(server.addr(), &std::sync::Arc::new(config))
+    };
+    let v13 = with(&[&rustls::version::TLS13], &[b"h2", b"http/1.1"]);
+    assert_eq!(
+        v13.conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    assert_eq!(v13.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let v12 = with(&[&rustls::version::TLS12], &[]);
+    assert_eq!(
+        v12.conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+    assert_eq!(v12.conn.alpn_protocol(), None, "no ALPN unless asked");
+    let mut page = LineClient::from_stream(v12);
+    page.send_raw(
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: localhost:{}\r\n\r\n",
+            server.addr().port()
+        )
+        .as_bytes(),
+    );
+    let status = page.next_line().expect("an answer");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+}
