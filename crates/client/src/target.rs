@@ -211,7 +211,7 @@ mod tests {
         let wss = parse("wss://chat.example/ws");
         assert!(wss.is_tls() && !wss.is_lines());
         assert_eq!(wss.addr(), "chat.example:443");
-        assert_eq!(wss.to_string(), "wss://chat.example:443/ws");
+        assert_eq!(wss.to_string(), "wss://chat.example/ws");
         let lines = parse("TLS://[::1]:8080");
         assert!(lines.is_tls() && lines.is_lines());
         assert_eq!(lines.to_string(), "tls://[::1]:8080");

@@ -219,10 +219,11 @@ fn connection_refused_exits_one_naming_the_address() -> Result {
 
 #[test]
 fn bad_urls_and_flags_are_usage_errors() -> Result {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
+        (&["tls://example.org:1/path"], "a tcp address has no path"),
         (
-            &["wss://example.org/ws"],
-            "not supported yet (TLS comes later): use ws:// or tcp://",
+            &["--insecure", "--ca-file", "ca.pem", "wss://example.org/ws"],
+            "cannot be used with",
         ),
         (&["http://example.org/"], "unknown scheme `http`"),
         (&["localhost"], "missing :port"),

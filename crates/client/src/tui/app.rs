@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn bad_connect_urls_and_help_show_notices() {
         let mut app = app();
-        assert_eq!(type_line(&mut app, "/connect wss://x/ws"), None);
+        assert_eq!(type_line(&mut app, "/connect http://x/"), None);
         assert_eq!(type_line(&mut app, "/connect a b"), None);
         assert_eq!(
             type_line(&mut app, "/help"),
@@ -257,7 +257,7 @@ mod tests {
             .iter()
             .map(|e| format!("{:?}", e.kind))
             .collect();
-        assert!(texts[0].contains("TLS comes later"), "{texts:?}");
+        assert!(texts[0].contains("unknown scheme `http`"), "{texts:?}");
         assert!(texts[1].contains("usage: /connect [URL]"), "{texts:?}");
         assert!(texts.iter().any(|t| t.contains("/disconnect")), "{texts:?}");
     }
