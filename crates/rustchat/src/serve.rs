@@ -31,6 +31,14 @@ pub(crate) struct ServeArgs {
     /// Where room history lives: `file` (SQLite under --data-dir) or `memory` (lost on exit).
     #[arg(long, value_enum, default_value_t = History::File)]
     history: History,
+    /// Messages kept per room in the history (a room holds between N and 2N: it is cut back
+    /// when it has grown by N). Default: every message (file), 1,000 a room (memory).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    history_keep: Option<u64>,
+    /// Delete messages older than this from the history: a number and a unit, `30d`, `12h`,
+    /// `90m`, `3600s` (looked for once a minute, a thousand at a time). Default: kept forever.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    history_max_age: Option<Duration>,
     /// Pending connections the kernel may queue (listen backlog).
     #[arg(long, default_value_t = 1024)]
     backlog: i32,
@@ -114,6 +122,27 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
         .ok()
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
         .ok_or_else(|| format!("`{text}`: expected a number of seconds, 0 or more (e.g. 2 or 0.5)"))
+}
+
+/// `--history-max-age`: a positive number and a unit (`d`, `h`, `m`, `s`).
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let expected = "expected a number and a unit, like 30d, 12h, 90m or 3600s";
+    let text = text.trim();
+    let unit = text.chars().last().unwrap_or(' ');
+    let number = &text[..text.len() - unit.len_utf8().min(text.len())];
+    let seconds = match unit {
+        'd' => 86_400.0,
+        'h' => 3_600.0,
+        'm' => 60.0,
+        's' => 1.0,
+        _ => return Err(format!("`{text}`: {expected}")),
+    };
+    number
+        .parse::<f64>()
+        .ok()
+        .filter(|n| *n > 0.0)
+        .and_then(|n| Duration::try_from_secs_f64(n * seconds).ok())
+        .ok_or_else(|| format!("`{text}`: {expected}"))
 }
 
 /// `--rate-limit`: off, or a token bucket.
@@ -202,6 +231,10 @@ impl ServeArgs {
                 History::File => HistoryMode::File,
                 History::Memory => HistoryMode::Memory,
             },
+            history_keep: self
+                .history_keep
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            history_max_age: self.history_max_age,
             max_line: self.max_line,
             max_ws_message: self.max_message,
             outbox_limit: self.outbox_limit,
@@ -239,6 +272,20 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             config.data_dir.join("history.sqlite3").display()
         ),
         HistoryMode::Memory => "history in memory".into(),
+    };
+    let history = match (config.history_keep, config.history_max_age) {
+        (None, None) => history,
+        (keep, age) => format!(
+            "{history}, keeping {}{}",
+            keep.map_or("every message".into(), |n| format!(
+                "{n}–{} messages a room",
+                2 * n
+            )),
+            age.map_or(String::new(), |age| format!(
+                " for at most {} s",
+                age.as_secs()
+            ))
+        ),
     };
     let server =
         rustchat_server::server::start(config.clone()).context("the server could not start")?;
@@ -340,6 +387,18 @@ fn wait_for_signal(server: &RunningServer) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_take_a_unit() {
+        assert_eq!(parse_age("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_age("12h"), Ok(Duration::from_secs(12 * 3_600)));
+        assert_eq!(parse_age("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_age("3600s"), Ok(Duration::from_secs(3600)));
+        for bad in ["30", "d", "-1d", "0h", "soon", "", "3w", "30µ"] {
+            let err = parse_age(bad).expect_err(bad);
+            assert!(err.contains("like 30d, 12h, 90m or 3600s"), "{err}");
+        }
+    }
 
     #[test]
     fn seconds_take_fractions_and_refuse_what_is_not_a_duration() {

@@ -91,6 +91,16 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// File or memory history.
     pub history: HistoryMode,
+    /// Messages kept per room in the history (`--history-keep`): between this and twice this
+    /// (a room is cut back when it has grown by as much). `None`: every message (a file), or
+    /// 1,000 a room (memory).
+    pub history_keep: Option<usize>,
+    /// Messages older than this are deleted from the history (`--history-max-age`), a
+    /// thousand at a time between the committer's batches, looked for once a minute. `None`:
+    /// kept forever.
+    pub history_max_age: Option<Duration>,
+    /// How often expired messages are looked for (60 s).
+    pub history_expire_every: Duration,
     /// Longest line of the line protocol, in bytes (default 4 KiB).
     pub max_line: usize,
     /// Largest WebSocket frame and message, in bytes (default 64 KiB).
@@ -147,6 +157,9 @@ impl Default for ServerConfig {
             connect_rate: Some(ConnectRate::default()),
             data_dir: PathBuf::from("rustchat-data"),
             history: HistoryMode::File,
+            history_keep: None,
+            history_max_age: None,
+            history_expire_every: Duration::from_secs(60),
             max_line: 4096,
             max_ws_message: 64 * 1024,
             max_ws_fragments: 64,

@@ -36,6 +36,11 @@ mod tests;
 pub use error::HistoryError;
 use row::{AppendError, parse_row, sql_int};
 
+/// A count as SQLite takes it.
+fn sql_count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// The schema this code writes and understands (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -66,6 +71,14 @@ const INSERT: &str =
 const LAST_OF_ROOM: &str = "SELECT id, ts, room, nick, text, action FROM messages
      WHERE room = ?1 ORDER BY id DESC LIMIT ?2";
 
+/// Cuts a room back to its last ?2 messages.
+const CUT_ROOM: &str = "DELETE FROM messages WHERE room = ?1 AND id < (SELECT MIN(id) FROM
+    (SELECT id FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT ?2))";
+
+/// Deletes the oldest ?2 messages (by id) that were said before ?1.
+const EXPIRE: &str = "DELETE FROM messages WHERE id IN
+    (SELECT id FROM messages ORDER BY id LIMIT ?2) AND ts < ?1";
+
 /// Every distinct room, one index seek per room (not a scan of all messages).
 const ROOMS: &str = "
     WITH RECURSIVE rooms(room) AS (
@@ -93,8 +106,10 @@ pub struct History {
     conn: Connection,
     /// "history file /path" or "in-memory history": where errors and warnings say they happened.
     place: String,
-    /// Memory mode only: keeps each room bounded.
+    /// Keeps each room bounded (memory mode always; a file with `--history-keep`).
     prune: Option<Prune>,
+    /// An SQLite `:memory:` database (nothing to checkpoint).
+    in_memory: bool,
 }
 
 /// Memory mode's bound: rooms are cut back to `keep` messages once they have grown by `keep`
@@ -104,6 +119,8 @@ pub struct History {
 struct Prune {
     keep: usize,
     grown: HashMap<RoomName, usize>,
+    /// Messages deleted by cuts so far.
+    deleted: u64,
 }
 
 impl History {
@@ -150,6 +167,7 @@ impl History {
         let prune = Prune {
             keep: per_room.max(1),
             grown: HashMap::new(),
+            deleted: 0,
         };
         Self::with_schema(conn, place, Some(prune))
     }
@@ -181,7 +199,13 @@ impl History {
                 return Err(HistoryError::Schema { place, source });
             }
         }
-        Ok(Self { conn, place, prune })
+        let in_memory = prune.is_some();
+        Ok(Self {
+            conn,
+            place,
+            prune,
+            in_memory,
+        })
     }
 
     /// Where this store is, as errors say it ("history file /var/lib/rustchat/history.db").
@@ -275,6 +299,56 @@ impl History {
         Ok(messages)
     }
 
+    /// Keeps at most about `per_room` messages per room from now on: a room is cut back to
+    /// `per_room` whenever it has grown by `per_room` (so it holds between `per_room` and
+    /// twice that, and a cut costs one `DELETE` per `per_room` messages). Rooms already over
+    /// are cut now. Returns the messages deleted now.
+    pub fn keep_per_room(&mut self, per_room: usize) -> Result<u64, HistoryError> {
+        let keep = per_room.max(1);
+        let mut deleted = 0;
+        for room in self.rooms()? {
+            deleted += self
+                .conn
+                .prepare_cached(CUT_ROOM)
+                .and_then(|mut cut| cut.execute(params![room, sql_count(keep)]))
+                .map_err(|source| self.write_err(source))? as u64;
+        }
+        self.prune = Some(Prune {
+            keep,
+            grown: HashMap::new(),
+            deleted,
+        });
+        Ok(deleted)
+    }
+
+    /// Deletes up to `chunk` of the oldest messages if they were said before `cutoff_ms`
+    /// (unix milliseconds), in one short transaction; returns how many. Call again while it
+    /// returns `chunk`. Ids follow time, so the oldest messages are the first ids: when the
+    /// oldest message is younger than the cutoff this costs one index seek.
+    pub fn expire_before(&mut self, cutoff_ms: u64, chunk: usize) -> Result<u64, HistoryError> {
+        let cutoff = i64::try_from(cutoff_ms).unwrap_or(i64::MAX);
+        self.conn
+            .prepare_cached(EXPIRE)
+            .and_then(|mut expire| expire.execute(params![cutoff, sql_count(chunk)]))
+            .map(|n| n as u64)
+            .map_err(|source| self.write_err(source))
+    }
+
+    /// Messages deleted so far by the bound per room (see [`History::keep_per_room`]).
+    pub fn cut_so_far(&self) -> u64 {
+        self.prune.as_ref().map_or(0, |prune| prune.deleted)
+    }
+
+    /// Messages stored now (for tests and tools; a full count).
+    pub fn count(&self) -> Result<u64, HistoryError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(|source| self.read_err(source))
+    }
+
     /// Checkpoints the WAL into the main file and closes the database.
     pub fn close(self) -> Result<(), HistoryError> {
         let place = self.place;
@@ -282,7 +356,7 @@ impl History {
             place: place.clone(),
             source,
         };
-        if self.prune.is_none() {
+        if !self.in_memory {
             self.conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
                 .map_err(close_err)?;
@@ -323,6 +397,14 @@ impl History {
         tracing::warn!(place = %self.place, ?id, "skipping a history row: {why}");
     }
 
+    fn write_err(&self, source: rusqlite::Error) -> HistoryError {
+        HistoryError::Append {
+            place: self.place.clone(),
+            count: 0,
+            source,
+        }
+    }
+
     fn read_err(&self, source: rusqlite::Error) -> HistoryError {
         HistoryError::Read {
             place: self.place.clone(),
@@ -358,12 +440,10 @@ impl Prune {
             return Ok(());
         }
         *grown = 0;
-        let keep = i64::try_from(self.keep).unwrap_or(i64::MAX);
-        conn.prepare_cached(
-            "DELETE FROM messages WHERE room = ?1 AND id < (SELECT MIN(id) FROM
-                (SELECT id FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT ?2))",
-        )?
-        .execute(params![room.as_str(), keep])?;
+        let deleted = conn
+            .prepare_cached(CUT_ROOM)?
+            .execute(params![room.as_str(), sql_count(self.keep)])?;
+        self.deleted += deleted as u64;
         Ok(())
     }
 }

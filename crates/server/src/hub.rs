@@ -166,7 +166,7 @@ impl Hub {
             Command::Msg { to, text } => self.private(conn, &to, text, now),
             Command::Who(room) => self.who(conn, room),
             Command::List => self.list(conn),
-            Command::History { room, limit } => self.history(conn, room, limit),
+            Command::History { room, limit } => self.history(conn, room, limit, now),
             Command::Help => Outcome::reply(conn, ServerEvent::info(HELP)),
             Command::Quit(reason) => self.quit(conn, reason, now),
         }

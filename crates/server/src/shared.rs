@@ -9,7 +9,7 @@ use crate::admission::{Admission, Refusal, RefusalLog};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{HistoryMode, ServerConfig};
 use crate::delivery::{ConnId, Outcome, Wire};
-use crate::fanout::committer::{CommitConfig, Committer, CommitterJoin};
+use crate::fanout::committer::{CommitConfig, Committer, CommitterJoin, Expiry};
 use crate::fanout::outbox::{Outbox, SlowPolicy};
 use crate::fanout::registry::{Registry, RegistryFanout};
 use crate::history::{History, HistoryError};
@@ -68,16 +68,36 @@ impl Shared {
         clock: Arc<dyn Clock>,
         tls: Option<Tls>,
     ) -> Result<(Arc<Self>, CommitterJoin), HistoryError> {
-        let history = match config.history {
-            HistoryMode::File => History::open(&config.data_dir.join("history.sqlite3"))?,
-            HistoryMode::Memory => History::memory(),
+        let mut history = match (&config.history, config.history_keep) {
+            (HistoryMode::File, _) => History::open(&config.data_dir.join("history.sqlite3"))?,
+            (HistoryMode::Memory, None) => History::memory(),
+            (HistoryMode::Memory, Some(keep)) => History::memory_keeping(keep)?,
         };
-        let mut hub = Hub::new(config.hub.clone());
+        if let (HistoryMode::File, Some(keep)) = (&config.history, config.history_keep) {
+            let cut = history.keep_per_room(keep)?;
+            if cut > 0 {
+                tracing::info!("history: {cut} messages over --history-keep {keep} a room deleted");
+            }
+        }
+        let mut hub_config = config.hub.clone();
+        hub_config.max_age_ms = config
+            .history_max_age
+            .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+        let mut hub = Hub::new(hub_config);
         hub.restore(history.recent(config.hub.history_cap)?, history.next_id()?);
         let registry = Registry::new();
         let metrics = Arc::new(Metrics::default());
         let fanout = RegistryFanout::new(registry.clone(), metrics.clone(), clock.clone());
-        let (committer, join) = Committer::start(history, fanout, CommitConfig::default())?;
+        let expiry = config.history_max_age.map(|max_age| Expiry {
+            max_age,
+            every: config.history_expire_every,
+            clock: clock.clone(),
+        });
+        let commit = CommitConfig {
+            expiry,
+            ..CommitConfig::default()
+        };
+        let (committer, join) = Committer::start(history, fanout, commit)?;
         let admission = Admission::new(config.max_connections_per_ip, config.connect_rate);
         let shared = Self {
             admission,
@@ -230,11 +250,36 @@ impl Shared {
                 "History appends that failed.",
                 commit.errors(),
             ),
+            (
+                "rustchat_history_expired_total",
+                "Messages deleted from the history for their age (--history-max-age).",
+                commit.expired(),
+            ),
+            (
+                "rustchat_history_cut_total",
+                "Messages deleted from the history by the bound per room (--history-keep).",
+                commit.cut(),
+            ),
+            (
+                "rustchat_history_db_bytes",
+                "Size of the history database on disk, its write-ahead log included (0 in memory).",
+                self.history_bytes(),
+            ),
         ]);
         if let Some(tls) = &self.tls {
             tls.render_metrics(&mut text);
         }
         text
+    }
+
+    /// The history database's size on disk (file and write-ahead log), 0 in memory.
+    fn history_bytes(&self) -> u64 {
+        if self.config.history != HistoryMode::File {
+            return 0;
+        }
+        let file = self.config.data_dir.join("history.sqlite3");
+        let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+        size(&file) + size(&file.with_extension("sqlite3-wal"))
     }
 
     /// Stops the committer after everything submitted is committed and delivered.

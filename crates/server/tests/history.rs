@@ -215,8 +215,67 @@ fn a_second_server_on_the_same_data_directory_is_refused(model: Model) {
 
 use common::{async_model, pool, sequential, threads};
 
-scenarios!(async_model: a_second_server_on_the_same_data_directory_is_refused, a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
-scenarios!(threads: a_second_server_on_the_same_data_directory_is_refused, a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
+/// `--history-keep 5`: the database keeps each room's last 5 to 10 messages; after a restart a
+/// joiner sees exactly the last 5 (rooms over the bound are cut when the server starts), and
+/// `/metrics` counts what was cut and the database's size.
+fn history_keep_bounds_each_room_across_a_restart(model: Model) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = start_on(dir.path(), model, |c| c.history_keep = Some(5));
+    let mut alice = LineClient::named(server.addr(), "alice");
+    for i in 0..12 {
+        alice.send(&format!("kept? {i}"));
+    }
+    alice.expect_event("#lobby <alice> kept? 11");
+    let text = server.metrics_text();
+    assert_eq!(
+        metric(&text, "rustchat_history_cut_total"),
+        5,
+        "one cut, at the 10th"
+    );
+    assert!(metric(&text, "rustchat_history_db_bytes") > 0);
+    drop(alice);
+    server.shutdown().expect("a clean shutdown");
+
+    let server = start_on(dir.path(), model, |c| c.history_keep = Some(5));
+    let mut bob = LineClient::named(server.addr(), "bob");
+    bob.send("/history 50");
+    bob.next_is("*** history of #lobby (5 messages)");
+    for i in 7..12 {
+        bob.expect_event(&format!("#lobby <alice> kept? {i}"));
+    }
+    bob.next_is("*** end of history of #lobby");
+}
+
+/// `--history-max-age`: a message older than the age is no longer replayed nor shown by
+/// `/history`, and the committer deletes it from the database (counted in `/metrics`).
+fn history_max_age_hides_then_deletes_old_messages(model: Model) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = start_on(dir.path(), model, |c| {
+        c.history_max_age = Some(std::time::Duration::from_millis(800));
+        c.history_expire_every = std::time::Duration::from_millis(100);
+    });
+    let mut alice = LineClient::named(server.addr(), "alice");
+    alice.send("soon forgotten");
+    alice.expect_event("#lobby <alice> soon forgotten");
+    alice.send("/history");
+    alice.next_is("*** history of #lobby (1 message)");
+    alice.expect_event("#lobby <alice> soon forgotten");
+    alice.next_is("*** end of history of #lobby");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    alice.send("/history");
+    alice.next_is("*** no history in #lobby");
+    common::eventually("the old message deleted", common::TIMEOUT, || {
+        metric(&server.metrics_text(), "rustchat_history_expired_total") == 1
+    });
+    alice.send("fresh");
+    alice.expect_event("#lobby <alice> fresh");
+    alice.send("/history");
+    alice.next_is("*** history of #lobby (1 message)");
+    alice.expect_event("#lobby <alice> fresh");
+}
+
+scenarios!(async_model: history_keep_bounds_each_room_across_a_restart, history_max_age_hides_then_deletes_old_messages, a_second_server_on_the_same_data_directory_is_refused, a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
+scenarios!(threads: history_keep_bounds_each_room_across_a_restart, history_max_age_hides_then_deletes_old_messages, a_second_server_on_the_same_data_directory_is_refused, a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
 scenarios!(pool: a_second_server_on_the_same_data_directory_is_refused, a_joiner_is_replayed_the_recent_history_and_history_n_works, history_survives_a_restart_on_the_same_data_directory, memory_history_does_not_survive_a_restart);
 // The others take two clients at once, and `sequential` serves one at a time.
-scenarios!(sequential: a_second_server_on_the_same_data_directory_is_refused, memory_history_does_not_survive_a_restart);
+scenarios!(sequential: history_keep_bounds_each_room_across_a_restart, history_max_age_hides_then_deletes_old_messages, a_second_server_on_the_same_data_directory_is_refused, memory_history_does_not_survive_a_restart);

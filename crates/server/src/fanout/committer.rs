@@ -69,15 +69,37 @@ pub struct CommitConfig {
     /// Most outcomes taken per wake-up (and so records per transaction). Bigger batches amortise
     /// the commit better; smaller ones deliver the first outcome of a burst sooner.
     pub max_batch: usize,
+    /// Deleting messages past an age (`--history-max-age`), if asked.
+    pub expiry: Option<Expiry>,
 }
 
 impl Default for CommitConfig {
     /// `max_batch` 1024: at tens of thousands of messages per second this is tens of commits per
     /// second, and one batch is committed in a few milliseconds.
     fn default() -> Self {
-        Self { max_batch: 1024 }
+        Self {
+            max_batch: 1024,
+            expiry: None,
+        }
     }
 }
+
+/// Messages older than `max_age` (by their timestamp, against `clock`'s wall time) are deleted
+/// by the committer thread, between batches: at most [`EXPIRE_CHUNK`] per transaction, so a
+/// large backlog of old messages is deleted a little at a time and never holds up delivery for
+/// long.
+#[derive(Debug, Clone)]
+pub struct Expiry {
+    /// How old a message may get.
+    pub max_age: std::time::Duration,
+    /// How often to look (once a minute; tests look more often).
+    pub every: std::time::Duration,
+    /// Wall time.
+    pub clock: Arc<dyn crate::clock::Clock>,
+}
+
+/// Most messages one expiry transaction deletes.
+pub const EXPIRE_CHUNK: usize = 1000;
 
 impl CommitConfig {
     /// Sets [`CommitConfig::max_batch`] (at least 1).
@@ -97,6 +119,8 @@ pub struct CommitStats {
     largest_batch: AtomicU64,
     errors: AtomicU64,
     lost: AtomicU64,
+    expired: AtomicU64,
+    cut: AtomicU64,
 }
 
 /// The counters at one moment.
@@ -161,6 +185,16 @@ impl CommitStats {
         self.lost.load(Ordering::Relaxed)
     }
 
+    /// Messages deleted for their age (`--history-max-age`).
+    pub fn expired(&self) -> u64 {
+        self.expired.load(Ordering::Relaxed)
+    }
+
+    /// Messages deleted by the bound per room (`--history-keep`, and memory mode's).
+    pub fn cut(&self) -> u64 {
+        self.cut.load(Ordering::Relaxed)
+    }
+
     /// Outcomes submitted but not yet delivered: the backlog when the disk is slower than the
     /// chat (a gauge for `/metrics`).
     pub fn queued(&self) -> u64 {
@@ -216,12 +250,15 @@ impl Committer {
     ) -> Result<(Committer, CommitterJoin), HistoryError> {
         let (queue, inbox) = mpsc::channel();
         let stats = Arc::new(CommitStats::default());
+        let next_expiry = config.expiry.as_ref().map(|_| std::time::Instant::now());
         let writer = Writer {
             history,
             fanout,
             inbox,
             max_batch: config.max_batch.max(1),
             stats: Arc::clone(&stats),
+            expiry: config.expiry,
+            next_expiry,
         };
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.to_owned())
@@ -291,13 +328,37 @@ struct Writer<F> {
     inbox: Receiver<Outcome>,
     max_batch: usize,
     stats: Arc<CommitStats>,
+    expiry: Option<Expiry>,
+    /// When to look for expired messages next.
+    next_expiry: Option<std::time::Instant>,
 }
 
 impl<F: Fanout> Writer<F> {
-    /// Batches until the queue is closed and empty, then closes the history.
+    /// Batches until the queue is closed and empty, then closes the history. Expiry, if on,
+    /// runs between batches and while the queue is quiet.
     fn run(mut self) -> Result<(), HistoryError> {
         let mut batch = Vec::with_capacity(self.max_batch);
-        while let Ok(first) = self.inbox.recv() {
+        loop {
+            if self
+                .next_expiry
+                .is_some_and(|at| at <= std::time::Instant::now())
+            {
+                self.expire();
+            }
+            let first = match self.next_expiry {
+                None => match self.inbox.recv() {
+                    Ok(first) => first,
+                    Err(_) => break,
+                },
+                Some(at) => {
+                    let wait = at.saturating_duration_since(std::time::Instant::now());
+                    match self.inbox.recv_timeout(wait) {
+                        Ok(first) => first,
+                        Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            };
             batch.push(first);
             self.take_queued(&mut batch);
             self.commit(&batch);
@@ -320,6 +381,32 @@ impl<F: Fanout> Writer<F> {
         }
     }
 
+    /// Deletes one chunk of expired messages; looks again soon if the chunk was full (a
+    /// backlog), else after `every`.
+    fn expire(&mut self) {
+        let Some(expiry) = &self.expiry else {
+            return;
+        };
+        let max_age = u64::try_from(expiry.max_age.as_millis()).unwrap_or(u64::MAX);
+        let cutoff = expiry.clock.wall_ms().saturating_sub(max_age);
+        let every = expiry.every;
+        let deleted = match self.history.expire_before(cutoff, EXPIRE_CHUNK) {
+            Ok(deleted) => deleted,
+            Err(err) => {
+                tracing::error!(error = %error_chain(&err), "deleting expired history failed");
+                0
+            }
+        };
+        self.stats.expired.fetch_add(deleted, Ordering::Relaxed);
+        let backlog = deleted == EXPIRE_CHUNK as u64;
+        let pause = if backlog {
+            std::time::Duration::from_millis(10)
+        } else {
+            every
+        };
+        self.next_expiry = Some(std::time::Instant::now() + pause);
+    }
+
     /// Appends the batch's records in one transaction; a failure is logged and counted.
     fn commit(&mut self, batch: &[Outcome]) {
         let records = batch.iter().filter_map(|outcome| outcome.record.as_ref());
@@ -327,7 +414,11 @@ impl<F: Fanout> Writer<F> {
         if count == 0 {
             return;
         }
-        match self.history.append_all(records) {
+        let appended = self.history.append_all(records);
+        self.stats
+            .cut
+            .store(self.history.cut_so_far(), Ordering::Relaxed);
+        match appended {
             Ok(()) => {
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats.appended.fetch_add(count, Ordering::Relaxed);

@@ -243,3 +243,74 @@ fn memory_mode_keeps_each_room_bounded() -> TestResult {
     assert_eq!(history.next_id()?, 22);
     Ok(())
 }
+
+#[test]
+fn a_file_keeps_between_n_and_2n_a_room_and_rooms_already_over_are_cut_at_open() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("history.db");
+    let mut history = History::open(&path)?;
+    let many: Vec<_> = (1..=30).map(|id| message(id, "#a")).collect();
+    history.append_batch(&many)?;
+    history.append_batch(&[message(31, "#b")])?;
+    history.close()?;
+
+    let mut history = History::open(&path)?;
+    assert_eq!(
+        history.keep_per_room(10)?,
+        20,
+        "#a cut to its last 10 at once"
+    );
+    assert_eq!(
+        ids(&history.last(&fixtures::room("#a"), 100)?),
+        (21..=30).collect::<Vec<_>>()
+    );
+    // Growing: no cut until the room has grown by 10 more, then back to 10.
+    let more: Vec<_> = (32..=41).map(|id| message(id, "#a")).collect();
+    history.append_batch(&more[..9])?;
+    assert_eq!(
+        history.last(&fixtures::room("#a"), 100)?.len(),
+        19,
+        "between N and 2N"
+    );
+    history.append_batch(&more[9..])?;
+    let kept = ids(&history.last(&fixtures::room("#a"), 100)?);
+    assert_eq!(kept, (32..=41).collect::<Vec<_>>());
+    assert_eq!(
+        history.last(&fixtures::room("#b"), 100)?.len(),
+        1,
+        "other rooms untouched"
+    );
+    assert_eq!(history.cut_so_far(), 30);
+    history.close()?;
+    Ok(())
+}
+
+#[test]
+fn expiry_deletes_the_oldest_in_chunks_and_nothing_younger() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut history = History::open(&dir.path().join("history.db"))?;
+    // ts = 1_700_000_000_000 + id: ids 1..=25 are older than the cutoff, 26..=40 younger.
+    let all: Vec<_> = (1..=40)
+        .map(|id| message(id, if id % 2 == 0 { "#a" } else { "#b" }))
+        .collect();
+    history.append_batch(&all)?;
+    let cutoff = 1_700_000_000_000 + 26;
+    assert_eq!(history.expire_before(cutoff, 10)?, 10, "a full chunk");
+    assert_eq!(history.expire_before(cutoff, 10)?, 10);
+    assert_eq!(
+        history.expire_before(cutoff, 10)?,
+        5,
+        "the rest: a short chunk"
+    );
+    assert_eq!(
+        history.expire_before(cutoff, 10)?,
+        0,
+        "nothing older is left"
+    );
+    assert_eq!(history.count()?, 15);
+    let left = history.recent(100)?;
+    assert_eq!(ids(&left), (26..=40).collect::<Vec<_>>());
+    assert_eq!(history.next_id()?, 41, "ids go on after the deleted ones");
+    history.close()?;
+    Ok(())
+}

@@ -33,6 +33,10 @@ pub struct HubConfig {
     /// connecting to a crowded `#lobby`) costs neither the server a sort nor the client a
     /// huge line. 0 never sends it. Default: 100.
     pub members_on_join: usize,
+    /// Messages older than this many milliseconds are not replayed nor shown by `/history`
+    /// (the server's `--history-max-age`, which also deletes them from the database).
+    /// Default: none.
+    pub max_age_ms: Option<u64>,
 }
 
 impl Default for HubConfig {
@@ -44,6 +48,7 @@ impl Default for HubConfig {
             max_rooms: 10_000,
             max_rooms_per_conn: 32,
             members_on_join: 100,
+            max_age_ms: None,
         }
     }
 }

@@ -176,7 +176,11 @@ impl Hub {
         });
         outcome.push_all(joined_room.members().iter().copied(), &joined);
         let replay = self.config.replay_on_join.min(self.config.history_cap);
-        let messages = joined_room.recent(replay);
+        let since = self
+            .config
+            .max_age_ms
+            .map_or(0, |age| now.saturating_sub(age));
+        let messages = joined_room.recent(replay, since);
         let members = joined_room.members().len();
         if !messages.is_empty() {
             let history = ServerEvent::History {

@@ -40,6 +40,7 @@ impl Hub {
         conn: ConnId,
         room: Option<RoomName>,
         limit: Option<u32>,
+        now: u64,
     ) -> Outcome {
         let Some(room) = self.target_room(conn, room) else {
             return no_room(conn, "/history #lobby");
@@ -51,7 +52,11 @@ impl Hub {
             return refuse(conn, ErrorKind::NoSuchRoom, message);
         };
         let wanted = limit.map_or(self.config.replay_on_join, |limit| limit as usize);
-        let messages = found.recent(wanted.min(self.config.history_cap));
+        let since = self
+            .config
+            .max_age_ms
+            .map_or(0, |age| now.saturating_sub(age));
+        let messages = found.recent(wanted.min(self.config.history_cap), since);
         Outcome::reply(conn, ServerEvent::History { room, messages })
     }
 

@@ -82,10 +82,15 @@ impl Room {
         self.history.back().map(|message| message.id)
     }
 
-    /// The last `n` messages (fewer if the room has fewer), oldest first.
-    pub(super) fn recent(&self, n: usize) -> Vec<ChatMessage> {
+    /// The last `n` messages said at or after `since` (unix ms; fewer if the room has fewer),
+    /// oldest first.
+    pub(super) fn recent(&self, n: usize, since: u64) -> Vec<ChatMessage> {
         let skip = self.history.len().saturating_sub(n);
-        self.history.range(skip..).cloned().collect()
+        self.history
+            .range(skip..)
+            .filter(|message| message.ts >= since)
+            .cloned()
+            .collect()
     }
 
     /// Checks that `members` and `index` agree (tests only).

@@ -289,3 +289,49 @@ fn close_through_a_shared_reference_flushes_then_refuses() -> TestResult {
     assert_eq!(committer.stats().queued(), 0);
     Ok(())
 }
+
+/// `--history-max-age`: while the queue is quiet the committer deletes what got too old, a
+/// chunk at a time, and counts it; chat delivered meanwhile is not held up.
+#[test]
+fn expiry_runs_while_the_queue_is_quiet_and_counts() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("history.db");
+    let mut history = History::open(&path)?;
+    // 2,500 messages "said" at 1_700_000_000_000 + n ms.
+    let old: Vec<_> = (1..=2_500)
+        .filter_map(|n| outcome(n, true).record)
+        .collect();
+    history.append_batch(&old)?;
+    // The clock says now (2023's timestamps are years old): all of them are past an hour.
+    let clock = crate::clock::ManualClock::new();
+    let config = CommitConfig {
+        expiry: Some(Expiry {
+            max_age: Duration::from_secs(3_600),
+            every: Duration::from_millis(20),
+            clock,
+        }),
+        ..CommitConfig::default()
+    };
+    let (fanout, delivered) = recorder();
+    let (committer, join) = Committer::start(history, fanout, config)?;
+    let stats = committer.stats();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.expired() < 2_500 {
+        assert!(
+            Instant::now() < deadline,
+            "expired {} of 2500",
+            stats.expired()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A message now (its ts is the fixture's, also old: it goes as soon as it is looked at,
+    // after being delivered like any other).
+    committer.submit(outcome(9_999, false))?;
+    assert_eq!(delivered.recv_timeout(Duration::from_secs(5))?, 9_999);
+    committer.close();
+    join.join()?;
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let left: i64 = conn.query_row("SELECT COUNT(*) FROM messages", [], |row| row.get(0))?;
+    assert_eq!(left, 0);
+    Ok(())
+}
