@@ -85,6 +85,12 @@ pub fn run(args: &BenchArgs, exe: &Path) -> anyhow::Result<()> {
             println!("chart: {}", path.display());
         }
     }
+    if let Some((name, errors, first)) = report.with_errors().first() {
+        bail!(
+            "{name} had {errors} errors per run (first: {first}): the figures count only what \
+             got through, so they measure the refusals as much as the server"
+        );
+    }
     if !report.all_ran() {
         bail!("not every server was measured (see FAILED above): the figures are incomplete");
     }

@@ -184,6 +184,24 @@ impl Report {
         }
     }
 
+    /// Servers whose runs had errors (refused messages, lost connections), with the median
+    /// count and the first error: their figures count only what got through.
+    pub fn with_errors(&self) -> Vec<(&str, u64, &str)> {
+        self.subjects
+            .iter()
+            .filter_map(|s| {
+                let m = s.median.as_ref()?;
+                (m.errors > 0).then(|| {
+                    (
+                        s.name.as_str(),
+                        m.errors,
+                        m.first_error.as_deref().unwrap_or("?"),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Whether every server was measured in every run, with a non-zero figure.
     pub fn all_ran(&self) -> bool {
         self.subjects

@@ -59,6 +59,9 @@ pub fn render(report: &Report) -> String {
             limited |= LIMIT_SIGNS.iter().any(|sign| f.contains(sign));
         }
     }
+    for (_, _, first) in report.with_errors() {
+        limited |= LIMIT_SIGNS.iter().any(|sign| first.contains(sign));
+    }
     if limited {
         out.push_str(LIMIT_HINT);
     }
@@ -257,7 +260,7 @@ pub fn params_text(params: &serde_json::Value) -> String {
 }
 
 /// What a rustchat server says when its limits, not its speed, stopped the load.
-const LIMIT_SIGNS: [&str; 4] = [
+pub const LIMIT_SIGNS: [&str; 4] = [
     "from your address",
     "flood control",
     "flooding",

@@ -143,3 +143,41 @@ fn idle_connections_in_rooms() {
     assert_eq!(sample.connections, 50);
     assert!(sample.rss_per_connection_bytes.is_some());
 }
+
+/// A target with flood control on: the sender's messages past the limit are refused, and the
+/// run says so (errors, the refusal's text) instead of reporting a quietly smaller figure.
+#[test]
+fn a_flood_limited_target_is_reported_not_measured_quietly() {
+    let config = ServerConfig {
+        listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        history: HistoryMode::Memory,
+        max_connections_per_ip: 0,
+        connect_rate: None,
+        ..ServerConfig::default()
+    };
+    let server = start(config).expect("the chat server starts");
+    let mut live = Live::in_process("async", server.addr(), true, false);
+    let argv = [
+        "bench",
+        "broadcast",
+        "-c",
+        "3",
+        "--rate",
+        "max",
+        "--window",
+        "64",
+    ];
+    let args = BenchArgs::try_parse_from(argv.into_iter().chain(QUICK)).expect("parses");
+    let sample = run_against(&generator(), &args.scenario, &mut live, 0).expect("a run");
+    assert!(sample.errors > 0, "{sample:?}");
+    let first = sample.first_error.clone().unwrap_or_default();
+    assert!(first.contains("flood control"), "{first}");
+    let report = rustchat_bench::report::Report::new(
+        "broadcast",
+        serde_json::json!({}),
+        vec![("async".to_owned(), vec![Ok(sample)])],
+    );
+    let table = rustchat_bench::table::render(&report);
+    assert!(table.contains("--rate-limit off"), "{table}");
+    assert_eq!(report.with_errors().len(), 1);
+}

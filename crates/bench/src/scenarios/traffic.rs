@@ -56,6 +56,10 @@ pub async fn client_loop(
                             if let Some(stamp) = find_stamp(payload, run) {
                                 tally.op(now.saturating_sub(stamp.sent_ns));
                                 confirmed += u64::from(Some(stamp.sender) == my_id);
+                            } else if let Some(refused) = refusal(payload) {
+                                // A message the server dropped (flood control, a limit):
+                                // what it measures is then the limit, and the report says so.
+                                tally.error(format!("the server refused a message: {refused}"));
                             }
                         }
                         Item::Ping(payload) => {
@@ -135,5 +139,28 @@ async fn tick(interval: Option<&mut Interval>) {
 async fn open(window_open: bool) {
     if !window_open {
         std::future::pending::<()>().await;
+    }
+}
+
+/// The server's refusal, if `payload` is one: an `ERROR` line, or a JSON `error` event.
+pub fn refusal(payload: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(payload).ok()?.trim_end();
+    let refused =
+        text.starts_with("ERROR ") || (text.starts_with('{') && text.contains(r#""type":"error""#));
+    refused.then(|| text.chars().take(160).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn refusals_are_told_from_chat() {
+        let line = b"ERROR flood control: that command was dropped\n";
+        assert!(refusal(line).is_some_and(|r| r.starts_with("ERROR flood control")));
+        let json = br#"{"type":"error","kind":"flood","message":"slow down"}"#;
+        assert!(refusal(json).is_some());
+        assert!(refusal(b"[12:00:00] #lobby <bob> ERROR in my code").is_none());
+        assert!(refusal(br#"{"type":"message","text":"\"type\":\"error\""}"#).is_none());
     }
 }
