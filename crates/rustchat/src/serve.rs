@@ -68,6 +68,11 @@ pub(crate) struct ServeArgs {
     /// Flood control: `RATE/BURST` commands per second (e.g. `10/20`), or `off`.
     #[arg(long, value_name = "RATE/BURST|off", default_value = "10/20", value_parser = parse_rate_limit)]
     rate_limit: RateLimit,
+    /// Seconds flood control's queue may stay full (the client sending faster than the rate
+    /// the whole time) before the client is disconnected. Lines over the rate wait, 20 at most,
+    /// and are handled at the rate, in order.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    flood_patience: Duration,
     /// Seconds a connection may wait for a `pool` worker before it is told the server is busy.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     pool_wait: Duration,
@@ -239,7 +244,10 @@ impl ServeArgs {
             max_ws_message: self.max_message,
             outbox_limit: self.outbox_limit,
             slow_consumer_grace: self.slow_consumer_grace,
-            flood: self.rate_limit.0,
+            flood: self.rate_limit.0.map(|flood| FloodConfig {
+                patience: self.flood_patience,
+                ..flood
+            }),
             handshake_timeout: Duration::from_secs(self.handshake_timeout),
             ping_interval: Duration::from_secs(self.ping_interval),
             pong_timeout: Duration::from_secs(self.ping_interval),

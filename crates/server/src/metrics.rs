@@ -63,6 +63,7 @@ pub struct Metrics {
     pool_busy: Metric,
     slow_consumers: Metric,
     flood_disconnects: Metric,
+    flood_delayed: Metric,
     protocol_errors: Metric,
     timeouts: Metric,
 }
@@ -126,7 +127,11 @@ impl Default for Metrics {
             ),
             flood_disconnects: Metric::counter(
                 "rustchat_flood_disconnects_total",
-                "Clients disconnected for flooding.",
+                "Clients disconnected for flooding (flood control's queue full for its whole patience).",
+            ),
+            flood_delayed: Metric::counter(
+                "rustchat_flood_delayed_total",
+                "Commands that waited in flood control's queue before they were handled.",
             ),
             protocol_errors: Metric::counter(
                 "rustchat_protocol_errors_total",
@@ -193,6 +198,11 @@ impl Metrics {
         self.deliveries.value.fetch_add(n, Relaxed);
     }
 
+    /// Counts commands that waited for flood control.
+    pub fn add_flood_delayed(&self, n: u64) {
+        self.flood_delayed.value.fetch_add(n, Relaxed);
+    }
+
     /// Counts event bytes written through to idle connections.
     pub fn add_written_through(&self, bytes: u64) {
         self.write_through.value.fetch_add(bytes, Relaxed);
@@ -218,6 +228,7 @@ impl Metrics {
             &self.pool_busy,
             &self.slow_consumers,
             &self.flood_disconnects,
+            &self.flood_delayed,
             &self.protocol_errors,
             &self.timeouts,
         ];

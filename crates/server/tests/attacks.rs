@@ -121,15 +121,23 @@ fn expect_flood_goodbye(mut flooder: LineClient, what: &str) {
     );
     assert!(
         rest.iter().any(|l| l.starts_with("ERROR flood control: ")),
-        "{what}: the warnings were overtaken by the goodbye"
+        "{what}: the notice was overtaken by the goodbye"
     );
 }
 
 /// Issue 17, bug 2: lines that fail to parse, invalid UTF-8, binary frames and bad JSON count
-/// against the flood budget like any other input; each flooder is warned, then let go (after
-/// its warnings), while an honest client chats on.
+/// against the flood budget like any other input; each flooder is told its input waits, then
+/// let go once its queue has stayed full for the patience, while an honest client chats on.
 fn garbage_is_flood_controlled(model: Model) {
-    let (server, _dir) = serve(|c| c.model = roomy(model));
+    let (server, _dir) = serve(|c| {
+        c.model = roomy(model);
+        // The default patience (10 s), shortened: each flooder keeps its queue full from its
+        // first write on.
+        c.flood = Some(rustchat_server::session::flood::FloodConfig {
+            patience: std::time::Duration::from_millis(300),
+            ..Default::default()
+        });
+    });
     let addr = server.addr();
     let mut honest = LineClient::named(addr, "honest");
 

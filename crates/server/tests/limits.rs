@@ -439,51 +439,76 @@ fn a_foreign_browser_origin_is_refused_with_403(model: Model) {
 
 // --- flood control ----------------------------------------------------------------------------
 
-fn a_flooder_is_warned_then_disconnected(model: Model) {
+fn a_paste_waits_its_turn_and_a_flooder_is_disconnected_after_its_patience(model: Model) {
     let flood = FloodConfig {
-        rate: 1.0,
+        rate: 10.0,
         burst: 3.0,
-        strikes: 3,
+        queue: 5,
+        patience: Duration::from_secs(1),
     };
     let (server, _dir) = serve(|c| {
         c.model = model;
         c.flood = Some(flood);
     });
     let (mut watcher, _) = LineClient::join(server.addr());
-    let (mut flooder, nick) = LineClient::join(server.addr());
+    let (mut paster, nick) = LineClient::join(server.addr());
     watcher.expect_event(&format!("-> {nick} joined #lobby"));
-    for i in 0..3 {
-        flooder.send(&format!("burst {i}"));
+    // A paste of 7 lines, over the burst of 3: 3 at once, 4 wait (the queue holds 5) and
+    // follow at 10 a second, in order; nothing dropped, and nobody told (it never filled).
+    let paste: String = (0..7).map(|i| format!("pasted {i}\n")).collect();
+    paster.send_raw(paste.as_bytes());
+    for i in 0..7 {
+        watcher.expect_event(&format!("#lobby <{nick}> pasted {i}"));
     }
-    for i in 0..3 {
-        flooder.expect_event(&format!("#lobby <{nick}> burst {i}"));
-    }
-    flooder.send("one too many");
-    flooder.next_is(
-        "ERROR flood control: that command was dropped — slow down to at most a few commands \
-         per second",
+    paster.expect_event(&format!("#lobby <{nick}> pasted 6"));
+    assert!(
+        paster.seen.iter().all(|l| !l.starts_with("ERROR")),
+        "{:?}",
+        paster.seen
     );
-    for i in 0..50 {
-        flooder.send(&format!("flood {i}"));
-    }
-    let rest = flooder.expect_eof();
+    assert_eq!(
+        metric(&server.metrics_text(), "rustchat_flood_delayed_total"),
+        4
+    );
+
+    // Sending on and on, far over the rate: told once that lines wait, then disconnected
+    // once the queue has stayed full for the patience (1 s).
+    std::thread::sleep(Duration::from_millis(500)); // the bucket refills
+    let flood: String = (0..300).map(|i| format!("flood {i}\n")).collect();
+    let started = std::time::Instant::now();
+    paster.send_raw(flood.as_bytes());
+    let rest = paster.expect_eof();
+    let told: Vec<_> = rest
+        .iter()
+        .filter(|l| l.starts_with("ERROR flood control"))
+        .collect();
+    assert_eq!(told.len(), 1, "{rest:?}");
+    assert!(
+        told[0].contains("faster than 10 commands a second"),
+        "{told:?}"
+    );
     assert_eq!(
         rest.last().map(String::as_str),
         Some("ERROR flooding: too many commands too fast"),
         "{rest:?}"
     );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "patience kept"
+    );
     watcher.expect_event(&format!(
         "<- {nick} left #lobby (flooding: too many commands too fast)"
     ));
-    // Nothing past the burst reached the room.
-    assert!(
-        watcher
-            .seen
-            .iter()
-            .all(|l| !l.contains("one too many") && !l.contains("flood ")),
-        "{:?}",
-        watcher.seen
-    );
+    // What reached the room came in order, at the rate: no more than the burst, the queue and
+    // a second's worth.
+    let heard: Vec<_> = watcher
+        .seen
+        .iter()
+        .filter_map(|l| common::untimed(l).strip_prefix(&format!("#lobby <{nick}> flood ")))
+        .map(|n| n.parse::<usize>().expect("a number"))
+        .collect();
+    assert!(heard.windows(2).all(|w| w[1] == w[0] + 1), "{heard:?}");
+    assert!(heard.len() <= 3 + 5 + 12, "{heard:?}");
     assert_eq!(
         metric(&server.metrics_text(), "rustchat_flood_disconnects_total"),
         1
@@ -565,8 +590,8 @@ fn a_websocket_client_that_never_answers_pings_is_dropped(model: Model) {
 
 use common::{async_model, pool, sequential, threads};
 
-scenarios!(async_model: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
-scenarios!(threads: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
-scenarios!(pool: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_flooder_is_warned_then_disconnected, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(async_model: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_paste_waits_its_turn_and_a_flooder_is_disconnected_after_its_patience, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(threads: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_paste_waits_its_turn_and_a_flooder_is_disconnected_after_its_patience, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(pool: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_paste_waits_its_turn_and_a_flooder_is_disconnected_after_its_patience, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
 // The others take two clients at once, and `sequential` serves one at a time.
 scenarios!(sequential: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, invalid_utf8_is_refused_and_the_connection_kept, too_many_fragments_are_closed_with_1009, a_foreign_browser_origin_is_refused_with_403, without_flood_control_a_fast_client_is_served);

@@ -287,7 +287,8 @@ fn flood(model: Model) {
         c.flood = Some(rustchat_server::session::flood::FloodConfig {
             rate: 1.0,
             burst: 2.0,
-            strikes: 2,
+            queue: 2,
+            patience: std::time::Duration::from_millis(500),
         });
     });
     let (mut flooder, _) = LineClient::join(server.addr());

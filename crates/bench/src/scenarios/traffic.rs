@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn refusals_are_told_from_chat() {
-        let line = b"ERROR flood control: that command was dropped\n";
+        let line = b"ERROR flood control: you are sending faster than 10 commands a second\n";
         assert!(refusal(line).is_some_and(|r| r.starts_with("ERROR flood control")));
         let json = br#"{"type":"error","kind":"flood","message":"slow down"}"#;
         assert!(refusal(json).is_some());

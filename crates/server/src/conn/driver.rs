@@ -68,6 +68,10 @@ impl<'a> Driver<'a> {
             }
             self.shared.apply(self.conn, action, &self.outbox);
         }
+        let delayed = session.take_delayed();
+        if delayed > 0 {
+            self.shared.metrics.add_flood_delayed(delayed);
+        }
         self.handshake_since = match self.handshake_since {
             _ if !session.in_handshake() => None,
             Some(since) => Some(since),
@@ -105,7 +109,7 @@ impl<'a> Driver<'a> {
     /// answers), so one that sends without reading is held back by TCP until it reads — it
     /// cannot grow our memory (issue 17, the ping flood).
     pub(crate) fn wants_input(&self, session: &mut Session) -> bool {
-        self.wants_events(session)
+        self.wants_events(session) && session.accepts_input()
     }
 
     /// Moves queued events into the session (a pointer copy each), or ends it as a slow
@@ -145,6 +149,8 @@ impl<'a> Driver<'a> {
     pub(crate) fn tick(&mut self, session: &mut Session) {
         let now = self.shared.clock.now();
         session.tick(now);
+        // Commands waiting for flood control's tokens, and the end of its patience.
+        self.act(session);
         let limit = self.shared.config.handshake_timeout;
         let late = self
             .handshake_since

@@ -6,14 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustchat_proto::ServerEvent;
 use rustchat_ws::{CloseCode, Config, Connection, Event, Role};
 
 use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{HistoryMode, ServerConfig};
-use crate::session::FLOOD_WARNING;
-use crate::session::action::Action;
 
 const MS: Duration = Duration::from_millis(1);
 const PEER: std::net::SocketAddr =
@@ -122,39 +119,111 @@ fn a_hello_handshake_not_finished_in_time_ends_with_a_bye() {
     driver.close(&session);
 }
 
+/// What the session is sent — through the committer and the outbox, as in the server —
+/// until `done` holds of it (or 3 s pass).
+fn said_until(
+    driver: &mut Driver<'_>,
+    session: &mut Session,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !done(&text) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+        driver.pump(session);
+        text.push_str(&String::from_utf8_lossy(&session.outbound().take_all()));
+    }
+    text
+}
+
 #[test]
-fn flood_control_refills_at_the_documented_rate() {
-    // The defaults (README): 10 a second, bursts of 20.
+fn flood_control_queues_past_the_burst_and_serves_at_the_documented_rate() {
+    // The defaults (README): 10 a second, bursts of 20, 20 more waiting, 10 s of patience.
     let clock = ManualClock::new();
     let shared = shared(&clock);
     let mut session = line_session(&shared, b"\n");
-    let next = |session: &mut Session| session.next_action(clock.now());
-    assert_eq!(next(&mut session), Some(Action::Register));
-    session.receive("hello\n".repeat(21).as_bytes());
-    for i in 0..20 {
-        assert!(
-            matches!(next(&mut session), Some(Action::Command(_))),
-            "line {i} is inside the burst"
-        );
-    }
-    let warned = |action: Option<Action>| matches!(action, Some(Action::Reply(ServerEvent::Error { message, .. })) if message == FLOOD_WARNING);
-    assert!(warned(next(&mut session)), "the 21st is over it");
-
-    session.receive(b"one\ntwo\n");
+    let mut driver = Driver::open(&shared, &session, PEER);
+    driver.act(&mut session);
+    said_until(&mut driver, &mut session, |t| t.contains("*** members of"));
+    // A paste of 30 lines: 20 at once, 10 waiting — nothing refused, nobody told.
+    let paste: String = (0..30).map(|i| format!("line {i}\n")).collect();
+    session.receive(paste.as_bytes());
+    driver.act(&mut session);
+    let first = said_until(&mut driver, &mut session, |t| t.contains("line 19\n"));
+    assert_eq!(first.matches("<guest-1> line ").count(), 20, "{first}");
+    assert!(!first.contains("ERROR"), "{first}");
+    assert!(session.accepts_input(), "10 waiting: room for 10 more");
+    // The next line comes with the next token, 100 ms later — and the driver wakes for it.
+    let due = driver
+        .deadline(&session)
+        .expect("a wake-up for the next token");
+    assert!(due > clock.now() && due <= clock.now() + Duration::from_millis(101));
     clock.advance(Duration::from_millis(99));
-    assert!(warned(next(&mut session)), "99 ms make less than a token");
-    clock.advance(MS);
-    assert!(
-        matches!(next(&mut session), Some(Action::Command(_))),
-        "100 ms make one token"
-    );
-    clock.advance(Duration::from_secs(60));
-    session.receive("again\n".repeat(21).as_bytes());
-    let allowed = std::iter::from_fn(|| session.next_action(clock.now()))
-        .filter(|a| matches!(a, Action::Command(_)))
-        .count();
+    driver.tick(&mut session);
+    let none = said_until(&mut driver, &mut session, |_| false);
+    assert!(none.is_empty(), "99 ms make less than a token: {none}");
+    clock.advance(Duration::from_millis(2));
+    driver.tick(&mut session);
+    let next = said_until(&mut driver, &mut session, |t| t.contains("line 20\n"));
+    assert_eq!(next.matches("<guest-1> line ").count(), 1, "{next}");
+    clock.advance(Duration::from_secs(1));
+    driver.tick(&mut session);
+    let rest = said_until(&mut driver, &mut session, |t| t.contains("line 29\n"));
+    assert_eq!(rest.matches("<guest-1> line ").count(), 9, "{rest}");
+    assert!(rest.trim_end().ends_with("line 29"), "in order: {rest}");
+    assert_eq!(driver.deadline(&session), None, "nothing waits");
+    let text = shared.metrics_text();
+    assert!(text.contains("rustchat_flood_delayed_total 10\n"), "{text}");
+    driver.close(&session);
+}
+
+#[test]
+fn a_full_flood_queue_stops_reading_warns_once_and_disconnects_after_its_patience() {
+    let clock = ManualClock::new();
+    let shared = shared(&clock);
+    let mut session = line_session(&shared, b"\n");
+    let mut driver = Driver::open(&shared, &session, PEER);
+    driver.act(&mut session);
+    said_until(&mut driver, &mut session, |t| t.contains("*** members of"));
+    session.receive("spam\n".repeat(60).as_bytes());
+    driver.act(&mut session);
+    let said = said_until(&mut driver, &mut session, |t| {
+        t.contains("ERROR flood control")
+    });
     assert_eq!(
-        allowed, 20,
-        "a minute refills the bucket to the burst, not past it"
+        said.matches("ERROR flood control: you are sending faster")
+            .count(),
+        1,
+        "{said}"
     );
+    assert!(
+        !session.accepts_input(),
+        "a full queue: the socket is not read"
+    );
+    assert!(!driver.wants_input(&mut session));
+    // Kept full for 10 s — a line more every 100 ms, as fast as the queue drains: the
+    // server asks to close it, after what it is owed.
+    for _ in 0..99 {
+        clock.advance(Duration::from_millis(100));
+        session.receive(b"spam\n");
+        driver.tick(&mut session);
+    }
+    driver.pump(&mut session);
+    assert!(session.is_open(), "9.9 s: still patient");
+    clock.advance(Duration::from_millis(100));
+    driver.tick(&mut session);
+    let last = said_until(&mut driver, &mut session, |t| t.contains("ERROR flooding"));
+    assert!(
+        matches!(session.ending(), Some(Ending::Flood)),
+        "{:?}",
+        session.ending()
+    );
+    let goodbye = last.trim_end().lines().last().unwrap_or_default();
+    assert!(goodbye.starts_with("ERROR flooding"), "{last}");
+    assert_eq!(
+        last.matches("ERROR flood control").count(),
+        0,
+        "told once: {last}"
+    );
+    driver.close(&session);
 }
