@@ -150,3 +150,41 @@ fn refusals_are_logged_but_a_flood_of_them_only_counted() {
         "{summary}"
     );
 }
+
+/// Refusals made while a connection opens — a browser page from a foreign origin (403), a head
+/// too large (431) — are logged with the peer's address and why, like refusals at accept.
+#[test]
+fn refusals_while_opening_are_logged_with_the_peer_and_why() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = start(dir.path(), &[]);
+    let mut tcp = TcpStream::connect(server.addr).expect("connect");
+    let local = tcp.local_addr().expect("local address");
+    write!(
+        tcp,
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Origin: https://evil.example\r\n\r\n",
+        server.addr
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = BufReader::new(&tcp).read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    let line = log_until(&server, "the refused origin", |l| {
+        l.contains("connection refused") && l.contains("403")
+    })
+    .pop()
+    .expect("a line");
+    assert!(line.contains(&format!("peer={local}")), "{line}");
+    assert!(line.contains("evil.example"), "{line}");
+
+    let mut big = TcpStream::connect(server.addr).expect("connect");
+    let huge = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(16 * 1024));
+    let _ = big.write_all(huge.as_bytes());
+    let mut answer = String::new();
+    let _ = BufReader::new(&big).read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    log_until(&server, "the refused head", |l| {
+        l.contains("connection refused") && l.contains("431")
+    });
+}

@@ -143,6 +143,13 @@ impl Shared {
         admitted
     }
 
+    /// Logs a connection refused while it opened (an HTTP error answer, a plaintext client
+    /// where TLS is required, a failed TLS handshake): the same bounded log as refusals at
+    /// accept, ten a second then a count.
+    pub(crate) fn log_refusal(&self, peer: SocketAddr, why: &str) {
+        self.refusal_log.log(peer, why, self.clock.now());
+    }
+
     /// A connection [`admit`](Self::admit) let in has ended.
     pub(crate) fn release(&self, peer: SocketAddr) {
         self.metrics.open_connections(-1);

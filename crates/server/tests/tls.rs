@@ -552,3 +552,24 @@ fn tls_1_2_and_1_3_with_alpn_only_when_asked() {
     let status = page.next_line().expect("an answer");
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
 }
+
+/// Under `pool`, a plaintext line client that must use TLS is refused while it waits for a
+/// worker — told to use TLS, not told its place in a line it will never reach.
+#[test]
+fn a_waiting_plaintext_client_is_refused_not_queued() {
+    let pki = Pki::new();
+    let (server, _dir) = serve(|config| {
+        config.model = Model::Blocking(rustchat_server::config::Blocking::Pool(1));
+        pki.serve_tls(config, Plaintext::Refuse);
+    });
+    let addr = server.addr();
+    let mut holder = tls::line(addr, &pki.client()).renamed("holder");
+    let mut line = LineClient::connect(addr);
+    let said = line.expect_eof();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("ERROR this server requires TLS"),
+        "{said:?}"
+    );
+    holder.sync();
+}

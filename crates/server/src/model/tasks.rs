@@ -149,7 +149,7 @@ async fn open(
     if !NODELAY_INHERITED {
         tcp.set_nodelay(true)?;
     }
-    let opening = Opening::new(shared, shared.clock.now(), peer.ip());
+    let opening = Opening::new(shared, shared.clock.now(), peer);
     let opened = run_opening(&tcp, shared, opening).await?;
     Ok(opened.map(|(session, tls)| (Link::new(tcp, tls), session)))
 }

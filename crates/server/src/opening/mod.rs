@@ -19,7 +19,7 @@
 pub(crate) mod detect;
 pub(crate) mod http;
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -99,17 +99,27 @@ pub(crate) struct Opening {
     tls: Option<Box<Handshake>>,
     /// Whether the client may go on without TLS (`--plaintext`; always, with TLS off).
     plaintext_ok: bool,
+    /// Who it is, for the log of refusals (`None`: a refusal at accept, logged there).
+    peer: Option<SocketAddr>,
 }
 
 impl Opening {
     /// A new connection from `peer` at `now`: the model reads until [`Opening::deadline`].
-    pub(crate) fn new(shared: &Shared, now: Instant, peer: IpAddr) -> Self {
+    pub(crate) fn new(shared: &Shared, now: Instant, peer: SocketAddr) -> Self {
         let mut opening = Self::waiting(Phase::Detect, now + shared.config.detect_timeout);
         opening.plaintext_ok = shared
             .tls
             .as_ref()
-            .is_none_or(|tls| tls.allows_plaintext(peer));
+            .is_none_or(|tls| tls.allows_plaintext(peer.ip()));
+        opening.peer = Some(peer);
         opening
+    }
+
+    /// Logs that the connection was refused, saying why (bounded: see `Shared::log_refusal`).
+    fn log_refused(&self, shared: &Shared, why: &str) {
+        if let Some(peer) = self.peer {
+            shared.log_refusal(peer, why);
+        }
     }
 
     /// A connection refused at accept (the server is full, or its address is over a limit):
@@ -127,6 +137,7 @@ impl Opening {
             deadline,
             tls: None,
             plaintext_ok: true,
+            peer: None,
         }
     }
 
@@ -208,7 +219,10 @@ impl Opening {
         if let Some(tls) = &shared.tls {
             tls.handshake_failed(failure);
         }
-        tracing::debug!("TLS failed ({}): {detail}", failure.label());
+        self.log_refused(
+            shared,
+            &format!("TLS handshake failed ({}): {detail}", failure.label()),
+        );
         match self.tls.as_mut() {
             Some(tls) => Step::Answer(tls.take_output()),
             None => Step::Gone,
@@ -296,7 +310,9 @@ impl Opening {
             }
             Phase::Head => {
                 shared.metrics.timeout();
-                Step::Answer(head_timeout_response(shared.config.handshake_timeout))
+                let answer = head_timeout_response(shared.config.handshake_timeout);
+                self.log_refused(shared, &status_and_reason(&answer));
+                Step::Answer(answer)
             }
             Phase::Refused(refusal) => Step::Answer(refusal_response(&self.buf, refusal)),
         };
@@ -322,6 +338,7 @@ impl Opening {
         if let Some(tls) = &shared.tls {
             tls.plaintext_refused();
         }
+        self.log_refused(shared, "plaintext where TLS is required (--plaintext)");
         Step::Answer(Bytes::from_static(REQUIRES_TLS_LINE.as_bytes()))
     }
 
@@ -331,18 +348,27 @@ impl Opening {
             Ok(None) => return self.wait(),
             Err(e) => {
                 shared.metrics.protocol_error();
-                return Step::Answer(e.response());
+                let answer = e.response();
+                self.log_refused(shared, &status_and_reason(&answer));
+                return Step::Answer(answer);
             }
         };
         if !self.plaintext_ok {
             if let Some(tls) = &shared.tls {
                 tls.plaintext_refused();
             }
+            self.log_refused(shared, "plaintext HTTP where TLS is required (--plaintext)");
             return Step::Answer(http::requires_tls(&request));
         }
         match route_request(shared, &request) {
             Route::Respond(bytes) => {
                 shared.metrics.http_request();
+                if bytes.starts_with(b"HTTP/1.1 4") || bytes.starts_with(b"HTTP/1.1 5") {
+                    self.log_refused(
+                        shared,
+                        &format!("{} {}", request.path(), status_and_reason(&bytes)),
+                    );
+                }
                 Step::Answer(bytes)
             }
             Route::Upgrade { response, wire } => Step::Session {
@@ -352,6 +378,23 @@ impl Opening {
             },
         }
     }
+}
+
+/// "403 Forbidden: origin … is not allowed …": an HTTP answer's status line and the first line
+/// of its body, for the log.
+fn status_and_reason(answer: &[u8]) -> String {
+    let text = String::from_utf8_lossy(answer);
+    let status = text
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("HTTP/1.1 "))
+        .unwrap_or("?");
+    let body = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| body.lines().next())
+        .unwrap_or_default();
+    let body: String = body.chars().take(200).collect();
+    format!("{status}: {body}")
 }
 
 /// What a line client without TLS is told where TLS is required.

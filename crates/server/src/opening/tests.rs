@@ -8,7 +8,8 @@ use crate::admission::Refusal;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{HistoryMode, ServerConfig};
 
-const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+const LOOPBACK: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
 
 fn shared(clock: &Arc<ManualClock>) -> Arc<Shared> {
     let config = ServerConfig {

@@ -59,7 +59,7 @@ fn connection(
         .poll
         .registry()
         .register(&mut tcp, SOCKET, Interest::READABLE)?;
-    let opening = Opening::new(shared, shared.clock.now(), peer.ip());
+    let opening = Opening::new(shared, shared.clock.now(), peer);
     match open(&tcp, shared, poller, stop, opening)? {
         Some((session, tls)) => {
             let link = Link::new(tcp, tls);

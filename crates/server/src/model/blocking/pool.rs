@@ -27,7 +27,9 @@ use rustchat_proto::is_hello;
 use super::STACK;
 use super::conn::serve_one;
 use crate::opening::detect::{Kind, classify};
-use crate::opening::{answer_without_session, queued_notice, server_busy_response};
+use crate::opening::{
+    REQUIRES_TLS_LINE, answer_without_session, queued_notice, server_busy_response,
+};
 use crate::shared::Shared;
 
 /// How often the accepting thread tends the waiting room while anyone is in it.
@@ -249,7 +251,25 @@ fn judge(shared: &Shared, waiting: &mut Waiting, first: &[u8], waited: Duration)
     if waiting.kind.is_none() && (!first.is_empty() || waited >= shared.config.detect_timeout) {
         waiting.kind = classify(first);
     }
+    // Plaintext where TLS is required: a worker's opening refuses it in its protocol (an HTTP
+    // client's answer needs its whole head); a line client is refused at once, not told to wait.
+    let refused = shared
+        .tls
+        .as_ref()
+        .is_some_and(|tls| !tls.allows_plaintext(waiting.peer.ip()));
     match waiting.kind {
+        Some(Kind::Http) if refused => Verdict::Wait,
+        Some(Kind::Line) if refused => {
+            if let Some(tls) = &shared.tls {
+                tls.plaintext_refused();
+            }
+            shared.log_refusal(
+                waiting.peer,
+                "plaintext where TLS is required (--plaintext)",
+            );
+            let answer = bytes::Bytes::from_static(REQUIRES_TLS_LINE.as_bytes());
+            Verdict::Answer(first.len(), answer)
+        }
         Some(Kind::Http) => {
             shared.metrics.pool_waiting(-1);
             match answer_without_session(shared, first) {
