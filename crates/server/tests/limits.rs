@@ -234,6 +234,42 @@ fn too_many_fragments_are_closed_with_1009(model: Model) {
 
 // --- connections ------------------------------------------------------------------------------
 
+/// The blocking models answer at most 64 refusals politely at once (each waits up to half a
+/// second for the client's first bytes, on a thread); past that, a refused client gets the
+/// `ERROR` line at once, so a flood of refused connections cannot make a thread each. Every
+/// one of them is told why either way.
+fn a_flood_of_refused_connections_is_answered_without_a_thread_each(model: Model) {
+    let (server, _dir) = serve(|c| {
+        c.model = model;
+        c.max_connections = 1;
+    });
+    let (mut first, _) = LineClient::join(server.addr());
+    let mut refused: Vec<LineClient> = (0..150)
+        .map(|_| LineClient::connect(server.addr()))
+        .collect();
+    // The polite ones are still waiting for bytes (half a second); the rest were told at once
+    // (more of them if other tests of this process hold polite slots: the bound is global).
+    std::thread::sleep(Duration::from_millis(200));
+    let mut told_at_once = 0;
+    for client in &mut refused {
+        if matches!(
+            client.next_line_within(Duration::from_millis(1)),
+            Some(Some(_))
+        ) {
+            told_at_once += 1;
+        }
+    }
+    assert!(told_at_once >= 150 - 64 - 8, "{told_at_once} told at once");
+    for client in &mut refused {
+        client.expect_eof();
+        assert_eq!(
+            client.seen,
+            ["ERROR server full: 1 connections already open — try again later"]
+        );
+    }
+    first.sync();
+}
+
 fn a_full_server_refuses_clearly(model: Model) {
     let (server, _dir) = serve(|c| {
         c.model = model;
@@ -591,7 +627,7 @@ fn a_websocket_client_that_never_answers_pings_is_dropped(model: Model) {
 use common::{async_model, pool, sequential, threads};
 
 scenarios!(async_model: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_paste_waits_its_turn_and_a_flooder_is_disconnected_after_its_patience, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
-scenarios!(threads: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_paste_waits_its_turn_and_a_flooder_is_disconnected_after_its_patience, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
-scenarios!(pool: one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_paste_waits_its_turn_and_a_flooder_is_disconnected_after_its_patience, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(threads: a_flood_of_refused_connections_is_answered_without_a_thread_each, one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_paste_waits_its_turn_and_a_flooder_is_disconnected_after_its_patience, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
+scenarios!(pool: a_flood_of_refused_connections_is_answered_without_a_thread_each, one_address_cannot_take_every_connection, a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, a_line_over_the_limit_is_discarded_and_the_connection_kept, invalid_utf8_is_refused_and_the_connection_kept, a_websocket_message_over_the_limit_is_closed_with_1009, too_many_fragments_are_closed_with_1009, a_full_server_refuses_clearly, a_burst_of_connections_does_not_exceed_the_limit, a_foreign_browser_origin_is_refused_with_403, a_paste_waits_its_turn_and_a_flooder_is_disconnected_after_its_patience, without_flood_control_a_fast_client_is_served, a_websocket_client_that_never_answers_pings_is_dropped);
 // The others take two clients at once, and `sequential` serves one at a time.
 scenarios!(sequential: a_head_over_the_byte_limit_gets_431, a_huge_head_sent_at_once_still_gets_its_431, too_many_headers_get_431, a_slowloris_gets_408_after_the_handshake_timeout, invalid_utf8_is_refused_and_the_connection_kept, too_many_fragments_are_closed_with_1009, a_foreign_browser_origin_is_refused_with_403, without_flood_control_a_fast_client_is_served);
