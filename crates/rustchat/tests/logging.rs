@@ -7,7 +7,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::process::ServeProcess;
 
@@ -20,24 +20,8 @@ fn start(dir: &Path, args: &[&str]) -> ServeProcess {
     ServeProcess::start(bin, dir, &all).unwrap_or_else(|why| panic!("rustchat serve starts: {why}"))
 }
 
-/// Log lines until one satisfies `done` (returned last), or panics showing what came.
 fn log_until(server: &ServeProcess, what: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
-    let deadline = Instant::now() + TIMEOUT;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = server.log.recv_timeout(left) else {
-            panic!(
-                "no log line with {what}; the log said:\n{}",
-                seen.join("\n")
-            );
-        };
-        let found = done(&line);
-        seen.push(line);
-        if found {
-            return seen;
-        }
-    }
+    server.log_until(what, TIMEOUT, done)
 }
 
 /// A line client that names itself, says something, quits and waits for the server to close.

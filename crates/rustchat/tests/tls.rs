@@ -17,23 +17,10 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_rustchat"))
 }
 
-/// Log lines until one satisfies `done` (returned), or panics showing what came.
+/// The first log line that satisfies `done`.
 fn log_until(server: &ServeProcess, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = server.log.recv_timeout(left) else {
-            panic!(
-                "no log line with {what}; the log said:\n{}",
-                seen.join("\n")
-            );
-        };
-        if done(&line) {
-            return line;
-        }
-        seen.push(line);
-    }
+    let mut lines = server.log_until(what, TIMEOUT, done);
+    lines.pop().unwrap_or_default()
 }
 
 /// `rustchat connect ARGS…` in line mode with `input` on its standard input; its output.

@@ -22,6 +22,19 @@ use rustchat_ws::Message;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
+/// The wss echo example serving on a port of its own with a fresh self-signed certificate
+/// (on the caller's runtime); the port and the certificate's PEM.
+async fn start_example_server() -> (u16, String) {
+    let (cert, key) = wss_echo_server::self_signed().expect("a certificate");
+    let acceptor = wss_echo_server::acceptor(cert.as_bytes(), key.as_bytes()).expect("TLS");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(wss_echo_server::serve(listener, acceptor));
+    (port, cert)
+}
+
 #[test]
 fn the_tokio_wss_examples_echo() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -29,13 +42,7 @@ fn the_tokio_wss_examples_echo() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let (cert, key) = wss_echo_server::self_signed().expect("a certificate");
-        let acceptor = wss_echo_server::acceptor(cert.as_bytes(), key.as_bytes()).expect("TLS");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        tokio::spawn(wss_echo_server::serve(listener, acceptor));
+        let (port, cert) = start_example_server().await;
         let connector = wss_client::connector(cert.as_bytes()).expect("trust");
         let talk = async {
             let url = format!("wss://localhost:{port}/");
@@ -67,13 +74,7 @@ fn the_tokio_client_refuses_a_certificate_it_does_not_trust() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let (cert, key) = wss_echo_server::self_signed().expect("a certificate");
-        let acceptor = wss_echo_server::acceptor(cert.as_bytes(), key.as_bytes()).expect("TLS");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        tokio::spawn(wss_echo_server::serve(listener, acceptor));
+        let (port, _) = start_example_server().await;
         let (other, _) = wss_echo_server::self_signed().expect("another certificate");
         let connector = wss_client::connector(other.as_bytes()).expect("trust");
         let url = format!("wss://localhost:{port}/");

@@ -73,6 +73,32 @@ impl ServeProcess {
         Ok(process)
     }
 
+    /// Log lines until one satisfies `done` (returned last, after the lines before it), or
+    /// panics after `limit` showing what the log said.
+    pub(crate) fn log_until(
+        &self,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = self.log.recv_timeout(left) else {
+                panic!(
+                    "no log line with {what}; the log said:\n{}",
+                    seen.join("\n")
+                );
+            };
+            let found = done(&line);
+            seen.push(line);
+            if found {
+                return seen;
+            }
+        }
+    }
+
     /// The process id, as `kill` takes it.
     pub(crate) fn pid(&self) -> String {
         self.child.id().to_string()

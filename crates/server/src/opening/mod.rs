@@ -9,10 +9,15 @@
 //!
 //! ```text
 //!            ┌──────── Read { deadline } ◀──────┐
+//!            ├──────── Send { bytes, deadline } ◀┤ (a TLS handshake flight: write, read on)
 //! bytes ──▶ Opening ── Answer(bytes) ─▶ write, close
 //!   time ──▶  │     └─ Gone ─▶ close
-//!             └─ Session { preface, session } ─▶ write the preface (a 101), run the session
+//!             └─ Session { preface, session, tls } ─▶ write the preface (a 101), run the
+//!                session (over TLS if `tls`)
 //! ```
+//!
+//! A first byte of 0x16 is a TLS handshake (with TLS configured): the opening runs it
+//! (`tls::handshake`), then applies all of the above to the plaintext, and seals what it says.
 //!
 //! It owns no socket and reads no clock: time comes in as `now`.
 
