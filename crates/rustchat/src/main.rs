@@ -6,8 +6,9 @@ mod bench;
 mod connect;
 mod hello;
 mod serve;
+mod settings;
 
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 
 /// A self-hosted real-time chat server: one port for `nc`, WebSocket and the browser.
 #[derive(Debug, Parser)]
@@ -42,7 +43,12 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let parsed = settings::parse(std::env::args_os().collect()).unwrap_or_else(|e| e.exit());
+    let cli = Cli::from_arg_matches(&parsed.matches).unwrap_or_else(|e| e.exit());
+    if matches!(&cli.command, Command::Serve(args) if args.print_config) {
+        print!("{}", settings::describe(&parsed));
+        return std::process::ExitCode::SUCCESS;
+    }
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),

@@ -14,9 +14,18 @@ use rustchat_server::tls::{Identity, Plaintext, TlsConfig};
 /// Options of `rustchat serve`. Every limit has the default of docs/ARCHITECTURE.md.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// A TOML file of settings: each key is a flag's long name (`max-connections = 10000`,
+    /// `listen = ["0.0.0.0:8080"]`, `tls-self-signed = true`). Flags and `RUSTCHAT_*`
+    /// environment variables (`RUSTCHAT_MAX_CONNECTIONS=10000`) override it; see
+    /// packaging/rustchat.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective settings (as a config file, each with where it came from) and exit.
+    #[arg(long)]
+    pub(crate) print_config: bool,
     /// Address to listen on, `HOST:PORT` (a host name listens on every address it resolves
-    /// to: `localhost:8080` is 127.0.0.1 and ::1); repeat for several (e.g. `--listen
-    /// 0.0.0.0:8080 --listen [::]:8080`).
+    /// to: `localhost:8080` is 127.0.0.1 and ::1); repeat for several, or separate them with
+    /// commas (e.g. `--listen 0.0.0.0:8080,[::]:8080`).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     listen: Vec<Listen>,
     /// Concurrency model: `async` (tokio), `threads[:N]` (a thread per connection; up to N, default
