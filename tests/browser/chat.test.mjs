@@ -269,6 +269,16 @@ async function main() {
       assert(!bobLog.includes('psst'), 'bob must not see a private message to alice');
     });
 
+    await check('http(s) URLs are links that open safely; other schemes stay text', async () => {
+      const said = 'docs: https://doc.rust-lang.org/std/, (see https://en.wikipedia.org/wiki/Rust_(programming_language)). not javascript:alert(1) nor ftp://x.example';
+      carol.send(said);
+      await waitForMessage(alice, 'carol', said);
+      const links = await alice.$$eval('#log li.msg .text a', (as) => as.map((a) => ({ href: a.href, text: a.textContent, rel: a.rel, target: a.target })));
+      const want = ['https://doc.rust-lang.org/std/', 'https://en.wikipedia.org/wiki/Rust_(programming_language)'];
+      assert(JSON.stringify(links.map((l) => l.href)) === JSON.stringify(want), `links: ${JSON.stringify(links)}`);
+      assert(links.every((l) => l.text === l.href && l.rel === 'noopener noreferrer' && l.target === '_blank'), `link attributes: ${JSON.stringify(links)}`);
+    });
+
     await check('page A switches to #rust from the room list and sees its history', async () => {
       carol.send('/join #rust');
       await carol.waitFor('-> carol joined #rust');
@@ -300,6 +310,26 @@ async function main() {
       await waitForMessage(alice, 'carol', 'nice: cargo check on the workspace went from 40 s to 25 s here');
     });
 
+    await check('a message naming you is highlighted, and counted on its room while you are elsewhere', async () => {
+      await bob.click('#room-list button[data-room="#lobby"]');
+      await bob.waitForFunction(() => document.querySelector('#room-title').textContent === '#lobby');
+      await type(bob, 'Alice: the release notes are up');
+      await type(bob, 'malice is not a mention of her');
+      await alice.waitForFunction(() => document.querySelector('#room-list button[data-room="#lobby"] .unread.mention')?.textContent === '@1');
+      const badges = await texts(alice, '#room-list button[data-room="#lobby"] .unread');
+      assert(badges.length === 2 && Number(badges[0]) >= 2, `#lobby's badges: ${badges}`);
+      assert(await alice.title() === '(1) #rust — rustchat', `title: ${await alice.title()}`);
+      await alice.click('#room-list button[data-room="#lobby"]');
+      await waitForMessage(alice, 'bob', 'Alice: the release notes are up', 'li.msg.mention');
+      const plain = await alice.$$eval('#log li.msg', (lis) => lis.filter((li) => li.textContent.includes('malice')).map((li) => li.className));
+      assert(plain.length === 1 && !plain[0].includes('mention'), `"malice" is not a mention: ${plain}`);
+      assert(await alice.title() === '#lobby — rustchat', `title once seen: ${await alice.title()}`);
+      await alice.click('#room-list button[data-room="#rust"]');
+      await alice.waitForFunction(() => document.querySelector('#room-title').textContent === '#rust');
+      await bob.click('#room-list button[data-room="#rust"]');
+      await bob.waitForFunction(() => document.querySelector('#room-title').textContent === '#rust');
+    });
+
     await check('desktop screenshots at 1200x800, light and dark', async () => {
       await alice.fill('#text', '');
       await alice.focus('#text');
@@ -324,6 +354,18 @@ async function main() {
       await waitForMessage(alice, 'carol', 'welcome back alice');
       const own = await alice.$$eval('#log li.msg.own .text', (els) => els.map((e) => e.textContent));
       assert(own.includes('same here, and the compile times too'), 'own messages still marked');
+      await waitForText(alice, '#log li.notice', 'Reconnected.');
+    });
+
+    await check('a reload comes back to the same nick and room without saying "Reconnected."', async () => {
+      await alice.reload();
+      await alice.waitForSelector('#status[data-state=connected]', { timeout: 8000 });
+      await alice.waitForFunction(() => document.querySelector('#room-title').textContent === '#rust'
+        && document.querySelector('#nick').value === 'alice'
+        && [...document.querySelectorAll('#member-list .member-name')].some((e) => e.textContent === 'alice'), null, { timeout: 8000 });
+      await waitForMessage(alice, 'carol', 'welcome back alice');
+      const log = (await texts(alice, '#log li')).join('\n');
+      assert(!log.includes('Reconnected.') && !log.includes('Disconnected'), `after a reload:\n${log}`);
     });
 
     await check('keyboard: a room button works with Enter', async () => {
@@ -361,6 +403,26 @@ async function main() {
       await bob.screenshot({ path: path.join(screenshots, 'screenshot-page-phone-rooms.png') });
       await bob.keyboard.press('Escape');
       await bob.waitForSelector('#rooms', { state: 'hidden' });
+      assert(await bob.evaluate(() => document.activeElement?.id) === 'rooms-toggle', 'Escape gives the focus back to the Rooms button');
+    });
+
+    await check('phone width: the Members drawer closes with its × button and with a tap beside it', async () => {
+      await bob.click('#members-toggle');
+      await bob.waitForSelector('#members .member-name', { state: 'visible' });
+      await bob.screenshot({ path: path.join(screenshots, 'screenshot-page-phone-members.png') });
+      await bob.click('#members .panel-close');
+      await bob.waitForSelector('#members', { state: 'hidden' });
+      await bob.click('#members-toggle');
+      await bob.waitForSelector('#members .member-name', { state: 'visible' });
+      // The drawer is on the right: a tap on the left, on the dimmed chat, closes it.
+      await bob.mouse.click(40, 420);
+      await bob.waitForSelector('#members', { state: 'hidden' });
+      const sent = await bob.$$eval('#log li.msg.own', (lis) => lis.length);
+      await bob.click('#members-toggle');
+      await bob.waitForSelector('#members .member-name', { state: 'visible' });
+      await bob.keyboard.press('Escape');
+      await bob.waitForSelector('#members', { state: 'hidden' });
+      assert(await bob.$$eval('#log li.msg.own', (lis) => lis.length) === sent, 'closing a drawer sends nothing');
     });
 
     await check('no page errors, console errors or dialogs', async () => {
