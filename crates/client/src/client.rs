@@ -4,17 +4,22 @@
 //!
 //! No I/O and no drawing here, so the whole conversation logic is tested with plain values.
 //! Every text from the server is sanitised when it becomes an entry: what is stored can be
-//! drawn as it is.
+//! drawn as it is. Here too: which entries mention us, whose messages we ignore (client-side
+//! `/ignore`), and the nicks seen lately, most recent first (for Tab completion).
 
 use std::collections::{HashMap, VecDeque};
 
-use rustchat_proto::{ChatMessage, ServerEvent};
+use rustchat_proto::{ChatMessage, Nick, RoomName, ServerEvent, mentions};
 
 use crate::transport::{Incoming, Wire};
 use rustchat_proto::sanitize;
 
 /// How many entries the scrollback keeps.
 pub const SCROLLBACK: usize = 5000;
+/// How many nicks the client remembers for completion.
+pub const KNOWN_NICKS: usize = 1000;
+/// How many nicks one can ignore.
+pub const MAX_IGNORED: usize = 256;
 
 /// One row (or a few, once wrapped) of the scrollback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +27,8 @@ pub struct Entry {
     /// When it happened, unix milliseconds; `None` for raw server lines, which carry their own.
     pub ts: Option<u64>,
     pub kind: EntryKind,
+    /// Someone else's message that names us.
+    pub mention: bool,
 }
 
 /// What an entry shows. All texts are sanitised.
@@ -64,6 +71,8 @@ pub struct Client {
     room: Option<String>,
     /// The last `/list` answer: (room, members).
     rooms: Vec<(String, usize)>,
+    /// The rooms we are in, in the order we joined them (Alt-1… picks among them).
+    joined: Vec<String>,
     /// The nick and room to restore after a reconnect (chosen by us, not given as a guest).
     wanted_nick: Option<String>,
     wanted_room: Option<String>,
@@ -72,6 +81,12 @@ pub struct Client {
     /// Highest message id seen per room: history replays repeat messages we already have.
     seen: HashMap<String, u64>,
     entries: VecDeque<Entry>,
+    /// Nicks seen lately (speaking, joining, in a member list), most recent first.
+    known: VecDeque<String>,
+    /// Nicks whose messages are not shown, as typed by the user.
+    ignored: Vec<String>,
+    /// Mentions and private messages from others not yet taken by [`Client::take_alerts`].
+    alerts: usize,
 }
 
 impl Client {
@@ -99,9 +114,85 @@ impl Client {
         &self.rooms
     }
 
+    /// The rooms we are in, in the order we joined them. Over the line protocol, the rooms we
+    /// asked to join (there are no events to say so).
+    pub fn joined_rooms(&self) -> &[String] {
+        &self.joined
+    }
+
+    fn now_in(&mut self, room: &str) {
+        if !self.joined.iter().any(|r| r == room) {
+            self.joined.push(room.to_owned());
+        }
+    }
+
     /// The scrollback, oldest first.
     pub fn entries(&self) -> &VecDeque<Entry> {
         &self.entries
+    }
+
+    /// Nicks seen lately, most recent first, without ours.
+    pub fn known_nicks(&self) -> impl Iterator<Item = &str> {
+        self.known
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !self.is_me(n))
+    }
+
+    /// Stops showing `nick`'s messages (room, action and private) from now on; `false` if it
+    /// was already ignored. The server still sends them: this is a filter on this screen.
+    pub fn ignore(&mut self, nick: &str) -> Result<bool, String> {
+        let nick = Nick::parse_known(nick)
+            .map_err(|e| e.to_string())?
+            .to_string();
+        if self.is_ignored(&nick) {
+            return Ok(false);
+        }
+        if self.ignored.len() == MAX_IGNORED {
+            return Err(format!(
+                "you ignore {MAX_IGNORED} nicks already, the most there can be: /unignore one first"
+            ));
+        }
+        self.ignored.push(nick);
+        Ok(true)
+    }
+
+    /// Shows `nick`'s messages again; `false` if it was not ignored.
+    pub fn unignore(&mut self, nick: &str) -> bool {
+        let before = self.ignored.len();
+        self.ignored.retain(|n| !n.eq_ignore_ascii_case(nick));
+        self.ignored.len() != before
+    }
+
+    /// The nicks ignored, in the order they were.
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
+    fn is_ignored(&self, nick: &str) -> bool {
+        self.ignored.iter().any(|n| n.eq_ignore_ascii_case(nick))
+    }
+
+    /// How many mentions and private messages from others arrived since the last call.
+    pub fn take_alerts(&mut self) -> usize {
+        std::mem::take(&mut self.alerts)
+    }
+
+    /// Remembers that `nick` was just seen (moves it to the front).
+    fn saw(&mut self, nick: &str) {
+        if let Some(at) = self.known.iter().position(|n| n.eq_ignore_ascii_case(nick)) {
+            self.known.remove(at);
+        } else if self.known.len() == KNOWN_NICKS {
+            self.known.pop_back();
+        }
+        self.known.push_front(nick.to_owned());
+    }
+
+    /// Whether someone else's `text` names us.
+    /// (Over the line protocol, "us" is the nick we last asked for.)
+    fn mentions_me(&self, from: &str, text: &str) -> bool {
+        self.nick()
+            .is_some_and(|me| !me.eq_ignore_ascii_case(from) && mentions(text, me))
     }
 
     /// A note from the client itself.
@@ -115,6 +206,14 @@ impl Client {
         self.nick = None;
         self.room = None;
         self.silent_lists = 0;
+        self.joined.clear();
+        if wire != Wire::WsJson {
+            // Every line-protocol client starts in #lobby (JSON: the welcome says where).
+            self.joined.push("#lobby".into());
+            if let Some(room) = self.wanted_room.clone() {
+                self.now_in(&room);
+            }
+        }
         let mut lines = Vec::new();
         if let Some(nick) = &self.wanted_nick {
             lines.push(format!("/nick {nick}"));
@@ -155,8 +254,20 @@ impl Client {
                 } else {
                     format!("#{room}")
                 };
+                self.now_in(&room);
                 self.wanted_room = Some(room);
                 return vec![self.silent_list()];
+            }
+            ("/part", room, None) => {
+                let room = room
+                    .and_then(|r| RoomName::parse(r).ok())
+                    .map(|r| r.to_string())
+                    .or_else(|| self.wanted_room.clone())
+                    .unwrap_or_else(|| "#lobby".into());
+                self.joined.retain(|r| *r != room);
+                if self.wanted_room.as_deref() == Some(room.as_str()) {
+                    self.wanted_room = self.joined.last().cloned();
+                }
             }
             _ => {}
         }
@@ -190,6 +301,19 @@ impl Client {
                 return;
             }
         }
+        if let Some((from, text)) = line_sender(line) {
+            if self.is_ignored(from) {
+                return;
+            }
+            let from = from.to_owned();
+            let mention = self.mentions_me(&from, text);
+            if mention {
+                self.alerts += 1;
+            }
+            self.saw(&from);
+            self.push_marked(None, EntryKind::Line(sanitize(line).into_owned()), mention);
+            return;
+        }
         let kind = if let Some(error) = line.strip_prefix("ERROR ") {
             EntryKind::Error(sanitize(error).into_owned())
         } else {
@@ -204,31 +328,41 @@ impl Client {
             ServerEvent::Welcome { nick, room, motd } => {
                 self.nick = Some(nick.to_string());
                 self.room = Some(room.to_string());
+                self.joined = vec![room.to_string()];
                 self.info(&format!("welcome, {nick}! you are in {room}"));
                 if let Some(motd) = motd {
                     self.info(&motd);
                 }
             }
-            ServerEvent::Message(message) => self.chat(message),
+            ServerEvent::Message(message) => self.chat(message, false),
             ServerEvent::Private {
                 ts, from, to, text, ..
             } => {
-                let own = self.is_me(&from.to_string());
+                let own = self.is_me(from.as_str());
+                if !own && self.is_ignored(from.as_str()) {
+                    return send;
+                }
+                self.saw(if own { to.as_str() } else { from.as_str() });
                 let kind = EntryKind::Private {
                     from: from.to_string(),
                     to: to.to_string(),
                     text: sanitize(&text).into_owned(),
                     own,
                 };
+                if !own {
+                    self.alerts += 1;
+                }
                 self.push(Some(ts), kind);
             }
             ServerEvent::Joined { room, nick, ts } => {
                 if self.is_me(&nick.to_string()) {
                     self.room = Some(room.to_string());
                     self.wanted_room = Some(room.to_string());
+                    self.now_in(room.as_str());
                     send.push(self.silent_list());
                 } else {
                     self.count_member(room.as_str(), 1);
+                    self.saw(nick.as_str());
                 }
                 self.presence(ts, format!("→ {nick} joined {room}"));
             }
@@ -245,6 +379,7 @@ impl Client {
                     if self.wanted_room.as_deref() == Some(room.as_str()) {
                         self.wanted_room = None;
                     }
+                    self.joined.retain(|r| r != room.as_str());
                     send.push(self.silent_list());
                 } else {
                     self.count_member(room.as_str(), -1);
@@ -256,6 +391,12 @@ impl Client {
                 if self.is_me(&old.to_string()) {
                     self.nick = Some(new.to_string());
                     self.wanted_nick = Some(new.to_string());
+                } else if let Some(known) = self
+                    .known
+                    .iter_mut()
+                    .find(|n| n.eq_ignore_ascii_case(old.as_str()))
+                {
+                    *known = new.to_string();
                 }
                 self.presence(ts, format!("~ {old} is now known as {new}"));
             }
@@ -274,9 +415,34 @@ impl Client {
             ServerEvent::Error { message, .. } => {
                 self.push(None, EntryKind::Error(sanitize(&message).into_owned()));
             }
-            other @ (ServerEvent::Members { .. }
-            | ServerEvent::Info { .. }
-            | ServerEvent::Bye { .. }) => self.show_event_lines(&other),
+            ServerEvent::Members { ref nicks, .. } => {
+                for nick in nicks {
+                    if !self
+                        .known
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(nick.as_str()))
+                    {
+                        if self.known.len() == KNOWN_NICKS {
+                            break;
+                        }
+                        self.known.push_back(nick.to_string());
+                    }
+                }
+                self.show_event_lines(&event);
+            }
+            ServerEvent::Info { ref text } => {
+                // `/join` of a room we are in makes it current without a `joined` event.
+                if let Some(room) = text
+                    .split_once(" is now your current room")
+                    .and_then(|(room, _)| RoomName::parse(room).ok())
+                {
+                    self.room = Some(room.to_string());
+                    self.wanted_room = Some(room.to_string());
+                    self.now_in(room.as_str());
+                }
+                self.show_event_lines(&event);
+            }
+            other @ ServerEvent::Bye { .. } => self.show_event_lines(&other),
         }
         send
     }
@@ -313,25 +479,40 @@ impl Client {
         self.push(Some(ts), EntryKind::Presence(sanitize(&text).into_owned()));
     }
 
-    fn chat(&mut self, message: ChatMessage) {
+    /// A room message, live or (`replay`) from a history replay.
+    fn chat(&mut self, message: ChatMessage, replay: bool) {
         let room = message.room.to_string();
         let seen = self.seen.entry(room.clone()).or_default();
         *seen = (*seen).max(message.id);
-        let own = self.is_me(&message.from.to_string());
+        let from = message.from.as_str();
+        let own = self.is_me(from);
+        if !own && self.is_ignored(from) {
+            return;
+        }
+        let mention = self.mentions_me(from, &message.text);
+        if mention && !replay {
+            self.alerts += 1;
+        }
+        if !replay {
+            self.saw(from);
+        }
         let kind = EntryKind::Chat {
             room,
-            from: message.from.to_string(),
+            from: from.to_owned(),
             text: sanitize(&message.text).into_owned(),
             action: message.action,
             own,
         };
-        self.push(Some(message.ts), kind);
+        self.push_marked(Some(message.ts), kind, mention);
     }
 
     /// A replay: only the messages we have not shown yet, between brackets.
     fn history(&mut self, room: &str, messages: Vec<ChatMessage>) {
         let seen = self.seen.get(room).copied().unwrap_or(0);
-        let fresh: Vec<_> = messages.into_iter().filter(|m| m.id > seen).collect();
+        let fresh: Vec<_> = messages
+            .into_iter()
+            .filter(|m| m.id > seen && !self.is_ignored(m.from.as_str()))
+            .collect();
         if fresh.is_empty() {
             return;
         }
@@ -342,17 +523,47 @@ impl Client {
         };
         self.info(&format!("history of {room} ({} {noun})", fresh.len()));
         for message in fresh {
-            self.chat(message);
+            self.chat(message, true);
         }
         self.info(&format!("end of history of {room}"));
     }
 
     fn push(&mut self, ts: Option<u64>, kind: EntryKind) {
+        self.push_marked(ts, kind, false);
+    }
+
+    fn push_marked(&mut self, ts: Option<u64>, kind: EntryKind, mention: bool) {
         if self.entries.len() == SCROLLBACK {
             self.entries.pop_front();
         }
-        self.entries.push_back(Entry { ts, kind });
+        self.entries.push_back(Entry { ts, kind, mention });
     }
+}
+
+/// Who said a line of the line protocol, and what: `[12:03:04] #lobby <alice> hi`,
+/// `[12:03:04] #lobby * alice waves`, `[12:03:04] <alice -> bob> psst`. `None` for the
+/// server's own lines (`***`, `ERROR`, joins and leaves).
+fn line_sender(line: &str) -> Option<(&str, &str)> {
+    let (_, rest) = line.strip_prefix('[')?.split_once("] ")?;
+    let rest = match rest.strip_prefix('#') {
+        Some(room) => room.split_once(' ')?.1,
+        None => rest,
+    };
+    let (from, text) = match rest.strip_prefix("* ") {
+        Some(action) => action.split_once(' ')?,
+        None => {
+            // `<alice> text`, or `<alice -> bob> text`, whose arrow holds a `> ` too.
+            let inner = rest.strip_prefix('<')?;
+            let end = inner.find("> ")?;
+            match inner.find(" -> ") {
+                Some(arrow) if arrow < end => {
+                    (&inner[..arrow], inner[arrow + 4..].split_once("> ")?.1)
+                }
+                _ => (&inner[..end], &inner[end + 2..]),
+            }
+        }
+    };
+    Nick::parse_known(from).is_ok().then_some((from, text))
 }
 
 /// `*** rooms (2): #lobby (3), #rust (1)` → the rooms, for the panel over the line protocol.

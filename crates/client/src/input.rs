@@ -67,6 +67,15 @@ impl InputLine {
         }
     }
 
+    /// Replaces the characters from `start` to the cursor with `text` (a completion); the
+    /// cursor ends after it. Characters `insert` would drop are dropped here too.
+    pub fn replace_before_cursor(&mut self, start: usize, text: &str) {
+        let start = start.min(self.cursor);
+        self.chars.drain(start..self.cursor);
+        self.cursor = start;
+        self.insert_str(text);
+    }
+
     pub fn left(&mut self) {
         self.cursor = self.cursor.saturating_sub(1);
     }

@@ -39,6 +39,7 @@
 
 mod backoff;
 mod client;
+mod complete;
 mod input;
 pub mod line_mode;
 mod target;
@@ -47,7 +48,8 @@ mod transport;
 pub mod tui;
 
 pub use backoff::{Backoff, random_unit};
-pub use client::{Client, Entry, EntryKind, SCROLLBACK};
+pub use client::{Client, Entry, EntryKind, KNOWN_NICKS, MAX_IGNORED, SCROLLBACK};
+pub use complete::Completion;
 pub use input::InputLine;
 pub use line_mode::LineOptions;
 pub use rustchat_proto::{is_unsafe, sanitize, sanitize_json};

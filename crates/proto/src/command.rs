@@ -19,6 +19,11 @@ pub const MAX_TEXT_BYTES: usize = 4096;
 /// Most messages one `/history` asks for.
 pub const MAX_HISTORY: u32 = 500;
 
+/// The slash commands the server knows, as typed (for completion in clients).
+pub const COMMANDS: [&str; 10] = [
+    "/nick", "/join", "/part", "/msg", "/me", "/who", "/list", "/history", "/help", "/quit",
+];
+
 /// The text the server sends for `/help` (as `ServerEvent::Info`, one line per command).
 pub const HELP: &str = "\
 commands:
@@ -164,6 +169,21 @@ mod tests {
             Err(err) => err,
             other => panic!("{line:?} gave {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_listed_command_is_known_and_in_the_help() {
+        for name in COMMANDS {
+            assert!(HELP.contains(&format!("  {name}")), "{name} is not in HELP");
+            let unknown = matches!(Command::parse(name), Err(CommandError::Unknown { .. }));
+            assert!(!unknown, "{name} is not a command");
+        }
+        let in_help = HELP.lines().filter(|l| l.starts_with("  /")).count();
+        assert_eq!(
+            in_help,
+            COMMANDS.len(),
+            "HELP lists a command COMMANDS does not"
+        );
     }
 
     #[test]

@@ -69,13 +69,13 @@ mod slash;
 mod strategies;
 mod text;
 
-pub use command::{Command, CommandError, HELP, MAX_HISTORY, MAX_TEXT_BYTES};
+pub use command::{COMMANDS, Command, CommandError, HELP, MAX_HISTORY, MAX_TEXT_BYTES};
 pub use error_kind::{ErrorKind, ErrorReply};
 pub use event::{ChatMessage, RoomSummary, ServerEvent};
 pub use hello::{HELLO_MAX, HelloClient, HelloError, HelloServer, HelloStep, is_hello};
 pub use json::{JsonError, MAX_JSON_BYTES};
 pub use line::{DEFAULT_MAX_LINE, LineCodec, LineError};
-pub use names::{GUEST_PREFIX, MAX_NICK_LEN, MAX_ROOM_LEN, NameError, RESERVED_NICKS};
+pub use names::{GUEST_PREFIX, MAX_NICK_LEN, MAX_ROOM_LEN, NameError, RESERVED_NICKS, mentions};
 pub use nick::Nick;
 pub use room_name::RoomName;
 pub use sanitize::{is_unsafe, sanitize, sanitize_json};

@@ -76,6 +76,25 @@ fn is_name_char(ch: char) -> bool {
     ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'
 }
 
+/// Whether `text` names `nick` as a word: case-insensitively, with no name character right
+/// before or after it (`alice:` and `@Alice` do, `malice` and `alice_2` do not). What the
+/// terminal client and the page highlight.
+pub fn mentions(text: &str, nick: &str) -> bool {
+    if nick.is_empty() || !nick.chars().all(is_name_char) {
+        return false;
+    }
+    let bytes = text.as_bytes();
+    let len = nick.len();
+    (0..text.len().saturating_sub(len - 1)).any(|at| {
+        let word = bytes.get(at..at + len);
+        let before = at.checked_sub(1).and_then(|b| bytes.get(b));
+        let after = bytes.get(at + len);
+        word.is_some_and(|w| w.eq_ignore_ascii_case(nick.as_bytes()))
+            && !before.is_some_and(|&b| is_name_char(char::from(b)))
+            && !after.is_some_and(|&b| is_name_char(char::from(b)))
+    })
+}
+
 /// The first character that is not a name character, with its 1-based position.
 pub(crate) fn first_bad_char(name: &str) -> Option<(String, usize)> {
     let (index, ch) = name.char_indices().find(|&(_, ch)| !is_name_char(ch))?;
@@ -106,6 +125,26 @@ mod tests {
             ErrorKind::InvalidRoom
         );
         assert_eq!(NameError::EmptyRoom.kind(), ErrorKind::InvalidRoom);
+    }
+
+    #[test]
+    fn a_mention_is_the_nick_as_a_whole_word_in_any_case() {
+        for text in [
+            "alice",
+            "Alice: hi",
+            "hi @ALICE!",
+            "(alice)",
+            "héalice",
+            "ask alice-",
+        ] {
+            let expected = !text.ends_with('-');
+            assert_eq!(mentions(text, "alice"), expected, "{text:?}");
+        }
+        for text in ["malice", "alice_2", "alices", "ali ce", "", "🦀alic"] {
+            assert!(!mentions(text, "alice"), "{text:?}");
+        }
+        assert!(!mentions("anything", ""));
+        assert!(!mentions("a b", "a b"), "not a nick");
     }
 
     #[test]

@@ -17,7 +17,9 @@ use rustchat_proto::{Nick, RoomName};
 #[derive(Debug, Args)]
 #[command(after_help = "\
 On a terminal: a full-screen client. /help lists its commands (/connect [URL], /disconnect,
-/quit) and the server's; PageUp/PageDown or the mouse wheel scroll, Up/Down recall sent lines.
+/ignore [NICK], /unignore NICK, /quit) and the server's. Tab completes nicks, #rooms and
+/commands; Alt-1…9 and Ctrl-N/Ctrl-P switch between your rooms; messages that name you are
+highlighted; PageUp/PageDown or the mouse wheel scroll, Up/Down recall sent lines.
 
 Piped (stdin or stdout not a terminal): line mode. Each input line is sent, each event printed
 as one line (--json: as one JSON object); the end of input sends /quit. Control characters and
@@ -55,6 +57,10 @@ pub(crate) struct ConnectArgs {
     /// can then read and change the chat; for tests only.
     #[arg(long)]
     insecure: bool,
+    /// Full screen: ring the terminal's bell when a message names you or someone writes to you
+    /// privately.
+    #[arg(long)]
+    bell: bool,
 }
 
 fn parse_nick(text: &str) -> Result<String, String> {
@@ -101,6 +107,7 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
             room: args.room,
             connect_timeout: timeout,
             trust,
+            bell: args.bell,
         };
         runtime.block_on(tui::run(args.url, options))
     } else {

@@ -273,3 +273,86 @@ fn sigterm_restores_the_terminal() -> Result {
     assert_eq!(is_raw(&*tui.master), Some(false));
     Ok(())
 }
+
+/// A line-protocol peer with a nick, for the full-screen client to talk to.
+fn line_peer(addr: SocketAddr, nick: &str) -> Result<TcpStream> {
+    let mut peer = TcpStream::connect(addr)?;
+    peer.write_all(format!("/nick {nick}\n").as_bytes())?;
+    Ok(peer)
+}
+
+/// Where `needle` is on the screen, as (row, column).
+fn find(screen: &Screen, needle: &str) -> Option<(u16, u16)> {
+    let (rows, _) = screen.parser.screen().size();
+    (0..rows).find_map(|row| {
+        let text = screen.row(row);
+        let at = text.find(needle)?;
+        Some((row, u16::try_from(text[..at].chars().count()).ok()?))
+    })
+}
+
+/// Tab completion, a highlighted mention, `/ignore`, and Alt-1 / Ctrl-N / Ctrl-P between
+/// rooms, typed into the real binary in a PTY while line clients talk to it.
+#[test]
+fn completes_highlights_ignores_and_switches_rooms_from_the_keyboard() -> Result {
+    let server = server_on("127.0.0.1:0".parse()?)?;
+    let url = format!("ws://{}/ws", server.addr());
+    let mut tui = Tui::start(&[&url, "--nick", "tester"])?;
+    let screen = &mut tui.screen;
+    screen.wait_until("the nick", |s| s.row(22).contains("│ tester │ #lobby"))?;
+    let mut bob = line_peer(server.addr(), "bobby")?;
+    let mut carol = line_peer(server.addr(), "carol")?;
+    screen.wait_until("both nicks", |s| {
+        s.text().contains("is now known as carol") && s.text().contains("is now known as bobby")
+    })?;
+
+    tui.keys.write_all(b"/msg bo\t")?;
+    screen.wait_until("the completed nick", |s| {
+        s.row(23).trim_end() == "> /msg bobby"
+    })?;
+    tui.keys.write_all(b"\x15/ig\t")?;
+    screen.wait_until("the completed command", |s| {
+        s.row(23).trim_end() == "> /ignore"
+    })?;
+    tui.keys.write_all(b"\x15")?;
+
+    bob.write_all(b"tester: are you around?\nnothing for you here\n")?;
+    screen.wait_until("bob's lines", |s| s.text().contains("nothing for you here"))?;
+    let Some((row, col)) = find(screen, "tester: are you around?") else {
+        return Err(format!("no mention on screen:\n{}", screen.text()).into());
+    };
+    let cell = screen.parser.screen().cell(row, col).ok_or("no cell")?;
+    assert!(cell.bold(), "a mention is bold");
+    let (row, col) = find(screen, "nothing for you here").ok_or("no plain line")?;
+    let cell = screen.parser.screen().cell(row, col).ok_or("no cell")?;
+    assert!(!cell.bold(), "other lines are not");
+
+    tui.keys.write_all(b"/ignore bobby\r")?;
+    screen.wait_until("the ignore notice", |s| s.text().contains("ignoring bobby"))?;
+    bob.write_all(b"can you hear me\n")?;
+    carol.write_all(b"carol was here\n")?;
+    screen.wait_until("carol's line", |s| s.text().contains("carol was here"))?;
+    assert!(
+        !screen.text().contains("can you hear me"),
+        "{}",
+        screen.text()
+    );
+
+    tui.keys.write_all(b"/join #rust\r")?;
+    screen.wait_until("#rust", |s| s.row(22).contains("│ tester │ #rust"))?;
+    screen.wait_until("the numbered panel", |s| {
+        s.text().contains("1 #lobby") && s.text().contains("2 #rust")
+    })?;
+    tui.keys.write_all(b"\x1b1")?;
+    screen.wait_until("Alt-1: #lobby", |s| s.row(22).contains("│ tester │ #lobby"))?;
+    tui.keys.write_all(b"\x0e")?;
+    screen.wait_until("Ctrl-N: #rust", |s| s.row(22).contains("│ tester │ #rust"))?;
+    tui.keys.write_all(b"\x10")?;
+    screen.wait_until("Ctrl-P: #lobby", |s| {
+        s.row(22).contains("│ tester │ #lobby")
+    })?;
+
+    tui.keys.write_all(b"/quit\r")?;
+    assert!(tui.wait_exit()?.success());
+    Ok(())
+}

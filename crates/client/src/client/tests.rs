@@ -68,7 +68,8 @@ fn own_messages_are_marked_and_text_is_sanitised() {
                 text: "\\x1b[31mred\\u{202e}".into(),
                 action: false,
                 own: false,
-            }
+            },
+            mention: false,
         }
     );
 }
@@ -323,4 +324,196 @@ fn rooms_lines_parse_or_not() {
         parse_rooms_line("[12:00:00] #a <b> *** rooms (1): #a (2)"),
         None
     );
+}
+
+fn said(client: &mut Client, id: u64, room_name: &str, from: &str, text: &str) {
+    event(
+        client,
+        ServerEvent::Message(message(id, room_name, from, text)),
+    );
+}
+
+#[test]
+fn messages_naming_us_are_marked_and_counted_once() {
+    let mut client = Client::new(None, None);
+    welcome(&mut client, "alice");
+    said(&mut client, 1, "#lobby", "bob", "ALICE: look at this");
+    said(&mut client, 2, "#lobby", "bob", "malice aforethought");
+    said(&mut client, 3, "#lobby", "alice", "I am alice");
+    let marks: Vec<bool> = client.entries().iter().map(|e| e.mention).collect();
+    assert_eq!(&marks[marks.len() - 3..], [true, false, false]);
+    event(
+        &mut client,
+        ServerEvent::Private {
+            id: 4,
+            ts: 4,
+            from: nick("carol"),
+            to: nick("alice"),
+            text: "psst".into(),
+        },
+    );
+    assert_eq!(client.take_alerts(), 2, "one mention, one private message");
+    assert_eq!(client.take_alerts(), 0);
+    // A replay marks the mention again but does not alert again.
+    event(
+        &mut client,
+        ServerEvent::History {
+            room: room("#rust"),
+            messages: vec![message(5, "#rust", "bob", "alice?")],
+        },
+    );
+    assert!(
+        client
+            .entries()
+            .iter()
+            .rev()
+            .nth(1)
+            .is_some_and(|e| e.mention)
+    );
+    assert_eq!(client.take_alerts(), 0);
+}
+
+#[test]
+fn ignored_nicks_are_hidden_everywhere_until_unignored() {
+    let mut client = Client::new(None, None);
+    welcome(&mut client, "alice");
+    assert_eq!(client.ignore("Mallory"), Ok(true));
+    assert_eq!(client.ignore("mallory"), Ok(false));
+    assert!(client.ignore("no spaces").is_err());
+    let before = client.entries().len();
+    said(&mut client, 1, "#lobby", "mallory", "spam alice");
+    event(
+        &mut client,
+        ServerEvent::Private {
+            id: 2,
+            ts: 2,
+            from: nick("MALLORY"),
+            to: nick("alice"),
+            text: "spam".into(),
+        },
+    );
+    event(
+        &mut client,
+        ServerEvent::History {
+            room: room("#rust"),
+            messages: vec![message(3, "#rust", "mallory", "old spam")],
+        },
+    );
+    assert_eq!(client.entries().len(), before, "nothing from mallory shows");
+    assert_eq!(client.take_alerts(), 0);
+    assert_eq!(client.ignored(), ["Mallory"]);
+    assert!(client.unignore("MALLORY"));
+    assert!(!client.unignore("mallory"));
+    said(&mut client, 4, "#lobby", "mallory", "back");
+    assert_eq!(client.entries().len(), before + 1);
+    for n in 0..MAX_IGNORED {
+        assert_eq!(client.ignore(&format!("n{n}")), Ok(true));
+    }
+    let full = client.ignore("one-more").expect_err("the list is bounded");
+    assert!(full.contains("/unignore one first"), "{full}");
+}
+
+#[test]
+fn the_nicks_seen_lately_come_first_and_ours_never() {
+    let mut client = Client::new(None, None);
+    welcome(&mut client, "alice");
+    event(
+        &mut client,
+        ServerEvent::Members {
+            room: room("#lobby"),
+            nicks: vec![nick("alice"), nick("bob"), nick("carol"), nick("dave")],
+        },
+    );
+    said(&mut client, 1, "#lobby", "carol", "hi");
+    event(
+        &mut client,
+        ServerEvent::NickChanged {
+            old: nick("dave"),
+            new: nick("david"),
+            ts: 2,
+        },
+    );
+    let known: Vec<&str> = client.known_nicks().collect();
+    assert_eq!(known, ["carol", "bob", "david"]);
+    for n in 0..KNOWN_NICKS + 5 {
+        said(&mut client, 10 + n as u64, "#lobby", &format!("u{n}"), "x");
+    }
+    assert_eq!(client.known_nicks().count(), KNOWN_NICKS);
+    assert_eq!(
+        client.known_nicks().next(),
+        Some(format!("u{}", KNOWN_NICKS + 4).as_str())
+    );
+}
+
+#[test]
+fn the_rooms_we_are_in_follow_joins_parts_and_switches() {
+    let mut client = Client::new(None, None);
+    welcome(&mut client, "alice");
+    for name in ["#rust", "#go"] {
+        event(
+            &mut client,
+            ServerEvent::Joined {
+                room: room(name),
+                nick: nick("alice"),
+                ts: 1,
+            },
+        );
+    }
+    event(
+        &mut client,
+        ServerEvent::Joined {
+            room: room("#perl"),
+            nick: nick("bob"),
+            ts: 1,
+        },
+    );
+    assert_eq!(client.joined_rooms(), ["#lobby", "#rust", "#go"]);
+    event(
+        &mut client,
+        ServerEvent::Left {
+            room: room("#rust"),
+            nick: nick("alice"),
+            ts: 2,
+            reason: None,
+        },
+    );
+    assert_eq!(client.joined_rooms(), ["#lobby", "#go"]);
+    event(
+        &mut client,
+        ServerEvent::info("#lobby is now your current room (you were already in it)"),
+    );
+    assert_eq!(client.room(), Some("#lobby"));
+    // Over lines, what we asked for.
+    let mut lines = Client::new(None, Some("#rust".into()));
+    lines.on_connected(Wire::TcpLines);
+    assert_eq!(lines.joined_rooms(), ["#lobby", "#rust"]);
+    lines.on_sent("/join go");
+    lines.on_sent("/part #rust");
+    assert_eq!(lines.joined_rooms(), ["#lobby", "#go"]);
+    lines.on_sent("/part");
+    assert_eq!(lines.joined_rooms(), ["#lobby"]);
+    assert_eq!(lines.room(), Some("#lobby"));
+}
+
+#[test]
+fn over_lines_senders_are_read_for_mentions_ignores_and_completion() {
+    let mut client = Client::new(Some("dave".into()), None);
+    client.on_connected(Wire::TcpLines);
+    for line in [
+        "[12:00:00] #lobby <eve> dave: ping",
+        "[12:00:01] #lobby * frank waves at Dave",
+        "[12:00:02] <gina -> dave> psst",
+        "[12:00:03] -> hank joined #lobby",
+        "[12:00:04] <- ivan left #lobby (bye> dave)",
+        "*** dave is here",
+    ] {
+        client.on_incoming(Incoming::Line(line.into()));
+    }
+    let marks: Vec<bool> = client.entries().iter().map(|e| e.mention).collect();
+    assert_eq!(marks, [true, true, false, false, false, false]);
+    let known: Vec<&str> = client.known_nicks().collect();
+    assert_eq!(known, ["gina", "frank", "eve"]);
+    assert_eq!(client.ignore("eve"), Ok(true));
+    client.on_incoming(Incoming::Line("[12:00:05] #lobby <eve> again".into()));
+    assert_eq!(client.entries().len(), 6, "eve's line is hidden");
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
 
-use crate::{Client, InputLine, Target, Wire};
+use crate::{Client, Completion, InputLine, Target, Wire};
 
 /// Rows the mouse wheel scrolls.
 const WHEEL_ROWS: usize = 3;
@@ -16,8 +16,23 @@ pub const CLIENT_HELP: &[&str] = &[
     "  /connect [URL]     connect (again, or to another server: ws://host:port/ws, tcp://host:port)",
     "  /disconnect        leave the server and stop reconnecting",
     "  /quit, /exit       leave and close the client (Ctrl-C too)",
-    "  keys: PageUp/PageDown or the mouse wheel scroll; Up/Down recall sent lines;",
+    "  /ignore [NICK]     hide NICK's messages on this screen (no NICK: list who is ignored)",
+    "  /unignore NICK     show them again",
+    "  keys: Tab completes nicks, #rooms and /commands (again: the next one; Shift-Tab back);",
+    "        Alt-1…9 go to the room with that number, Ctrl-N/Ctrl-P to the next/previous;",
+    "        PageUp/PageDown or the mouse wheel scroll; Up/Down recall sent lines;",
     "        Ctrl-W deletes a word, Ctrl-U the line start; Ctrl-A/Home, Ctrl-E/End",
+];
+
+/// The client's own commands, for completion.
+const CLIENT_COMMANDS: [&str; 7] = [
+    "/connect",
+    "/disconnect",
+    "/exit",
+    "/help",
+    "/ignore",
+    "/quit",
+    "/unignore",
 ];
 
 /// Where the connection stands, for the status bar.
@@ -65,6 +80,10 @@ pub struct App {
     pub max_scroll: usize,
     /// Draw with colours (off with `NO_COLOR`).
     pub color: bool,
+    /// Ring the terminal's bell when someone mentions us or writes to us privately.
+    pub bell: bool,
+    /// A Tab completion in progress.
+    completion: Option<Completion>,
 }
 
 impl App {
@@ -80,6 +99,8 @@ impl App {
             page: 10,
             max_scroll: usize::MAX,
             color: true,
+            bell: false,
+            completion: None,
         }
     }
 
@@ -109,8 +130,27 @@ impl App {
             return None;
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Tab => return self.complete(false),
+            KeyCode::BackTab => return self.complete(true),
+            _ => self.completion = None,
+        }
         match key.code {
             KeyCode::Char('c') if ctrl => return Some(Action::Quit("/quit".into())),
+            KeyCode::Char(digit @ '1'..='9') if alt => {
+                let nth = digit as usize - '1' as usize;
+                return self.go_to_room(|_, _| Some(nth), now_ms);
+            }
+            KeyCode::Char('n') if ctrl => {
+                return self.go_to_room(|at, len| Some(at.map_or(0, |i| (i + 1) % len)), now_ms);
+            }
+            KeyCode::Char('p') if ctrl => {
+                return self.go_to_room(
+                    |at, len| Some(at.map_or(len - 1, |i| (i + len - 1) % len)),
+                    now_ms,
+                );
+            }
             KeyCode::Char('d') if ctrl && self.input.is_empty() => {
                 return Some(Action::Quit("/quit".into()));
             }
@@ -118,7 +158,7 @@ impl App {
             KeyCode::Char('u') if ctrl => self.input.delete_to_start(),
             KeyCode::Char('a') if ctrl => self.input.home(),
             KeyCode::Char('e') if ctrl => self.input.end(),
-            KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => {}
+            KeyCode::Char(_) if ctrl || alt => {}
             KeyCode::Char(c) => self.input.insert(c),
             KeyCode::Enter => return self.submit(now_ms),
             KeyCode::Backspace => self.input.backspace(),
@@ -134,6 +174,94 @@ impl App {
             _ => {}
         }
         None
+    }
+
+    /// Tab (Shift-Tab: `backwards`): completes the word before the cursor, or shows the next
+    /// candidate of the completion under way.
+    fn complete(&mut self, backwards: bool) -> Option<Action> {
+        if let Some(completion) = &mut self.completion
+            && completion.is_current(&self.input)
+        {
+            completion.step(&mut self.input, backwards);
+            return None;
+        }
+        let mut commands: Vec<&str> = CLIENT_COMMANDS
+            .iter()
+            .chain(rustchat_proto::COMMANDS.iter())
+            .copied()
+            .collect();
+        commands.sort_unstable();
+        commands.dedup();
+        let client = &self.client;
+        let mut rooms: Vec<&str> = client.joined_rooms().iter().map(String::as_str).collect();
+        rooms.extend(client.rooms().iter().map(|(room, _)| room.as_str()));
+        let nicks: Vec<&str> = client.known_nicks().collect();
+        self.completion = Completion::start(&self.input, &commands, &rooms, &nicks);
+        if let Some(completion) = &mut self.completion {
+            completion.step(&mut self.input, backwards);
+        }
+        None
+    }
+
+    /// Alt-N, Ctrl-N, Ctrl-P: makes another of the rooms we are in current (with `/join`,
+    /// which for a room we are in only switches). `pick` gets the current room's index and
+    /// the number of rooms, and names the index to go to.
+    fn go_to_room(
+        &mut self,
+        pick: impl Fn(Option<usize>, usize) -> Option<usize>,
+        now_ms: u64,
+    ) -> Option<Action> {
+        let rooms = self.client.joined_rooms();
+        if rooms.is_empty() {
+            self.client
+                .notice("you are in no room: /join #room", now_ms);
+            return None;
+        }
+        let current = self.client.room();
+        let at = rooms.iter().position(|r| Some(r.as_str()) == current);
+        let Some(room) = pick(at, rooms.len()).and_then(|i| rooms.get(i)).cloned() else {
+            let count = rooms.len();
+            self.client.notice(
+                &format!("no such room: you are in {count} (Alt-1 to Alt-{count})"),
+                now_ms,
+            );
+            return None;
+        };
+        if Some(room.as_str()) == current {
+            return None;
+        }
+        self.scroll = 0;
+        Some(Action::Send(format!("/join {room}")))
+    }
+
+    /// `/ignore [NICK]` and `/unignore NICK`.
+    fn ignore(&mut self, command: &str, args: &[&str], now_ms: u64) {
+        let said = match (command, args) {
+            ("/ignore", []) if self.client.ignored().is_empty() => {
+                "you ignore nobody; /ignore NICK hides someone's messages here".to_owned()
+            }
+            ("/ignore", []) => format!(
+                "ignored: {} (/unignore NICK to see them again)",
+                self.client.ignored().join(", ")
+            ),
+            ("/ignore", [nick]) => match self.client.ignore(nick) {
+                Ok(true) => format!(
+                    "ignoring {nick}: their messages are hidden on this screen (the server still sends them); /unignore {nick} to see them again"
+                ),
+                Ok(false) => format!("you already ignore {nick}"),
+                Err(why) => format!("cannot ignore `{nick}`: {why}"),
+            },
+            ("/unignore", [nick]) => {
+                if self.client.unignore(nick) {
+                    format!("no longer ignoring {nick}")
+                } else {
+                    format!("you were not ignoring {nick}")
+                }
+            }
+            ("/unignore", _) => "usage: /unignore NICK".to_owned(),
+            _ => "usage: /ignore [NICK]".to_owned(),
+        };
+        self.client.notice(&said, now_ms);
     }
 
     fn scroll_up(&mut self, rows: usize) {
@@ -159,6 +287,11 @@ impl App {
                 }))
             }
             "/disconnect" => Some(Action::Disconnect),
+            "/ignore" | "/unignore" => {
+                let args: Vec<&str> = words.collect();
+                self.ignore(&command, &args, now_ms);
+                None
+            }
             "/connect" => match (words.next(), words.next()) {
                 (None, _) => Some(Action::Connect(None)),
                 (Some(url), None) => match Target::parse(url) {
@@ -337,5 +470,129 @@ mod tests {
         assert_eq!(app.scroll, 0, "sending a line jumps back to the newest");
         app.on_event(&Event::Paste("pasted\ntext".into()), 0);
         assert_eq!(app.input.text(), "pasted text");
+    }
+
+    fn welcomed(nick: &str) -> App {
+        use rustchat_proto::ServerEvent;
+        use rustchat_proto::fixtures::{message, nick as n, room};
+        let mut app = App::new(Target::default(), None, None);
+        app.client.on_connected(Wire::WsJson);
+        let mut event = |event| app.client.on_incoming(crate::Incoming::Event(event));
+        event(ServerEvent::Welcome {
+            nick: n(nick),
+            room: room("#lobby"),
+            motd: None,
+        });
+        for joined in ["#rust", "#go"] {
+            event(ServerEvent::Joined {
+                room: room(joined),
+                nick: n(nick),
+                ts: 1,
+            });
+        }
+        event(ServerEvent::Message(message(1, "#lobby", "bob", "hi")));
+        event(ServerEvent::Message(message(2, "#lobby", "barbara", "hey")));
+        app
+    }
+
+    fn tab(app: &mut App) {
+        assert_eq!(app.on_key(&key(KeyCode::Tab), 0), None);
+    }
+
+    #[test]
+    fn tab_completes_nicks_rooms_and_commands_and_cycles() {
+        let mut app = welcomed("alice");
+        for c in "b".chars() {
+            app.on_key(&key(KeyCode::Char(c)), 0);
+        }
+        tab(&mut app);
+        assert_eq!(app.input.text(), "barbara: ", "the latest speaker first");
+        tab(&mut app);
+        assert_eq!(app.input.text(), "bob: ");
+        app.on_key(&key(KeyCode::BackTab), 0);
+        assert_eq!(app.input.text(), "barbara: ");
+        for c in "see #r".chars() {
+            app.on_key(&key(KeyCode::Char(c)), 0);
+        }
+        tab(&mut app);
+        assert_eq!(app.input.text(), "barbara: see #rust ");
+        app.on_key(&ctrl('u'), 0);
+        for c in "/ign".chars() {
+            app.on_key(&key(KeyCode::Char(c)), 0);
+        }
+        tab(&mut app);
+        assert_eq!(app.input.text(), "/ignore ");
+        app.on_key(&ctrl('u'), 0);
+        for c in "/h".chars() {
+            app.on_key(&key(KeyCode::Char(c)), 0);
+        }
+        tab(&mut app);
+        tab(&mut app);
+        assert_eq!(app.input.text(), "/history ", "/help, then /history");
+        app.on_key(&ctrl('u'), 0);
+        for c in "zz".chars() {
+            app.on_key(&key(KeyCode::Char(c)), 0);
+        }
+        tab(&mut app);
+        assert_eq!(app.input.text(), "zz", "nothing matches: nothing changes");
+    }
+
+    #[test]
+    fn alt_digits_and_ctrl_n_p_switch_between_our_rooms() {
+        let mut app = welcomed("alice");
+        let alt = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT);
+        assert_eq!(app.client.room(), Some("#go"));
+        assert_eq!(
+            app.on_key(&alt('1'), 0),
+            Some(Action::Send("/join #lobby".into()))
+        );
+        assert_eq!(
+            app.on_key(&alt('2'), 0),
+            Some(Action::Send("/join #rust".into()))
+        );
+        assert_eq!(app.on_key(&alt('3'), 0), None, "#go is current already");
+        assert_eq!(app.on_key(&alt('7'), 0), None);
+        assert!(
+            format!("{:?}", app.client.entries().back())
+                .contains("no such room: you are in 3 (Alt-1 to Alt-3)")
+        );
+        assert_eq!(
+            app.on_key(&ctrl('n'), 0),
+            Some(Action::Send("/join #lobby".into())),
+            "after the last comes the first"
+        );
+        assert_eq!(
+            app.on_key(&ctrl('p'), 0),
+            Some(Action::Send("/join #rust".into()))
+        );
+        assert!(app.input.is_empty(), "switching types nothing");
+    }
+
+    #[test]
+    fn ignore_and_unignore_are_client_commands() {
+        let mut app = welcomed("alice");
+        let last = |app: &App| format!("{:?}", app.client.entries().back());
+        assert_eq!(type_line(&mut app, "/ignore"), None);
+        assert!(last(&app).contains("you ignore nobody"), "{}", last(&app));
+        assert_eq!(type_line(&mut app, "/ignore bob"), None);
+        assert!(last(&app).contains("ignoring bob: their messages are hidden"));
+        assert_eq!(type_line(&mut app, "/ignore"), None);
+        assert!(last(&app).contains("ignored: bob"), "{}", last(&app));
+        assert_eq!(type_line(&mut app, "/ignore bad!nick"), None);
+        assert!(
+            last(&app).contains("cannot ignore `bad!nick`"),
+            "{}",
+            last(&app)
+        );
+        assert_eq!(type_line(&mut app, "/unignore"), None);
+        assert!(last(&app).contains("usage: /unignore NICK"));
+        assert_eq!(type_line(&mut app, "/UNIGNORE Bob"), None);
+        assert!(
+            last(&app).contains("no longer ignoring Bob"),
+            "{}",
+            last(&app)
+        );
+        assert_eq!(type_line(&mut app, "/ignore a b"), None);
+        assert!(last(&app).contains("usage: /ignore [NICK]"));
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! ┌ scrollback ──────────────────────────────────────┐│ rooms
-//! │ 12:03:04 <alice> hello                            ││ #lobby  3
-//! │ 12:03:05 → bob joined #lobby            (dimmed)  ││ #rust   1
+//! │ 12:03:04 <alice> hello                            ││ 1 #lobby  3   (ours, numbered
+//! │ 12:03:05 → bob joined #lobby            (dimmed)  ││ 2 #rust   1    for Alt-1…9)
+//! │ 12:03:06 <bob> alice: look        (a mention: bold)││   #go     4   (others, dimmed)
 //! ├ status: ● connected │ ws://… │ alice │ #lobby │ rtt 0.4 ms
 //! └ > input line_
 //! ```
@@ -97,24 +98,46 @@ fn draw_scrollback(frame: &mut Frame<'_>, area: Rect, app: &App) -> View {
     }
 }
 
+/// The rooms we are in first, numbered for Alt-1…9, then the server's other rooms, dimmed.
 fn draw_rooms(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let current = app.client.room();
-    let lines: Vec<Line<'_>> = app
-        .client
-        .rooms()
+    let joined = app.client.joined_rooms();
+    let members = |room: &str| {
+        app.client
+            .rooms()
+            .iter()
+            .find(|(r, _)| r == room)
+            .map_or(String::new(), |(_, n)| format!("{n:>3}"))
+    };
+    let mut lines: Vec<Line<'_>> = joined
         .iter()
-        .map(|(room, members)| {
+        .enumerate()
+        .map(|(i, room)| {
             let style = if Some(room.as_str()) == current {
                 Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
             } else {
                 Style::new()
             };
+            let number = if i < 9 {
+                format!("{} ", i + 1)
+            } else {
+                "  ".to_owned()
+            };
             Line::from(vec![
-                Span::styled(format!("{room:<16}"), style),
-                Span::raw(format!("{members:>3}")),
+                Span::styled(number, Style::new().add_modifier(Modifier::DIM)),
+                Span::styled(format!("{room:<15}"), style),
+                Span::raw(members(room)),
             ])
         })
         .collect();
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    lines.extend(
+        app.client
+            .rooms()
+            .iter()
+            .filter(|(room, _)| !joined.contains(room))
+            .map(|(room, n)| Line::styled(format!("  {room:<15}{n:>3}"), dim)),
+    );
     let block = Block::new().borders(Borders::LEFT).title(" rooms ");
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
@@ -211,8 +234,23 @@ impl<'a> Styles<'a> {
         self.fg(nick_color(nick))
     }
 
+    /// The text of a message that mentions us.
+    fn mention(&self) -> Style {
+        let style = Style::new().add_modifier(Modifier::BOLD);
+        if self.app.color {
+            style.fg(Color::LightYellow)
+        } else {
+            style.add_modifier(Modifier::UNDERLINED)
+        }
+    }
+
     fn entry<'e>(&self, entry: &'e Entry) -> Line<'e> {
         let dim = Style::new().add_modifier(Modifier::DIM);
+        let text_style = if entry.mention {
+            self.mention()
+        } else {
+            Style::new()
+        };
         let mut spans = Vec::with_capacity(6);
         if let Some(ts) = entry.ts {
             spans.push(Span::styled(format!("{} ", clock(ts)), dim));
@@ -233,13 +271,13 @@ impl<'a> Styles<'a> {
                     spans.push(Span::styled(from.as_str(), self.nick(from, *own)));
                     spans.push(Span::styled(
                         format!(" {text}"),
-                        Style::new().add_modifier(Modifier::ITALIC),
+                        text_style.add_modifier(Modifier::ITALIC),
                     ));
                 } else {
                     spans.push(Span::raw("<"));
                     spans.push(Span::styled(from.as_str(), self.nick(from, *own)));
                     spans.push(Span::raw("> "));
-                    spans.push(Span::raw(text.as_str()));
+                    spans.push(Span::styled(text.as_str(), text_style));
                 }
             }
             EntryKind::Private {
@@ -264,7 +302,7 @@ impl<'a> Styles<'a> {
                 let style = self.fg(Color::Red).add_modifier(Modifier::BOLD);
                 spans.push(Span::styled(format!("ERROR {text}"), style));
             }
-            EntryKind::Line(text) => spans.push(Span::raw(text.as_str())),
+            EntryKind::Line(text) => spans.push(Span::styled(text.as_str(), text_style)),
             EntryKind::Local(text) => {
                 spans.push(Span::styled(
                     format!("-- {text}"),
@@ -390,5 +428,63 @@ mod tests {
             "{text}"
         );
         assert!(view.max_scroll >= 20);
+    }
+
+    #[test]
+    fn our_rooms_are_numbered_and_a_mention_stands_out() {
+        let mut app = App::new(Target::default(), None, None);
+        app.client.on_connected(Wire::WsJson);
+        let lobby = RoomName::parse("#lobby").unwrap_or_else(|e| panic!("{e}"));
+        let me = Nick::parse("alice").unwrap_or_else(|e| panic!("{e}"));
+        let mut event = |event| app.client.on_incoming(Incoming::Event(event));
+        event(ServerEvent::Welcome {
+            nick: me.clone(),
+            room: lobby.clone(),
+            motd: None,
+        });
+        event(ServerEvent::Joined {
+            room: RoomName::parse("#rust").unwrap_or_else(|e| panic!("{e}")),
+            nick: me,
+            ts: 1,
+        });
+        event(ServerEvent::Rooms {
+            rooms: ["#go", "#lobby", "#rust"]
+                .iter()
+                .map(|r| rustchat_proto::RoomSummary {
+                    room: RoomName::parse(r).unwrap_or_else(|e| panic!("{e}")),
+                    members: 2,
+                })
+                .collect(),
+        });
+        say(&mut app, 1, "bob", "alice: lunch?");
+        say(&mut app, 2, "bob", "no mention here");
+        let mut terminal =
+            Terminal::new(TestBackend::new(80, 10)).unwrap_or_else(|e| panic!("{e}"));
+        terminal
+            .draw(|frame| {
+                draw(frame, &app);
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let buffer = terminal.backend().buffer();
+        let row = |y: u16| (0..80).map(|x| buffer[(x, y)].symbol()).collect::<String>();
+        for (y, (number, room)) in [("1", "#lobby"), ("2", "#rust"), (" ", "#go")]
+            .iter()
+            .enumerate()
+        {
+            let y = u16::try_from(y + 1).unwrap_or(0);
+            let panel = format!("│{number} {room:<15}  2");
+            assert!(row(y).trim_end().ends_with(&panel), "{}", row(y));
+        }
+        let cell_of = |needle: &str| {
+            (0..8u16)
+                .find_map(|y| row(y).find(needle).map(|x| (x, y)))
+                .map(|(x, y)| &buffer[(u16::try_from(row(y)[..x].chars().count()).unwrap_or(0), y)])
+                .unwrap_or_else(|| panic!("{needle} is not on screen"))
+        };
+        let mention = cell_of("lunch?");
+        assert!(mention.modifier.contains(Modifier::BOLD), "{mention:?}");
+        assert_eq!(mention.fg, Color::LightYellow);
+        let plain = cell_of("no mention");
+        assert!(!plain.modifier.contains(Modifier::BOLD), "{plain:?}");
     }
 }

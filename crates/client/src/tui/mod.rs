@@ -44,6 +44,8 @@ pub struct TuiOptions {
     pub connect_timeout: Duration,
     /// Whom to trust for `wss://` and `tls://`.
     pub trust: Trust,
+    /// Ring the terminal's bell on a mention or a private message.
+    pub bell: bool,
 }
 
 impl Default for TuiOptions {
@@ -53,6 +55,7 @@ impl Default for TuiOptions {
             room: None,
             connect_timeout: Duration::from_secs(10),
             trust: Trust::default(),
+            bell: false,
         }
     }
 }
@@ -65,6 +68,7 @@ pub async fn run(target: Target, options: TuiOptions) -> Result<(), ClientError>
     let transport = Transport::connect(&target, options.connect_timeout, &options.trust).await?;
     let mut app = App::new(target, options.nick, options.room);
     app.color = std::env::var_os("NO_COLOR").is_none();
+    app.bell = options.bell;
     let mut link = Link::up(transport, options.connect_timeout, options.trust.clone());
     let (guard, mut terminal) = TerminalGuard::enter()?;
     let (events, input) = InputThread::spawn();
@@ -102,6 +106,9 @@ async fn event_loop<B: Backend>(
             // SIGTERM or SIGHUP: leave as with /quit, so the terminal is restored.
             () = signals.recv() => Some(Action::Quit("/quit".into())),
         };
+        if app.client.take_alerts() > 0 && app.bell {
+            ring_bell();
+        }
         match action {
             Some(Action::Quit(line)) => {
                 link.disconnect(&line).await;
@@ -199,6 +206,13 @@ fn lost(app: &mut App, link: &mut Link, reason: &str) {
         &format!("{reason}; reconnecting in {:.1} s", delay.as_secs_f32()),
         now_ms(),
     );
+}
+
+/// BEL to the terminal (which beeps, flashes or marks the window, as its user set it).
+fn ring_bell() {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
 }
 
 /// Unix time in milliseconds (0 if the clock is before 1970).
