@@ -1,12 +1,13 @@
 //! The Autobahn TestSuite client driver: runs every case the fuzzing server offers, echoing
-//! each message back, then asks the server to write its report.
+//! each message back (offering permessage-deflate), then asks the server to write its report.
 //!
 //! ```text
 //! cargo run -p rustchat-ws --features tokio --example autobahn-client -- ws://127.0.0.1:9001
 //! ```
 
+use rustchat_ws::handshake::ClientHandshake;
 use rustchat_ws::tokio::WebSocketStream;
-use rustchat_ws::{Config, StreamError};
+use rustchat_ws::{Config, DeflateConfig, StreamError};
 
 const AGENT: &str = "rustchat-ws";
 
@@ -15,10 +16,13 @@ fn config() -> Config {
         .max_frame_size(64 << 20)
         .max_message_size(64 << 20)
         .max_fragments(1 << 20)
+        .deflate(DeflateConfig::enabled())
 }
 
 async fn connect(url: &str) -> Result<WebSocketStream<tokio::net::TcpStream>, StreamError> {
-    let handshake = rustchat_ws::handshake::ClientHandshake::new(url)?;
+    let handshake = ClientHandshake::builder(url)
+        .deflate(config().deflate)
+        .build()?;
     Ok(WebSocketStream::connect_with(&handshake, config()).await?.0)
 }
 

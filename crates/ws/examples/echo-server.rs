@@ -1,7 +1,7 @@
 //! A WebSocket echo server on tokio: every message comes back unchanged.
 //!
 //! This is the server the Autobahn TestSuite checks (`scripts/autobahn`), so its limits are
-//! raised to the suite's largest messages (16 MiB).
+//! raised to the suite's largest messages (16 MiB), and it accepts permessage-deflate.
 //!
 //! ```text
 //! cargo run -p rustchat-ws --features tokio --example echo-server -- 127.0.0.1:9001
@@ -9,7 +9,7 @@
 
 use rustchat_ws::handshake::Upgrade;
 use rustchat_ws::tokio::WebSocketStream;
-use rustchat_ws::{Config, StreamError};
+use rustchat_ws::{Config, DeflateConfig, StreamError};
 use tokio::net::{TcpListener, TcpStream};
 
 fn config() -> Config {
@@ -17,6 +17,7 @@ fn config() -> Config {
         .max_frame_size(64 << 20)
         .max_message_size(64 << 20)
         .max_fragments(1 << 20)
+        .deflate(DeflateConfig::enabled())
 }
 
 #[tokio::main]

@@ -1,23 +1,35 @@
-//! Frame chunks → messages: defragmentation and UTF-8 checking (RFC 6455 §5.4, §8.1).
+//! Frame chunks → messages: defragmentation, inflation and UTF-8 checking (RFC 6455 §5.4,
+//! §8.1; RFC 7692 §6).
 //!
 //! A message that arrives as one frame in one piece (the common case) passes through without a
 //! copy. Anything else is gathered into one buffer whose size is checked against the limits
 //! before it grows. Text is validated piece by piece, so invalid UTF-8 fails the connection at
-//! the first bad byte, even in the middle of a frame.
+//! the first bad byte, even in the middle of a frame. A compressed message (RSV1 on its first
+//! frame, with permessage-deflate negotiated) is inflated piece by piece as well, its inflated
+//! size checked against the message limit as it grows and its text validated as it comes out.
 
 use bytes::{Bytes, BytesMut};
 
 use crate::decoder::FrameChunk;
+use crate::deflate::Inflation;
 use crate::error::ProtocolError;
 use crate::frame::OpCode;
 use crate::message::{Message, Text};
 use crate::utf8::Utf8Validator;
 
+/// RSV1: the first frame of a compressed message (RFC 7692 §6).
+pub(crate) const RSV1: u8 = 0b100;
+
 /// A message being gathered from several chunks.
 #[derive(Debug)]
 struct Partial {
     text: bool,
+    /// Payload bytes received so far (compressed, for a compressed message).
+    wire: u64,
+    /// The message so far, when it is not compressed.
     data: BytesMut,
+    /// The inflated message so far, when it is compressed.
+    inflated: Option<Vec<u8>>,
     frames: usize,
 }
 
@@ -28,6 +40,8 @@ pub struct Assembler {
     max_fragments: usize,
     partial: Option<Partial>,
     utf8: Utf8Validator,
+    /// permessage-deflate, when negotiated.
+    inflation: Option<Inflation>,
 }
 
 impl Assembler {
@@ -38,7 +52,19 @@ impl Assembler {
             max_fragments,
             partial: None,
             utf8: Utf8Validator::new(),
+            inflation: None,
         }
+    }
+
+    /// Takes compressed messages from now on (permessage-deflate was negotiated).
+    pub(crate) fn inflate_with(&mut self, inflation: Inflation) {
+        self.inflation = Some(inflation);
+    }
+
+    /// Whether a decompressor is held (the peer keeps its context, or a compressed message is
+    /// arriving).
+    pub(crate) fn holds_inflate_state(&self) -> bool {
+        self.inflation.as_ref().is_some_and(Inflation::holds_state)
     }
 
     /// Whether a fragmented message is in progress.
@@ -56,36 +82,62 @@ impl Assembler {
             }
         }
         let message_done = chunk.last && chunk.header.fin;
-        let partial = self.partial.get_or_insert_with(|| Partial {
-            text: chunk.header.opcode == OpCode::Text,
-            data: BytesMut::new(),
-            frames: 1,
-        });
-        if partial.text {
-            self.utf8
-                .feed(&chunk.payload)
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        let Some(partial) = self.partial.as_mut() else {
+            return Ok(None);
+        };
+        partial.wire += chunk.payload.len() as u64;
+        if let Some(inflated) = partial.inflated.as_mut() {
+            let inflation = self
+                .inflation
+                .as_mut()
+                .ok_or(ProtocolError::ReservedBits(RSV1))?;
+            let start = inflated.len();
+            inflation.inflate(&chunk.payload, inflated, self.max_message_size)?;
+            if message_done {
+                inflation.finish(inflated, self.max_message_size)?;
+            }
+            if partial.text {
+                self.utf8
+                    .feed(&inflated[start..])
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        } else {
+            if partial.text {
+                self.utf8
+                    .feed(&chunk.payload)
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            partial.data.extend_from_slice(&chunk.payload);
         }
-        partial.data.extend_from_slice(&chunk.payload);
         if !message_done {
             return Ok(None);
         }
         let Some(done) = self.partial.take() else {
             return Ok(None);
         };
+        let payload = match done.inflated {
+            Some(inflated) => Bytes::from(inflated),
+            None => done.data.freeze(),
+        };
         if done.text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            return Ok(Some(Message::Text(Text::from_validated(
-                done.data.freeze(),
-            ))));
+            return Ok(Some(Message::Text(Text::from_validated(payload))));
         }
-        Ok(Some(Message::Binary(done.data.freeze())))
+        Ok(Some(Message::Binary(payload)))
+    }
+
+    /// Forgets the message in progress (the connection failed), giving back what it holds.
+    pub(crate) fn abandon(&mut self) {
+        self.partial = None;
+        if let Some(inflation) = self.inflation.as_mut() {
+            inflation.abandon();
+        }
     }
 
     /// Checks a new frame against the message in progress and the limits; reserves its room.
     fn start_frame(&mut self, chunk: &FrameChunk) -> Result<(), ProtocolError> {
         let header = &chunk.header;
-        let so_far = self.partial.as_ref().map_or(0, |p| p.data.len());
+        let so_far = self.partial.as_ref().map_or(0, |p| p.wire);
         match (header.opcode, &mut self.partial) {
             // RFC 6455 §5.4: fragments of one message MUST NOT be interleaved with another.
             (OpCode::Text | OpCode::Binary, Some(_)) => {
@@ -102,22 +154,27 @@ impl Assembler {
             }
             _ => {}
         }
-        let total = so_far as u64 + header.payload_len;
+        let total = so_far + header.payload_len;
         if total > self.max_message_size as u64 {
             return Err(ProtocolError::MessageTooLarge {
                 len: total,
                 max: self.max_message_size,
             });
         }
-        let whole = chunk.last && header.fin;
+        let compressed = header.rsv & RSV1 != 0;
+        let whole = chunk.last && header.fin && !compressed;
         if !whole {
             let partial = self.partial.get_or_insert_with(|| Partial {
                 text: header.opcode == OpCode::Text,
+                wire: 0,
                 data: BytesMut::new(),
+                inflated: compressed.then(Vec::new),
                 frames: 1,
             });
-            // Within the limits just checked: reserving the announced size is safe.
-            partial.data.reserve(header.payload_len as usize);
+            if partial.inflated.is_none() {
+                // Within the limits just checked: reserving the announced size is safe.
+                partial.data.reserve(header.payload_len as usize);
+            }
         }
         Ok(())
     }

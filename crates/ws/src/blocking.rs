@@ -34,6 +34,7 @@ use bytes::BytesMut;
 use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::connection::{Connection, Event};
+use crate::deflate::DeflateParams;
 use crate::handshake::{ClientHandshake, Response};
 use crate::handshake::{HandshakeError, HeadLimits};
 use crate::handshake::{Request, Upgrade};
@@ -53,7 +54,18 @@ impl<S: Read + Write> WebSocket<S> {
     /// Wraps a stream whose opening handshake is done. `leftover` holds bytes read past the
     /// handshake (frames the peer sent early).
     pub fn from_raw(stream: S, role: Role, config: Config, leftover: &[u8]) -> Self {
-        let mut conn = Connection::new(role, config);
+        Self::from_negotiated(stream, role, config, None, leftover)
+    }
+
+    /// [`WebSocket::from_raw`] for a connection that negotiated permessage-deflate.
+    pub fn from_negotiated(
+        stream: S,
+        role: Role,
+        config: Config,
+        deflate: Option<DeflateParams>,
+        leftover: &[u8],
+    ) -> Self {
+        let mut conn = Connection::with_deflate(role, config, deflate);
         conn.receive(leftover);
         Self { stream, conn }
     }
@@ -80,16 +92,28 @@ impl<S: Read + Write> WebSocket<S> {
                 Err(e) => return Err(refuse(&mut stream, e)),
             }
         };
+        let mut deflate = None;
         let answer = request.upgrade().and_then(|up| {
             let protocol = decide(&up)?;
-            up.accept(protocol.as_deref())
+            let agreement = up.negotiate_deflate(&config.deflate);
+            let extensions = agreement
+                .as_ref()
+                .map(|a| ("Sec-WebSocket-Extensions", a.response.as_str()));
+            deflate = agreement.as_ref().map(|a| a.params);
+            up.accept_with(protocol.as_deref(), extensions.as_slice())
         });
         match answer {
             Ok(response) => stream.write_all(&response)?,
             Err(e) => return Err(refuse(&mut stream, e)),
         }
         stream.flush()?;
-        Ok(Self::from_raw(stream, Role::Server, config, &buf[used..]))
+        Ok(Self::from_negotiated(
+            stream,
+            Role::Server,
+            config,
+            deflate,
+            &buf[used..],
+        ))
     }
 
     /// Runs the client side of the opening handshake over `stream`.
@@ -103,7 +127,8 @@ impl<S: Read + Write> WebSocket<S> {
         let mut buf = BytesMut::new();
         loop {
             if let Some((response, used)) = handshake.parse_response(&buf)? {
-                let ws = Self::from_raw(stream, Role::Client, config, &buf[used..]);
+                let deflate = response.deflate();
+                let ws = Self::from_negotiated(stream, Role::Client, config, deflate, &buf[used..]);
                 return Ok((ws, response));
             }
             read_more(&mut stream, &mut buf)?;

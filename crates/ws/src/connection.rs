@@ -8,10 +8,11 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::assembler::Assembler;
+use crate::assembler::{Assembler, RSV1};
 use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::decoder::{FrameChunk, FrameDecoder};
+use crate::deflate::{DeflateParams, Inflation, deflate_message};
 use crate::error::{Error, ProtocolError, UsageError};
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use crate::mask_source::MaskSource;
@@ -75,6 +76,20 @@ pub struct Connection {
     out: Outbound,
     /// Fresh mask keys for a client's frames (RFC 6455 §5.3); `None` for a server.
     masks: Option<Box<MaskSource>>,
+    /// permessage-deflate, when negotiated: how we compress.
+    deflate: Option<Box<Compression>>,
+}
+
+/// The sending half of permessage-deflate on one connection.
+#[derive(Debug)]
+struct Compression {
+    params: DeflateParams,
+    level: u8,
+    threshold: usize,
+    /// Our window, in bits.
+    bits: u8,
+    /// Our compressor, kept between messages only when we keep our context.
+    kept: Option<Option<Box<flate2::Compress>>>,
 }
 
 impl Connection {
@@ -89,7 +104,65 @@ impl Connection {
             assembler: Assembler::new(config.max_message_size, config.max_fragments),
             out: Outbound::default(),
             masks: (role == Role::Client).then(Box::default),
+            deflate: None,
         }
+    }
+
+    /// A connection that negotiated permessage-deflate with `params` (from
+    /// [`crate::deflate::negotiate`] on a server, `Response::deflate` on a client); `None` is
+    /// [`Connection::new`]. The level and threshold come from `config.deflate`.
+    ///
+    /// ```
+    /// use rustchat_ws::{Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role};
+    /// let config = Config::default().deflate(DeflateConfig::enabled().threshold(0));
+    /// let params = Some(DeflateParams::default());
+    /// let mut client = Connection::with_deflate(Role::Client, config, params);
+    /// let mut server = Connection::with_deflate(Role::Server, config, params);
+    /// let text = "hello hello hello hello hello hello";
+    /// client.send(Message::text(text)).unwrap();
+    /// let wire = client.outbound().take_all();
+    /// assert!(wire.len() < text.len(), "compressed");
+    /// server.receive(&wire);
+    /// assert_eq!(server.next_event().unwrap(), Some(Event::Message(Message::text(text))));
+    /// ```
+    pub fn with_deflate(role: Role, config: Config, params: Option<DeflateParams>) -> Self {
+        let mut conn = Self::new(role, config);
+        let Some(params) = params else {
+            return conn;
+        };
+        let peer = match role {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        };
+        conn.decoder.allow_rsv(RSV1);
+        conn.assembler.inflate_with(Inflation::new(
+            params.keeps_context(peer),
+            params.window_bits(peer),
+        ));
+        conn.deflate = Some(Box::new(Compression {
+            params,
+            level: config.deflate.level,
+            threshold: config.deflate.threshold,
+            bits: params.window_bits(role),
+            kept: params.keeps_context(role).then_some(None),
+        }));
+        conn
+    }
+
+    /// The permessage-deflate parameters, if it was negotiated.
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.deflate.as_deref().map(|d| &d.params)
+    }
+
+    /// Whether this connection holds a compressor or decompressor right now: only when a side
+    /// keeps its context, or while a compressed message arrives in pieces. (What idle
+    /// connections cost: see [`crate::deflate`].)
+    pub fn holds_compression_state(&self) -> bool {
+        let compressor = self
+            .deflate
+            .as_deref()
+            .is_some_and(|d| matches!(d.kept, Some(Some(_))));
+        compressor || self.assembler.holds_inflate_state()
     }
 
     /// Which end this is.
@@ -240,6 +313,14 @@ impl Connection {
 
     #[inline]
     fn handle_chunk(&mut self, chunk: FrameChunk) -> Result<Option<Event>, ProtocolError> {
+        if chunk.first && chunk.header.rsv & RSV1 != 0 {
+            // RFC 7692 §6.1: RSV1 marks a compressed message's first frame, and nothing else.
+            match chunk.header.opcode {
+                OpCode::Continuation => return Err(ProtocolError::CompressedContinuation),
+                op if op.is_control() => return Err(ProtocolError::CompressedControl),
+                _ => {}
+            }
+        }
         match chunk.header.opcode {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 Ok(self.assembler.push(chunk)?.map(Event::Message))
@@ -290,15 +371,30 @@ impl Connection {
         }
         self.state = State::Closed;
         self.drop_read_buffer();
+        self.assembler.abandon();
         Error::Protocol(error)
     }
 
-    /// Queues a message as one frame.
+    /// Queues a message as one frame (compressed, if permessage-deflate was negotiated and
+    /// the message is at least the threshold long).
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), UsageError> {
         self.ensure_open()?;
         let message = message.into();
-        self.queue(data_opcode(&message), true, message.payload());
+        let (payload, rsv) = self.compressed(message.payload());
+        self.queue_rsv(data_opcode(&message), true, rsv, &payload);
         Ok(())
+    }
+
+    /// The payload to send and its RSV bits: compressed, or as it is.
+    fn compressed(&mut self, payload: &Bytes) -> (Bytes, u8) {
+        let Some(deflate) = self.deflate.as_deref_mut() else {
+            return (payload.clone(), 0);
+        };
+        if payload.len() < deflate.threshold {
+            return (payload.clone(), 0);
+        }
+        let out = deflate_message(payload, deflate.level, deflate.bits, deflate.kept.as_mut());
+        (Bytes::from(out), RSV1)
     }
 
     /// Queues a message split into frames of at most `fragment_size` payload bytes
@@ -313,28 +409,37 @@ impl Connection {
             return Err(UsageError::ZeroFragmentSize);
         }
         let message = message.into();
-        let payload = message.payload();
+        let (payload, mut rsv) = self.compressed(message.payload());
         let mut opcode = data_opcode(&message);
         let mut offset = 0;
         loop {
             let end = (offset + fragment_size).min(payload.len());
             let fin = end == payload.len();
-            self.queue(opcode, fin, &payload.slice(offset..end));
+            self.queue_rsv(opcode, fin, rsv, &payload.slice(offset..end));
             if fin {
                 return Ok(());
             }
-            opcode = OpCode::Continuation;
+            // RFC 7692 §6.1: RSV1 on the first frame only.
+            (opcode, rsv) = (OpCode::Continuation, 0);
             offset = end;
         }
     }
 
     /// Queues a message encoded once for many connections (servers only): a pointer copy.
+    ///
+    /// Its compressed form goes to a connection that negotiated permessage-deflate without
+    /// context takeover on our side and with a window at least as large as the one it was
+    /// compressed with; every other connection gets the plain form.
     pub fn send_prepared(&mut self, prepared: &Prepared) -> Result<(), UsageError> {
         self.ensure_open()?;
         if self.role == Role::Client {
             return Err(UsageError::PreparedOnClient);
         }
-        self.out.push_encoded(prepared.as_bytes());
+        let bytes = match (prepared.deflated_bytes(), self.deflate.as_deref()) {
+            (Some((frames, bits)), Some(d)) if d.kept.is_none() && d.bits >= bits => frames,
+            _ => prepared.as_bytes(),
+        };
+        self.out.push_encoded(bytes);
         Ok(())
     }
 
@@ -386,7 +491,13 @@ impl Connection {
 
     #[inline]
     fn queue(&mut self, opcode: OpCode, fin: bool, payload: &Bytes) {
-        let header = self.header(opcode, fin, payload);
+        self.queue_rsv(opcode, fin, 0, payload);
+    }
+
+    #[inline]
+    fn queue_rsv(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &Bytes) {
+        let mut header = self.header(opcode, fin, payload);
+        header.rsv = rsv;
         self.out.push_frame(&header, payload);
     }
 

@@ -69,16 +69,34 @@ pub enum ProtocolError {
         /// The configured limit.
         max: usize,
     },
+    /// RFC 7692 §6.1: only the first frame of a compressed message carries RSV1.
+    #[error("RSV1 set on a continuation frame: only a compressed message's first frame has it")]
+    CompressedContinuation,
+    /// RFC 7692 §6.1: control frames are never compressed.
+    #[error("RSV1 set on a control frame: control frames are never compressed")]
+    CompressedControl,
+    /// RFC 7692 §7.2.2: the payload of a compressed message is not valid DEFLATE data.
+    #[error("invalid compressed data: {0}")]
+    BadDeflate(String),
+    /// A compressed message inflates past [`crate::Config::max_message_size`] (stopped there).
+    #[error("compressed message inflates to more than {max} bytes, the limit")]
+    InflatedTooLarge {
+        /// The configured limit.
+        max: usize,
+    },
 }
 
 impl ProtocolError {
     /// The status code the connection is failed with (RFC 6455 §7.4.1).
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 | Self::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCloseReason | Self::BadDeflate(_) => {
+                CloseCode::INVALID_PAYLOAD
+            }
             Self::FrameTooLarge { .. }
             | Self::MessageTooLarge { .. }
-            | Self::TooManyFragments { .. } => CloseCode::TOO_BIG,
+            | Self::TooManyFragments { .. }
+            | Self::InflatedTooLarge { .. } => CloseCode::TOO_BIG,
             _ => CloseCode::PROTOCOL,
         }
     }

@@ -2,6 +2,8 @@
 
 use bytes::Bytes;
 
+use crate::assembler::RSV1;
+use crate::deflate::{DeflateConfig, deflate_message};
 use crate::frame::{FrameHeader, OpCode};
 use crate::message::Message;
 use crate::outbound::Outbound;
@@ -19,28 +21,51 @@ use crate::outbound::Outbound;
 /// b.send_prepared(&prepared).unwrap();
 /// assert_eq!(a.outbound().take_all(), b.outbound().take_all());
 /// ```
+///
+/// With [`Prepared::deflated`] the message is also compressed once (afresh, with no context),
+/// and [`crate::Connection::send_prepared`] queues that form on every connection that can take
+/// it: the compression is shared like the encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Prepared(Bytes);
+pub struct Prepared {
+    plain: Bytes,
+    /// The compressed frames, and the window they were compressed with (bits).
+    deflated: Option<(Bytes, u8)>,
+}
 
 impl Prepared {
     /// Encodes `message` as one unmasked frame.
     pub fn new(message: &Message) -> Self {
-        let opcode = if message.is_text() {
-            OpCode::Text
-        } else {
-            OpCode::Binary
-        };
+        Self {
+            plain: frame(message, message.payload(), 0),
+            deflated: None,
+        }
+    }
+
+    /// Encodes `message` as one frame, and also compressed (permessage-deflate, no context)
+    /// with `config`'s level and window if it is at least the threshold long.
+    ///
+    /// ```
+    /// use rustchat_ws::{Config, Connection, DeflateConfig, DeflateParams, Message, Prepared, Role};
+    /// let deflate = DeflateConfig::enabled().no_context_takeover(true);
+    /// let text = Message::text("the same words, the same words, the same words");
+    /// let prepared = Prepared::deflated(&text, &deflate);
+    /// let params = DeflateParams { server_no_context_takeover: true, ..DeflateParams::default() };
+    /// let config = Config::default().deflate(deflate);
+    /// let mut compressing = Connection::with_deflate(Role::Server, config, Some(params));
+    /// let mut plain = Connection::new(Role::Server, config);
+    /// compressing.send_prepared(&prepared).unwrap();
+    /// plain.send_prepared(&prepared).unwrap();
+    /// assert!(compressing.outbound().len() < plain.outbound().len());
+    /// ```
+    pub fn deflated(message: &Message, config: &DeflateConfig) -> Self {
+        let mut prepared = Self::new(message);
         let payload = message.payload();
-        let header = FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode,
-            mask: None,
-            payload_len: payload.len() as u64,
-        };
-        let mut out = Outbound::default();
-        out.push_frame(&header, payload);
-        Self(out.take_all())
+        if config.enabled && payload.len() >= config.threshold {
+            let bits = config.max_window_bits;
+            let compressed = Bytes::from(deflate_message(payload, config.level, bits, None));
+            prepared.deflated = Some((frame(message, &compressed, RSV1), bits));
+        }
+        prepared
     }
 
     /// Several messages, each its own frame, encoded back to back in one buffer: queued on a
@@ -58,26 +83,83 @@ impl Prepared {
     /// assert!(matches!(client.next_event(), Ok(Some(Event::Message(m))) if m.as_text() == Some("two")));
     /// ```
     pub fn batch<'a>(messages: impl IntoIterator<Item = &'a Message>) -> Self {
+        Self::batch_with(messages, None)
+    }
+
+    /// [`Prepared::batch`], each message also compressed as with [`Prepared::deflated`] (those
+    /// under the threshold stay plain within the compressed form).
+    pub fn batch_deflated<'a>(
+        messages: impl IntoIterator<Item = &'a Message>,
+        config: &DeflateConfig,
+    ) -> Self {
+        Self::batch_with(messages, Some(config))
+    }
+
+    fn batch_with<'a>(
+        messages: impl IntoIterator<Item = &'a Message>,
+        config: Option<&DeflateConfig>,
+    ) -> Self {
+        let one = |message: &Message| match config {
+            Some(config) => Self::deflated(message, config),
+            None => Self::new(message),
+        };
         let mut messages = messages.into_iter();
         let Some(first) = messages.next() else {
-            return Self(Bytes::new());
+            return Self {
+                plain: Bytes::new(),
+                deflated: None,
+            };
         };
-        let first = Self::new(first);
+        let first = one(first);
         let Some(second) = messages.next() else {
             return first; // the common case: one message, no second copy of its frame
         };
-        let mut out = Outbound::default();
-        for frame in [first, Self::new(second)] {
-            out.push_encoded(&frame.0);
+        let mut plain = Outbound::default();
+        let mut deflated = Outbound::default();
+        let mut any_deflated = false;
+        for part in [first, one(second)].into_iter().chain(messages.map(one)) {
+            plain.push_encoded(&part.plain);
+            match &part.deflated {
+                Some((frames, _)) => {
+                    any_deflated = true;
+                    deflated.push_encoded(frames);
+                }
+                None => deflated.push_encoded(&part.plain),
+            }
         }
-        for message in messages {
-            out.push_encoded(&Self::new(message).0);
+        let bits = config.map_or(15, |c| c.max_window_bits);
+        Self {
+            plain: plain.take_all(),
+            deflated: any_deflated.then(|| (deflated.take_all(), bits)),
         }
-        Self(out.take_all())
     }
 
-    /// The frames' bytes.
+    /// The frames' bytes, uncompressed.
     pub fn as_bytes(&self) -> &Bytes {
-        &self.0
+        &self.plain
     }
+
+    /// The compressed frames and the window (bits) they were compressed with, if any.
+    pub fn deflated_bytes(&self) -> Option<(&Bytes, u8)> {
+        self.deflated.as_ref().map(|(frames, bits)| (frames, *bits))
+    }
+}
+
+/// One unmasked frame of `message`'s kind carrying `payload`.
+fn frame(message: &Message, payload: &Bytes, rsv: u8) -> Bytes {
+    let opcode = if message.is_text() {
+        OpCode::Text
+    } else {
+        OpCode::Binary
+    };
+    let header = FrameHeader {
+        fin: true,
+        rsv,
+        opcode,
+        mask: None,
+        payload_len: payload.len() as u64,
+    };
+    let mut out = Outbound::default();
+    out.push_frame(&header, payload);
+    out.take_all()
 }

@@ -53,6 +53,7 @@ use bytes::{Bytes, BytesMut};
 use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::connection::{Connection, Event};
+use crate::deflate::DeflateParams;
 use crate::error::Error;
 use crate::handshake::{ClientHandshake, Response};
 use crate::handshake::{HandshakeError, HeadLimits};
@@ -82,7 +83,18 @@ pub struct WebSocketStream<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Wraps a stream whose opening handshake is done; `leftover` holds bytes read past it.
     pub fn from_raw(io: S, role: Role, config: Config, leftover: &[u8]) -> Self {
-        let mut conn = Connection::new(role, config);
+        Self::from_negotiated(io, role, config, None, leftover)
+    }
+
+    /// [`WebSocketStream::from_raw`] for a connection that negotiated permessage-deflate.
+    pub fn from_negotiated(
+        io: S,
+        role: Role,
+        config: Config,
+        deflate: Option<DeflateParams>,
+        leftover: &[u8],
+    ) -> Self {
+        let mut conn = Connection::with_deflate(role, config, deflate);
         conn.receive(leftover);
         Self {
             io,
@@ -111,15 +123,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 Err(e) => return Err(refuse(&mut io, e).await),
             }
         };
+        let mut deflate = None;
         let answer = request.upgrade().and_then(|up| {
             let protocol = decide(&up)?;
-            up.accept(protocol.as_deref())
+            let agreement = up.negotiate_deflate(&config.deflate);
+            let extensions = agreement
+                .as_ref()
+                .map(|a| ("Sec-WebSocket-Extensions", a.response.as_str()));
+            deflate = agreement.as_ref().map(|a| a.params);
+            up.accept_with(protocol.as_deref(), extensions.as_slice())
         });
         match answer {
             Ok(response) => io.write_all(&response).await?,
             Err(e) => return Err(refuse(&mut io, e).await),
         }
-        Ok(Self::from_raw(io, Role::Server, config, &buf[used..]))
+        Ok(Self::from_negotiated(
+            io,
+            Role::Server,
+            config,
+            deflate,
+            &buf[used..],
+        ))
     }
 
     /// Runs the client handshake over `io`.
@@ -132,10 +156,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let mut buf = BytesMut::new();
         loop {
             if let Some((response, used)) = handshake.parse_response(&buf)? {
-                return Ok((
-                    Self::from_raw(io, Role::Client, config, &buf[used..]),
-                    response,
-                ));
+                let deflate = response.deflate();
+                let ws = Self::from_negotiated(io, Role::Client, config, deflate, &buf[used..]);
+                return Ok((ws, response));
             }
             read_more(&mut io, &mut buf).await?;
         }

@@ -1,12 +1,13 @@
 //! Interop: our WebSocket against implementations we did not write.
 //!
-//! The peers are `tungstenite` (Rust, blocking API, each in its own thread) and the PyPI package
-//! `websockets` (Python, run as a child process by `tests/interop/py_*.py`). Everything runs on
+//! The peers are `tungstenite` (Rust, blocking API, each in its own thread), the PyPI package
+//! `websockets` (Python, run as a child process by `tests/interop/py_*.py`) and the npm package
+//! `ws` (Node, `tests/node-peer/*.mjs`), the last two with permessage-deflate too. Everything runs on
 //! 127.0.0.1 with OS-chosen ports, and every wait is bounded by [`LIMIT`] (timeouts on sockets,
 //! on futures and on threads and processes), so a broken peer fails a test instead of hanging it.
 //!
-//! The Python peer is optional: without it those tests print `SKIPPED: ...` and pass, unless
-//! `RUSTCHAT_REQUIRE_PEERS=1` (CI), where a missing peer fails them.
+//! The Python and Node peers are optional: without them those tests print `SKIPPED: ...` and
+//! pass, unless `RUSTCHAT_REQUIRE_PEERS=1` (CI), where a missing peer fails them.
 
 #![cfg(feature = "tokio")]
 
@@ -21,7 +22,9 @@ use std::time::{Duration, Instant};
 use rustchat_ws::blocking::WebSocket;
 use rustchat_ws::handshake::{ClientHandshake, HandshakeError, Upgrade};
 use rustchat_ws::tokio::WebSocketStream;
-use rustchat_ws::{CloseCode, CloseFrame, Config, Event, Message, StreamError};
+use rustchat_ws::{
+    CloseCode, CloseFrame, Config, DeflateConfig, DeflateParams, Event, Message, StreamError,
+};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::HeaderValue;
 use tungstenite::protocol::frame::Frame;
@@ -193,6 +196,15 @@ fn choose_chat(upgrade: &Upgrade) -> Result<Option<String>, HandshakeError> {
 /// Our tokio echo server, as in `examples/echo-server.rs`: echoes every message until the
 /// closing handshake completes.
 async fn start_our_echo_server() -> OurServer {
+    start_our_echo_server_with(Config::default()).await
+}
+
+/// Our echo server with permessage-deflate on (library defaults otherwise).
+async fn start_our_deflate_echo_server() -> OurServer {
+    start_our_echo_server_with(Config::default().deflate(DeflateConfig::enabled())).await
+}
+
+async fn start_our_echo_server_with(config: Config) -> OurServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -200,7 +212,7 @@ async fn start_our_echo_server() -> OurServer {
     let done = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;
-        let mut ws = WebSocketStream::accept_with(tcp, Config::default(), choose_chat).await?;
+        let mut ws = WebSocketStream::accept_with(tcp, config, choose_chat).await?;
         let mut echoed = 0;
         while let Some(message) = ws.recv().await? {
             ws.send(message).await?;
@@ -443,16 +455,28 @@ type OurClient = WebSocketStream<tokio::net::TcpStream>;
 
 /// Our tokio client offering `chat`; the server must select it.
 async fn our_tokio_client(url: &str) -> OurClient {
+    our_tokio_client_with(url, DeflateConfig::default()).await.0
+}
+
+/// Our tokio client offering `chat` and, if enabled, permessage-deflate; with what the
+/// server made of the offer.
+async fn our_tokio_client_with(
+    url: &str,
+    deflate: DeflateConfig,
+) -> (OurClient, Option<DeflateParams>) {
     let handshake = ClientHandshake::builder(url)
         .protocols([PROTOCOL])
+        .deflate(deflate)
         .build()
         .expect("a valid handshake");
-    let connecting = WebSocketStream::connect_with(&handshake, Config::default());
+    let connecting = WebSocketStream::connect_with(&handshake, Config::default().deflate(deflate));
     let (ws, response) = within("our handshake", connecting)
         .await
         .expect("the handshake succeeds");
     assert_eq!(response.protocol(), Some(PROTOCOL));
-    ws
+    let mut ws = ws;
+    assert_eq!(ws.connection().deflate(), response.deflate().as_ref());
+    (ws, response.deflate())
 }
 
 async fn our_tokio_recv(ws: &mut OurClient) -> Message {
@@ -903,6 +927,118 @@ fn run_bounded(what: &str, mut command: Command) -> Output {
     }
 }
 
+/// The Node peer (`tests/node-peer`, npm `ws`): `node` and the directory, or `None` (with a
+/// loud SKIPPED) when `scripts/setup-node-peer` has not run. With `RUSTCHAT_REQUIRE_PEERS=1`
+/// a missing peer fails the test instead.
+fn node_peer() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/node-peer");
+    let installed = dir.join("node_modules/ws/package.json").exists();
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if installed && node {
+        return Some(dir);
+    }
+    let missing = if node {
+        "tests/node-peer/node_modules/ws"
+    } else {
+        "node"
+    };
+    if std::env::var("RUSTCHAT_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!(
+            "the Node ws peer is required (RUSTCHAT_REQUIRE_PEERS=1) but {missing} is missing: run scripts/setup-node-peer"
+        );
+    }
+    eprintln!("*** SKIPPED: the Node ws peer is missing ({missing}); run scripts/setup-node-peer");
+    None
+}
+
+/// `tests/node-peer/echo-server.mjs` as a child process, like [`PyEchoServer`].
+struct NodeEchoServer {
+    child: Child,
+    port: u16,
+}
+
+impl NodeEchoServer {
+    fn start(dir: &PathBuf) -> Self {
+        let mut child = Command::new("node")
+            .arg(dir.join("echo-server.mjs"))
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start echo-server.mjs");
+        let stdout = child.stdout.take().expect("a piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut server = Self { child, port: 0 };
+        let line = rx
+            .recv_timeout(LIMIT)
+            .expect("echo-server.mjs prints `LISTENING <port>` in time");
+        server.port = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("expected `LISTENING <port>`, got {line:?}"));
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for NodeEchoServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_ws_client_with_deflate_exchanges_messages_with_our_deflate_server() {
+    let Some(dir) = node_peer() else { return };
+    let server = start_our_deflate_echo_server().await;
+    let mut client = Command::new("node");
+    client
+        .arg(dir.join("client.mjs"))
+        .arg(server.url())
+        .current_dir(&dir);
+    let output = blocking("client.mjs", move || run_bounded("client.mjs", client)).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "client.mjs failed ({}): {stdout}{stderr}",
+        output.status
+    );
+    // ws offers `permessage-deflate; client_max_window_bits`; we answer with the defaults.
+    assert_eq!(
+        stdout.trim(),
+        "OK 6 messages, extensions: permessage-deflate"
+    );
+    assert_eq!(server.finished().await.expect("a clean close"), 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn our_deflate_client_exchanges_messages_with_node_ws_server() {
+    let Some(dir) = node_peer() else { return };
+    let server = NodeEchoServer::start(&dir);
+    let (mut ws, params) = our_tokio_client_with(&server.url(), DeflateConfig::enabled()).await;
+    assert!(params.is_some(), "the ws server takes permessage-deflate");
+    our_tokio_echo_samples(&mut ws).await;
+    our_tokio_echo_fragmented(&mut ws).await;
+    our_tokio_ping(&mut ws).await;
+    our_tokio_close(&mut ws).await;
+}
+
 /// `py_echo_server.py` as a child process; it exits when its stdin closes, and is killed if it
 /// does not (on drop, so a failing test cleans up too).
 struct PyEchoServer {
@@ -972,8 +1108,94 @@ async fn python_client_exchanges_messages_with_our_tokio_server() {
         "py_client.py failed ({}): {stdout}{stderr}",
         output.status
     );
-    assert_eq!(stdout.trim(), "OK 6 messages");
+    assert_eq!(stdout.trim(), "OK 6 messages, extensions: none");
     assert_eq!(server.finished().await.expect("a clean close"), 6);
+}
+
+/// The Python client's three kinds of permessage-deflate offer against our deflate server:
+/// what it answered, and every message echoed through compression both ways.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_client_with_deflate_exchanges_messages_with_our_deflate_server() {
+    let Some(python) = python() else { return };
+    for (offer, answer) in [
+        ("default", "permessage-deflate"),
+        (
+            "window-bits",
+            "permessage-deflate; server_max_window_bits=11; client_max_window_bits=10",
+        ),
+        (
+            "no-context",
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        ),
+    ] {
+        let server = start_our_deflate_echo_server().await;
+        let mut client = Command::new(&python);
+        client
+            .arg(script("py_client.py"))
+            .arg(server.url())
+            .arg(offer);
+        let output = blocking("py_client.py", move || run_bounded("py_client.py", client)).await;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "py_client.py {offer} failed ({}): {stdout}{stderr}",
+            output.status
+        );
+        assert_eq!(
+            stdout.trim(),
+            format!("OK 6 messages, extensions: {answer}"),
+            "offer {offer}"
+        );
+        assert_eq!(server.finished().await.expect("a clean close"), 6);
+    }
+}
+
+/// Python's server answers our offer with 2^12 windows both ways (its default): we compress
+/// within that window and inflate what it sends.
+#[tokio::test(flavor = "multi_thread")]
+async fn our_deflate_client_exchanges_messages_with_python_server() {
+    let Some(python) = python() else { return };
+    let server = PyEchoServer::start(&python);
+    let (mut ws, params) = our_tokio_client_with(&server.url(), DeflateConfig::enabled()).await;
+    let params = params.expect("the Python server takes permessage-deflate");
+    assert_eq!(
+        (params.server_max_window_bits, params.client_max_window_bits),
+        (12, 12)
+    );
+    our_tokio_echo_samples(&mut ws).await;
+    our_tokio_echo_fragmented(&mut ws).await;
+    our_tokio_close(&mut ws).await;
+}
+
+/// tungstenite has no permessage-deflate: our server does without it when offered nothing,
+/// and our client does without it when the server ignores the offer.
+#[tokio::test(flavor = "multi_thread")]
+async fn tungstenite_without_deflate_meets_our_deflate_side_cleanly() {
+    let server = start_our_deflate_echo_server().await;
+    let addr = server.addr;
+    let seen = blocking("the tungstenite client", move || {
+        let (mut ws, response) = tungstenite_connect(addr, &[]).expect("handshake");
+        assert!(response.headers().get("Sec-WebSocket-Extensions").is_none());
+        tungstenite_echo_samples(&mut ws);
+        tungstenite_close(ws);
+    })
+    .await;
+    let () = seen;
+    assert_eq!(
+        server.finished().await.expect("a clean close"),
+        sample_messages().len()
+    );
+    let (addr, server) = start_tungstenite_server(echo_until_closed);
+    let (mut ws, params) =
+        our_tokio_client_with(&format!("ws://{addr}/"), DeflateConfig::enabled()).await;
+    assert_eq!(
+        params, None,
+        "declined: the server did not answer the offer"
+    );
+    our_tokio_echo_samples(&mut ws).await;
+    our_tokio_close(&mut ws).await;
+    join_thread("the tungstenite server", server).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

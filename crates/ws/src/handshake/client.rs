@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::error::clip;
 use super::{HandshakeError, HeadLimits, Headers, VERSION, WsUrl, accept_key, check_extra_header};
 use super::{is_token, push_header};
+use crate::deflate::{DeflateConfig, DeflateParams, check_response, offer};
 
 /// Headers the client handshake writes itself; extensions are reserved until we negotiate them.
 const RESERVED: &[&str] = &[
@@ -33,6 +34,7 @@ pub struct ClientBuilder {
     /// `None`: draw one from the operating system's CSPRNG at `build`.
     nonce: Option<[u8; 16]>,
     limits: HeadLimits,
+    deflate: DeflateConfig,
 }
 
 impl ClientBuilder {
@@ -66,6 +68,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Offers permessage-deflate (RFC 7692) with these settings, if they are enabled; the
+    /// server's choice is in [`Response::deflate`].
+    pub fn deflate(mut self, config: DeflateConfig) -> Self {
+        self.deflate = config;
+        self
+    }
+
     /// Checks the URL, subprotocols and headers, and draws the key.
     pub fn build(self) -> Result<ClientHandshake, HandshakeError> {
         let url = WsUrl::parse(&self.url)?;
@@ -87,6 +96,7 @@ impl ClientBuilder {
             protocols,
             headers,
             limits,
+            deflate: self.deflate,
         })
     }
 }
@@ -129,6 +139,8 @@ pub struct ClientHandshake {
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
     limits: HeadLimits,
+    /// What we offer of permessage-deflate (nothing unless enabled).
+    deflate: DeflateConfig,
 }
 
 impl ClientHandshake {
@@ -145,6 +157,7 @@ impl ClientHandshake {
             headers: Vec::new(),
             nonce: None,
             limits: HeadLimits::default(),
+            deflate: DeflateConfig::default(),
         }
     }
 
@@ -197,6 +210,13 @@ impl ClientHandshake {
                 self.protocols.join(", ").as_bytes(),
             );
         }
+        if self.deflate.enabled {
+            push_header(
+                &mut out,
+                "Sec-WebSocket-Extensions",
+                offer(&self.deflate).as_bytes(),
+            );
+        }
         for (name, value) in &self.headers {
             push_header(&mut out, name, value.as_bytes());
         }
@@ -235,12 +255,21 @@ impl ClientHandshake {
         if minor < 1 {
             return Err(HandshakeError::BadHttpVersion { minor });
         }
-        let protocol = self.check(&headers)?;
-        Ok(Some((Response { headers, protocol }, used)))
+        let (protocol, deflate) = self.check(&headers)?;
+        let response = Response {
+            headers,
+            protocol,
+            deflate,
+        };
+        Ok(Some((response, used)))
     }
 
-    /// The checks of RFC 6455 §4.1 on a 101 response; returns the chosen subprotocol.
-    fn check(&self, headers: &Headers) -> Result<Option<String>, HandshakeError> {
+    /// The checks of RFC 6455 §4.1 on a 101 response; returns the chosen subprotocol and the
+    /// permessage-deflate parameters, if the server took our offer.
+    fn check(
+        &self,
+        headers: &Headers,
+    ) -> Result<(Option<String>, Option<DeflateParams>), HandshakeError> {
         // §4.1 (2): an |Upgrade| "value that is not an ASCII case-insensitive match for the value
         // "websocket"" and the client "MUST _Fail the WebSocket Connection_".
         let mut upgrade = headers.list("Upgrade");
@@ -264,13 +293,22 @@ impl ClientHandshake {
             });
         }
         // §4.1 (5): an extension "that was not present in the client's handshake" MUST fail the
-        // connection. We offer none (yet), so any is unrequested.
+        // connection. We offer at most permessage-deflate.
         let extensions: Vec<&str> = headers.list("Sec-WebSocket-Extensions").collect();
-        if !extensions.is_empty() {
+        let deflate = if extensions.is_empty() {
+            None
+        } else if !self.deflate.enabled {
             let extensions = clip(&extensions.join(", "), 256);
             return Err(HandshakeError::UnrequestedExtension { extensions });
-        }
-        self.check_protocol(headers)
+        } else {
+            check_response(&self.deflate, &extensions).map_err(|reason| {
+                HandshakeError::BadExtensionResponse {
+                    extensions: clip(&extensions.join(", "), 256),
+                    reason,
+                }
+            })?
+        };
+        Ok((self.check_protocol(headers)?, deflate))
     }
 
     /// §4.1 (6): a subprotocol "that was not present in the client's handshake" MUST fail the
@@ -335,12 +373,20 @@ pub struct Response {
     headers: Headers,
     /// The subprotocol the server chose, one of those offered.
     protocol: Option<String>,
+    /// permessage-deflate, if we offered it and the server took it.
+    deflate: Option<DeflateParams>,
 }
 
 impl Response {
     /// The subprotocol the server chose, if any (always one we offered).
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters the server chose, if it took our offer: give them to
+    /// [`crate::Connection::with_deflate`] (the adapters do).
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
     }
 
     /// All header fields of the response.

@@ -138,6 +138,14 @@ pub enum HandshakeError {
         /// The Sec-WebSocket-Extensions value received.
         extensions: String,
     },
+    /// RFC 7692 §5.1, §7.1: the server's permessage-deflate answer is not one we can honour.
+    #[error("the server's `{extensions}` does not answer our permessage-deflate offer: {reason}")]
+    BadExtensionResponse {
+        /// The Sec-WebSocket-Extensions value received.
+        extensions: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     // --- misuse of this API ---
     /// The URL given to the client is not a usable `ws://` or `wss://` URL (RFC 6455 §3).
@@ -204,7 +212,8 @@ impl HandshakeError {
             E::UnexpectedStatus { .. }
             | E::BadAccept { .. }
             | E::UnofferedProtocol { .. }
-            | E::UnrequestedExtension { .. } => 502,
+            | E::UnrequestedExtension { .. }
+            | E::BadExtensionResponse { .. } => 502,
             E::InvalidUrl { .. }
             | E::ProtocolNotOffered { .. }
             | E::InvalidProtocolName { .. }

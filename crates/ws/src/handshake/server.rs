@@ -216,6 +216,17 @@ impl Upgrade {
         self.extensions.iter().map(String::as_str)
     }
 
+    /// The permessage-deflate offer this server takes, if `config` enables it and one of the
+    /// client's offers can be honoured: answer with its `response` as
+    /// `Sec-WebSocket-Extensions` ([`Upgrade::accept_with`]) and build the connection with its
+    /// `params` ([`crate::Connection::with_deflate`]).
+    pub fn negotiate_deflate(
+        &self,
+        config: &crate::DeflateConfig,
+    ) -> Option<crate::deflate::Agreement> {
+        crate::deflate::negotiate(config, self.extensions())
+    }
+
     /// The `101 Switching Protocols` response accepting this upgrade, with `protocol` chosen from
     /// [`protocols`](Self::protocols) (or none).
     pub fn accept(&self, protocol: Option<&str>) -> Result<Bytes, HandshakeError> {
