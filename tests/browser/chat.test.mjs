@@ -182,10 +182,13 @@ async function main() {
       assert(await alice.textContent('#room-title') === '#lobby', 'a new page is in #lobby');
     });
 
-    await check(`the page's WebSocket is ${SECURE ? 'wss' : 'ws'}:// to its own origin`, async () => {
-      const seen = await alice.evaluate(() => ({ page: location.origin, socket: window.__sockets[0]?.url }));
+    await check(`the page's WebSocket is ${SECURE ? 'wss' : 'ws'}:// to its own origin, with permessage-deflate`, async () => {
+      const seen = await alice.evaluate(() => ({ page: location.origin, socket: window.__sockets[0]?.url, extensions: window.__sockets[0]?.extensions }));
       const want = seen.page.replace(/^http/, 'ws');
       assert(seen.socket?.startsWith(`${want}/`), `page ${seen.page} opened ${seen.socket}`);
+      // Chromium offers permessage-deflate; the server takes it, keeping no context either way.
+      assert(seen.extensions === 'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+        `negotiated extensions: ${JSON.stringify(seen.extensions)}`);
       assert(seen.page.startsWith(SECURE ? 'https://' : 'http://'), `loaded from ${seen.page}`);
     });
 

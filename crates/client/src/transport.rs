@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use rustchat_proto::{LineCodec, LineError, ServerEvent};
 use rustchat_ws::handshake::ClientHandshake;
 use rustchat_ws::tokio::WebSocketStream;
-use rustchat_ws::{CloseCode, CloseFrame, Config, Event, Message, StreamError};
+use rustchat_ws::{CloseCode, CloseFrame, Config, DeflateConfig, Event, Message, StreamError};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use thiserror::Error;
@@ -161,8 +161,11 @@ impl Transport {
                 eof: false,
             },
             Target::Ws(url) => {
+                // permessage-deflate: the server compresses each event once for everyone.
+                let deflate = DeflateConfig::enabled();
                 let handshake = ClientHandshake::builder(url.to_string())
                     .protocols([JSON_PROTOCOL])
+                    .deflate(deflate)
                     .build()
                     .map_err(|e| ClientError::Handshake {
                         addr: addr.to_owned(),
@@ -170,7 +173,8 @@ impl Transport {
                     })?;
                 let config = Config::default()
                     .max_frame_size(MAX_WS_MESSAGE)
-                    .max_message_size(MAX_WS_MESSAGE);
+                    .max_message_size(MAX_WS_MESSAGE)
+                    .deflate(deflate);
                 let (ws, response) = WebSocketStream::client(stream, &handshake, config)
                     .await
                     .map_err(|error| match error {

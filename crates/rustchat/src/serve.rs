@@ -64,9 +64,18 @@ pub(crate) struct ServeArgs {
     /// Longest line-protocol line, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 4096)]
     max_line: usize,
-    /// Largest WebSocket message (and frame), in bytes.
+    /// Largest WebSocket message (and frame), in bytes; for a compressed message, what it
+    /// inflates to.
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
     max_message: usize,
+    /// permessage-deflate for WebSocket clients that offer it (every browser does): `on` or
+    /// `off`. Each event is compressed once for all its receivers, and no connection keeps
+    /// compression state between messages.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    deflate: bool,
+    /// Events and replies shorter than this go uncompressed.
+    #[arg(long, value_name = "BYTES", default_value_t = rustchat_server::config::DEFAULT_DEFLATE_THRESHOLD)]
+    deflate_threshold: usize,
     /// Outbound bytes a client may fall behind for longer than --slow-consumer-grace (four
     /// times as much at any moment) before it is dropped as a slow consumer.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
@@ -117,6 +126,14 @@ pub(crate) struct ServeArgs {
     /// to use TLS).
     #[arg(long, value_name = "POLICY", default_value = "loopback", value_parser = Plaintext::parse)]
     plaintext: Plaintext,
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("`{text}`: expected on or off")),
+    }
 }
 
 fn parse_model(text: &str) -> Result<Model, String> {
@@ -251,6 +268,8 @@ impl ServeArgs {
             history_max_age: self.history_max_age,
             max_line: self.max_line,
             max_ws_message: self.max_message,
+            deflate: self.deflate,
+            deflate_threshold: self.deflate_threshold,
             outbox_limit: self.outbox_limit,
             slow_consumer_grace: self.slow_consumer_grace,
             flood: self.rate_limit.0.map(|flood| FloodConfig {

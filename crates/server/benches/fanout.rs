@@ -47,7 +47,7 @@ fn registry() -> (Arc<Registry>, Vec<Arc<Outbox>>) {
             } else {
                 Wire::WsJson
             };
-            let outbox = Outbox::new(SlowPolicy::new(usize::MAX, Duration::ZERO), wire);
+            let outbox = Outbox::new(SlowPolicy::new(usize::MAX, Duration::ZERO), wire, None);
             registry.insert(ConnId(id), outbox.clone());
             outbox
         })
@@ -141,6 +141,7 @@ fn sessions_take_it(c: &mut Criterion) {
                 Transport::Ws(WsSession::new(
                     config,
                     Some(Wire::WsJson),
+                    None,
                     keepalive,
                     now,
                     &[],

@@ -107,6 +107,12 @@ pub struct ServerConfig {
     pub max_ws_message: usize,
     /// Most frames one WebSocket message may have (default 64).
     pub max_ws_fragments: usize,
+    /// Accept permessage-deflate from clients that offer it (`--deflate`, default on). The
+    /// server answers with no context takeover either way, so a connection keeps no
+    /// compression state and each event is compressed once for all its receivers.
+    pub deflate: bool,
+    /// Events and replies shorter than this many bytes go uncompressed (`--deflate-threshold`).
+    pub deflate_threshold: usize,
     /// Largest HTTP request head, in bytes (default 8 KiB).
     pub max_http_head: usize,
     /// Most HTTP header fields (default 64).
@@ -146,6 +152,9 @@ pub struct ServerConfig {
     pub hub: HubConfig,
 }
 
+/// Events shorter than this go uncompressed by default: measured in docs/PERFORMANCE.md.
+pub const DEFAULT_DEFLATE_THRESHOLD: usize = 64;
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -163,6 +172,8 @@ impl Default for ServerConfig {
             max_line: 4096,
             max_ws_message: 64 * 1024,
             max_ws_fragments: 64,
+            deflate: true,
+            deflate_threshold: DEFAULT_DEFLATE_THRESHOLD,
             max_http_head: 8 * 1024,
             max_http_headers: 64,
             handshake_timeout: Duration::from_secs(10),
@@ -189,6 +200,18 @@ impl ServerConfig {
             .max_frame_size(self.max_ws_message)
             .max_message_size(self.max_ws_message)
             .max_fragments(self.max_ws_fragments)
+            .deflate(self.ws_deflate())
+    }
+
+    /// permessage-deflate as the server uses it: no context kept on either side (what lets a
+    /// compressed event be shared, and idle connections hold nothing), level 1.
+    pub fn ws_deflate(&self) -> rustchat_ws::DeflateConfig {
+        let mut deflate = rustchat_ws::DeflateConfig::enabled()
+            .no_context_takeover(true)
+            .peer_no_context_takeover(true)
+            .threshold(self.deflate_threshold);
+        deflate.enabled = self.deflate;
+        deflate
     }
 
     /// The default `pool` size: four workers per core (connections mostly wait, so a pool

@@ -1,8 +1,10 @@
 //! What the hub hands to the rest of the server: who gets which event, and what to persist.
 //!
 //! Each event is wrapped once in an [`Encoded`], which encodes it lazily, at most once per
-//! wire format, and is shared (`Arc`) by every receiver: fanning a message out to a thousand
-//! connections copies a thousand pointers, not a thousand encodings.
+//! wire format — and compresses it at most once per wire format, for the WebSocket clients
+//! that negotiated permessage-deflate — and is shared (`Arc`) by every receiver: fanning a
+//! message out to a thousand connections copies a thousand pointers, not a thousand encodings
+//! or compressions.
 
 use std::sync::{Arc, OnceLock};
 
@@ -10,7 +12,7 @@ use bytes::Bytes;
 
 use crate::session::action::Ending;
 use rustchat_proto::{ChatMessage, ServerEvent};
-use rustchat_ws::{Message, Prepared};
+use rustchat_ws::{DeflateConfig, Message, Prepared};
 
 /// Identifies one client connection for the life of the server process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,6 +53,9 @@ pub struct Encoded {
     line: OnceLock<Bytes>,
     ws_line: OnceLock<Prepared>,
     ws_json: OnceLock<Prepared>,
+    /// The same frames with their compressed form (for permessage-deflate receivers).
+    ws_line_deflated: OnceLock<Prepared>,
+    ws_json_deflated: OnceLock<Prepared>,
 }
 
 impl Encoded {
@@ -61,6 +66,8 @@ impl Encoded {
             line: OnceLock::new(),
             ws_line: OnceLock::new(),
             ws_json: OnceLock::new(),
+            ws_line_deflated: OnceLock::new(),
+            ws_json_deflated: OnceLock::new(),
         })
     }
 
@@ -74,29 +81,38 @@ impl Encoded {
         self.line.get_or_init(|| Bytes::from(self.event.to_line()))
     }
 
-    /// The complete WebSocket frame for a connection on `wire` (`Line` has no frame: `None`).
-    pub fn frame(&self, wire: Wire) -> Option<&Prepared> {
-        match wire {
-            Wire::Line => None,
-            // One line per message, as a line reader (websocat) expects: a history, a member
-            // list or a welcome with its MOTD is several.
-            Wire::WsLine => Some(self.ws_line.get_or_init(|| {
-                let text = self.event.to_line();
-                let lines: Vec<Message> =
-                    text.lines().map(|l| Message::text(l.to_owned())).collect();
-                Prepared::batch(&lines)
-            })),
-            Wire::WsJson => Some(
-                self.ws_json
-                    .get_or_init(|| Prepared::new(&Message::from(self.event.to_json()))),
+    /// The complete WebSocket frame for a connection on `wire` (`Line` has no frame: `None`),
+    /// with its compressed form too when `deflate` is given (a receiver that shares it).
+    pub fn frame(&self, wire: Wire, deflate: Option<&DeflateConfig>) -> Option<&Prepared> {
+        // One line per message, as a line reader (websocat) expects: a history, a member
+        // list or a welcome with its MOTD is several.
+        let lines = || -> Vec<Message> {
+            let text = self.event.to_line();
+            text.lines().map(|l| Message::text(l.to_owned())).collect()
+        };
+        let json = || Message::from(self.event.to_json());
+        match (wire, deflate) {
+            (Wire::Line, _) => None,
+            (Wire::WsLine, None) => Some(self.ws_line.get_or_init(|| Prepared::batch(&lines()))),
+            (Wire::WsJson, None) => Some(self.ws_json.get_or_init(|| Prepared::new(&json()))),
+            (Wire::WsLine, Some(config)) => Some(
+                self.ws_line_deflated
+                    .get_or_init(|| Prepared::batch_deflated(&lines(), config)),
+            ),
+            (Wire::WsJson, Some(config)) => Some(
+                self.ws_json_deflated
+                    .get_or_init(|| Prepared::deflated(&json(), config)),
             ),
         }
     }
 
-    /// The bytes a connection on `wire` is sent for this event.
-    pub fn bytes(&self, wire: Wire) -> &Bytes {
-        match self.frame(wire) {
-            Some(frame) => frame.as_bytes(),
+    /// The bytes a connection on `wire` is sent for this event: compressed for a receiver
+    /// that shares compressed frames (`deflate`), when the event is worth compressing.
+    pub fn bytes(&self, wire: Wire, deflate: Option<&DeflateConfig>) -> &Bytes {
+        match self.frame(wire, deflate) {
+            Some(frame) => frame
+                .deflated_bytes()
+                .map_or(frame.as_bytes(), |(compressed, _)| compressed),
             None => self.line(),
         }
     }

@@ -161,10 +161,14 @@ impl Shared {
     }
 
     /// A fresh connection id and its outbox, registered for fan-out.
-    pub(crate) fn open_conn(&self, wire: Wire) -> (ConnId, Arc<Outbox>) {
+    pub(crate) fn open_conn(
+        &self,
+        wire: Wire,
+        deflate: Option<rustchat_ws::DeflateConfig>,
+    ) -> (ConnId, Arc<Outbox>) {
         let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
         let policy = SlowPolicy::new(self.config.outbox_limit, self.config.slow_consumer_grace);
-        let outbox = Outbox::new(policy, wire);
+        let outbox = Outbox::new(policy, wire, deflate);
         self.registry.insert(conn, outbox.clone());
         (conn, outbox)
     }

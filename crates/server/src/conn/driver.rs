@@ -14,6 +14,7 @@ use crate::session::ws::{Keepalive, WsSession};
 use crate::session::{Action, Ending, Session, Transport};
 use crate::shared::Shared;
 use rustchat_proto::Command;
+use rustchat_ws::DeflateParams;
 
 #[cfg(test)]
 mod tests;
@@ -40,7 +41,7 @@ pub(crate) struct Driver<'a> {
 impl<'a> Driver<'a> {
     /// Registers the session's outbox, and logs the connection.
     pub(crate) fn open(shared: &'a Shared, session: &Session, peer: SocketAddr) -> Self {
-        let (conn, outbox) = shared.open_conn(session.wire());
+        let (conn, outbox) = shared.open_conn(session.wire(), session.deflate());
         let protocol = session.wire().name();
         tracing::info!(target: "rustchat::conn", %conn, %peer, protocol, "connection opened");
         Self {
@@ -220,7 +221,12 @@ pub(crate) fn line_session(shared: &Shared, first: &[u8]) -> Session {
 }
 
 /// A WebSocket session after a successful upgrade; `leftover` came with the request.
-pub(crate) fn ws_session(shared: &Shared, wire: Option<Wire>, leftover: &[u8]) -> Session {
+pub(crate) fn ws_session(
+    shared: &Shared,
+    wire: Option<Wire>,
+    deflate: Option<DeflateParams>,
+    leftover: &[u8],
+) -> Session {
     shared.metrics.ws_session();
     let config = &shared.config;
     let keepalive = Keepalive {
@@ -230,6 +236,7 @@ pub(crate) fn ws_session(shared: &Shared, wire: Option<Wire>, leftover: &[u8]) -
     let ws = WsSession::new(
         config.ws_config(),
         wire,
+        deflate,
         keepalive,
         shared.clock.now(),
         leftover,

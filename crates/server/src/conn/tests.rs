@@ -64,7 +64,7 @@ impl<'a> Peer<'a> {
 
     /// A WebSocket client just upgraded, whose stream takes `room` bytes.
     fn ws(shared: &'a Shared, room: usize) -> Self {
-        Self::new(shared, ws_session(shared, None, b""), room)
+        Self::new(shared, ws_session(shared, None, None, b""), room)
     }
 
     fn new(shared: &'a Shared, session: crate::session::Session, room: usize) -> Self {

@@ -34,6 +34,7 @@ use crate::clock::Clock;
 use crate::delivery::{Encoded, Wire};
 use crate::model::stream::ByteStream;
 use crate::session::action::Ending;
+use rustchat_ws::DeflateConfig;
 
 mod policy;
 pub use policy::SlowPolicy;
@@ -87,6 +88,8 @@ struct Queue {
     closing: Option<Ending>,
     shutdown: bool,
     wire: Option<Wire>,
+    /// The receiver takes shared compressed frames (permessage-deflate, negotiated so).
+    deflate: Option<DeflateConfig>,
     /// The async driver waiting for this queue, if it is waiting.
     task: Option<std::task::Waker>,
     /// Bytes of the first queued event already written through.
@@ -119,11 +122,13 @@ impl std::fmt::Debug for Waker {
 }
 
 impl Outbox {
-    /// An outbox for a connection on `wire`, whose receiver is judged by `policy`.
-    pub fn new(policy: SlowPolicy, wire: Wire) -> Arc<Self> {
+    /// An outbox for a connection on `wire` (taking compressed frames if `deflate`), whose
+    /// receiver is judged by `policy`.
+    pub fn new(policy: SlowPolicy, wire: Wire, deflate: Option<DeflateConfig>) -> Arc<Self> {
         Arc::new(Self {
             queue: Mutex::new(Queue {
                 wire: Some(wire),
+                deflate,
                 ..Queue::default()
             }),
             policy,
@@ -154,7 +159,9 @@ impl Outbox {
         if q.overflowed {
             return Pushed::Overflowed;
         }
-        let size = q.wire.map_or(0, |wire| event.bytes(wire).len());
+        let size = q
+            .wire
+            .map_or(0, |wire| event.bytes(wire, q.deflate.as_ref()).len());
         let queued = q.bytes + size;
         if queued > self.policy.hard_limit
             || (queued > self.policy.limit && self.behind(&mut q, clock.now()))
@@ -230,7 +237,7 @@ impl Outbox {
             let mut count = 0;
             for (slot, event) in slices.iter_mut().zip(&q.events) {
                 let skip = if count == 0 { q.front_written } else { 0 };
-                *slot = IoSlice::new(&event.bytes(wire)[skip..]);
+                *slot = IoSlice::new(&event.bytes(wire, q.deflate.as_ref())[skip..]);
                 count += 1;
             }
             // Full or broken: the driver finds out which, and copes, on its own next write.
@@ -241,7 +248,7 @@ impl Outbox {
         q.bytes = q.bytes.saturating_sub(written);
         self.caught_up(&mut q);
         while let Some(front) = q.events.front() {
-            let left = front.bytes(wire).len() - q.front_written;
+            let left = front.bytes(wire, q.deflate.as_ref()).len() - q.front_written;
             if written < left {
                 q.front_written += written;
                 break;

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use rustchat_ws::handshake::{HandshakeError, Request, Upgrade, http_response};
+use rustchat_ws::{DeflateConfig, DeflateParams};
 
 use crate::delivery::Wire;
 
@@ -27,6 +28,8 @@ pub(crate) enum Route {
         response: Bytes,
         /// The wire format fixed by the subprotocol, if one was chosen.
         wire: Option<Wire>,
+        /// permessage-deflate, if the client offered it and we took it.
+        deflate: Option<DeflateParams>,
     },
 }
 
@@ -36,6 +39,8 @@ pub(crate) struct HttpContext<'a> {
     pub metrics: &'a (dyn Fn() -> String + Sync),
     /// Origins allowed besides the server's own host.
     pub allowed_origins: &'a [String],
+    /// permessage-deflate as this server takes it.
+    pub deflate: &'a DeflateConfig,
 }
 
 impl std::fmt::Debug for HttpContext<'_> {
@@ -151,10 +156,19 @@ fn upgrade(request: &Request, ctx: &HttpContext<'_>) -> Route {
                 Wire::WsLine
             }
         });
-        Ok((up.accept(chosen)?, wire))
+        let agreement = up.negotiate_deflate(ctx.deflate);
+        let extensions = agreement
+            .as_ref()
+            .map(|a| ("Sec-WebSocket-Extensions", a.response.as_str()));
+        let response = up.accept_with(chosen, extensions.as_slice())?;
+        Ok((response, wire, agreement.map(|a| a.params)))
     });
     match answer {
-        Ok((response, wire)) => Route::Upgrade { response, wire },
+        Ok((response, wire, deflate)) => Route::Upgrade {
+            response,
+            wire,
+            deflate,
+        },
         Err(e) => Route::Respond(e.response()),
     }
 }

@@ -376,9 +376,13 @@ impl Opening {
                 }
                 Step::Answer(bytes)
             }
-            Route::Upgrade { response, wire } => Step::Session {
+            Route::Upgrade {
+                response,
+                wire,
+                deflate,
+            } => Step::Session {
                 preface: response,
-                session: Box::new(driver::ws_session(shared, wire, &self.buf[used..])),
+                session: Box::new(driver::ws_session(shared, wire, deflate, &self.buf[used..])),
                 tls: None,
             },
         }
@@ -455,9 +459,11 @@ pub(crate) fn queued_notice(place: usize, workers: usize, limit: Duration) -> By
 /// Routes an HTTP request with the server's metrics and origin rules.
 fn route_request(shared: &Shared, request: &Request) -> Route {
     let metrics = || shared.metrics_text();
+    let deflate = shared.config.ws_deflate();
     let ctx = HttpContext {
         metrics: &metrics,
         allowed_origins: &shared.config.allowed_origins,
+        deflate: &deflate,
     };
     route(request, &ctx)
 }

@@ -214,7 +214,7 @@ impl Session {
     /// Queues the rest of an event whose first `skip` bytes were written through by the
     /// fan-out (see `outbox`): those bytes are on the wire, so they must not go again.
     pub fn push_rest(&mut self, event: &Encoded, skip: usize) {
-        let bytes = event.bytes(self.wire());
+        let bytes = event.bytes(self.wire(), self.deflate().as_ref());
         if skip < bytes.len() {
             let rest = bytes.slice(skip..);
             self.outbound().push_encoded(&rest);
@@ -294,6 +294,14 @@ impl Session {
         match &self.transport {
             Transport::Line(_) => Wire::Line,
             Transport::Ws(s) => s.wire(),
+        }
+    }
+
+    /// The settings of the compressed events the client takes (permessage-deflate), if any.
+    pub fn deflate(&self) -> Option<rustchat_ws::DeflateConfig> {
+        match &self.transport {
+            Transport::Line(_) => None,
+            Transport::Ws(s) => s.shared_deflate(),
         }
     }
 

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use rustchat_proto::{Command, ErrorKind, ErrorReply, ServerEvent};
 use rustchat_ws::outbound::Outbound;
-use rustchat_ws::{CloseCode, CloseFrame, Connection, Event, Message, Role};
+use rustchat_ws::{
+    CloseCode, CloseFrame, Connection, DeflateConfig, DeflateParams, Event, Message, Role,
+};
 
 use crate::delivery::{Encoded, Wire};
 use crate::session::action::{Action, Ending, Heard};
@@ -39,6 +41,9 @@ pub struct WsSession {
     rtt: Option<Duration>,
     pending: VecDeque<Heard>,
     ending: Option<Ending>,
+    /// permessage-deflate as negotiated so that this client takes events compressed once for
+    /// all (no context kept on our side, our full window): the settings they are made with.
+    shared_deflate: Option<DeflateConfig>,
 }
 
 impl WsSession {
@@ -46,12 +51,19 @@ impl WsSession {
     pub fn new(
         config: rustchat_ws::Config,
         wire: Option<Wire>,
+        deflate: Option<DeflateParams>,
         keepalive: Keepalive,
         now: Instant,
         leftover: &[u8],
     ) -> Self {
-        let mut conn = Connection::new(Role::Server, config);
+        let mut conn = Connection::with_deflate(Role::Server, config, deflate);
         conn.receive(leftover);
+        let shared_deflate = deflate
+            .filter(|p| {
+                p.server_no_context_takeover
+                    && p.server_max_window_bits >= config.deflate.max_window_bits
+            })
+            .map(|_| config.deflate);
         Self {
             conn,
             wire: wire.unwrap_or(Wire::WsLine),
@@ -63,6 +75,7 @@ impl WsSession {
             rtt: None,
             pending: VecDeque::from([Heard::Own(Action::Register)]),
             ending: None,
+            shared_deflate,
         }
     }
 
@@ -162,7 +175,7 @@ impl WsSession {
 
     /// Queues an event: its frame, encoded once for all receivers, costs a pointer copy.
     pub fn push_event(&mut self, event: &Encoded) {
-        if let Some(frame) = event.frame(self.wire) {
+        if let Some(frame) = event.frame(self.wire, self.shared_deflate.as_ref()) {
             // Fails only after our Close went out, when nothing more may be sent.
             let _ = self.conn.send_prepared(frame);
         }
@@ -234,6 +247,11 @@ impl WsSession {
     /// How the client wants events.
     pub fn wire(&self) -> Wire {
         self.wire
+    }
+
+    /// The settings of the compressed events this client takes, if it takes them.
+    pub fn shared_deflate(&self) -> Option<DeflateConfig> {
+        self.shared_deflate
     }
 
     /// The last keepalive round trip.

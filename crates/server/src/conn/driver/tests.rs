@@ -37,7 +37,7 @@ fn a_quiet_websocket_is_pinged_after_the_interval_and_closed_1011_without_a_pong
     let clock = ManualClock::new();
     let shared = shared(&clock);
     let (interval, timeout) = (shared.config.ping_interval, shared.config.pong_timeout);
-    let mut session = ws_session(&shared, None, b"");
+    let mut session = ws_session(&shared, None, None, b"");
     let mut driver = Driver::open(&shared, &session, PEER);
     driver.act(&mut session);
     let mut client = Connection::new(Role::Client, Config::default());
@@ -75,7 +75,7 @@ fn a_pong_moves_the_next_ping_a_whole_interval_later() {
     let clock = ManualClock::new();
     let shared = shared(&clock);
     let interval = shared.config.ping_interval;
-    let mut session = ws_session(&shared, None, b"");
+    let mut session = ws_session(&shared, None, None, b"");
     let mut driver = Driver::open(&shared, &session, PEER);
     driver.act(&mut session);
     let mut client = Connection::new(Role::Client, Config::default());

@@ -15,7 +15,7 @@ fn at_once(limit: usize) -> SlowPolicy {
 
 #[test]
 fn drains_in_order() {
-    let outbox = Outbox::new(at_once(1024), Wire::Line);
+    let outbox = Outbox::new(at_once(1024), Wire::Line, None);
     assert_eq!(outbox.push(&event("a"), &SystemClock), Pushed::Queued);
     assert_eq!(outbox.push(&event("b"), &SystemClock), Pushed::Queued);
     let mut got = Vec::new();
@@ -32,7 +32,7 @@ fn drains_in_order() {
 fn limit_at_the_boundary_and_past_it() {
     let one = event("x");
     let size = one.line().len();
-    let outbox = Outbox::new(at_once(size * 2), Wire::Line);
+    let outbox = Outbox::new(at_once(size * 2), Wire::Line, None);
     assert_eq!(outbox.push(&one, &SystemClock), Pushed::Queued);
     assert_eq!(
         outbox.push(&one, &SystemClock),
@@ -62,7 +62,7 @@ fn limit_at_the_boundary_and_past_it() {
 
 #[test]
 fn close_after_flush_still_delivers() {
-    let outbox = Outbox::new(at_once(1024), Wire::WsJson);
+    let outbox = Outbox::new(at_once(1024), Wire::WsJson, None);
     assert_eq!(outbox.push(&event("bye"), &SystemClock), Pushed::Queued);
     outbox.close_after_flush(Ending::Quit);
     let mut got = Vec::new();
@@ -78,7 +78,7 @@ fn over_the_limit_is_forgiven_for_the_grace_and_no_longer() {
     let one = event("x");
     let size = one.line().len();
     let grace = Duration::from_millis(100);
-    let outbox = Outbox::new(SlowPolicy::new(size * 2, grace), Wire::Line);
+    let outbox = Outbox::new(SlowPolicy::new(size * 2, grace), Wire::Line, None);
     for _ in 0..3 {
         assert_eq!(
             outbox.push(&one, &SystemClock),
@@ -93,7 +93,7 @@ fn over_the_limit_is_forgiven_for_the_grace_and_no_longer() {
         "still over it after the grace"
     );
 
-    let outbox = Outbox::new(SlowPolicy::new(size * 2, grace), Wire::Line);
+    let outbox = Outbox::new(SlowPolicy::new(size * 2, grace), Wire::Line, None);
     for _ in 0..3 {
         assert_eq!(outbox.push(&one, &SystemClock), Pushed::Queued);
     }
@@ -110,7 +110,11 @@ fn over_the_limit_is_forgiven_for_the_grace_and_no_longer() {
 fn past_the_hard_limit_is_never_forgiven() {
     let one = event("x");
     let size = one.line().len();
-    let outbox = Outbox::new(SlowPolicy::new(size, Duration::from_secs(60)), Wire::Line);
+    let outbox = Outbox::new(
+        SlowPolicy::new(size, Duration::from_secs(60)),
+        Wire::Line,
+        None,
+    );
     for _ in 0..SlowPolicy::HARD_FACTOR {
         assert_eq!(outbox.push(&one, &SystemClock), Pushed::Queued);
     }
@@ -137,7 +141,7 @@ fn wakes(counter: &Arc<Counter>) -> usize {
 
 #[test]
 fn wakes_once_per_batch_not_per_event() {
-    let outbox = Outbox::new(at_once(1024), Wire::Line);
+    let outbox = Outbox::new(at_once(1024), Wire::Line, None);
     let counter = Arc::new(Counter::default());
     let waker = std::task::Waker::from(counter.clone());
     let mut cx = Context::from_waker(&waker);
@@ -162,7 +166,7 @@ fn wakes_once_per_batch_not_per_event() {
 #[test]
 fn a_stuck_driver_still_hears_of_overflow_and_shutdown() {
     let one = event("x");
-    let outbox = Outbox::new(at_once(one.line().len()), Wire::Line);
+    let outbox = Outbox::new(at_once(one.line().len()), Wire::Line, None);
     let counter = Arc::new(Counter::default());
     let waker = std::task::Waker::from(counter.clone());
     let mut cx = Context::from_waker(&waker);
@@ -175,7 +179,7 @@ fn a_stuck_driver_still_hears_of_overflow_and_shutdown() {
     assert_eq!(wakes(&counter), 1, "the overflow wakes it");
     assert!(outbox.poll_ready(&mut cx, false).is_ready());
 
-    let outbox = Outbox::new(at_once(1024), Wire::Line);
+    let outbox = Outbox::new(at_once(1024), Wire::Line, None);
     assert!(outbox.poll_ready(&mut cx, false).is_pending());
     outbox.shut_down();
     assert_eq!(wakes(&counter), 2, "the shutdown wakes it");
@@ -185,7 +189,7 @@ fn a_stuck_driver_still_hears_of_overflow_and_shutdown() {
 
 #[test]
 fn a_drained_burst_gives_its_memory_back() {
-    let outbox = Outbox::new(at_once(1 << 20), Wire::Line);
+    let outbox = Outbox::new(at_once(1 << 20), Wire::Line, None);
     for _ in 0..1000 {
         assert_eq!(outbox.push(&event("burst"), &SystemClock), Pushed::Queued);
     }
@@ -195,7 +199,7 @@ fn a_drained_burst_gives_its_memory_back() {
 }
 
 fn idle_outbox(socket: &Arc<MemoryStream>) -> (Arc<Outbox>, Arc<Counter>, std::task::Waker) {
-    let outbox = Outbox::new(at_once(1024), Wire::Line);
+    let outbox = Outbox::new(at_once(1024), Wire::Line, None);
     outbox.set_socket(Some(socket.clone()));
     assert!(outbox.release());
     let counter = Arc::new(Counter::default());
@@ -266,7 +270,7 @@ fn a_full_socket_hands_the_rest_to_the_driver_mid_event() {
 #[test]
 fn a_big_batch_is_written_through_as_it_is_queued() {
     let socket = MemoryStream::with_room(usize::MAX);
-    let outbox = Outbox::new(at_once(1 << 20), Wire::Line);
+    let outbox = Outbox::new(at_once(1 << 20), Wire::Line, None);
     outbox.set_socket(Some(socket.clone()));
     assert!(outbox.release());
     let big = event(&"b".repeat(4000));
@@ -291,7 +295,7 @@ fn a_big_batch_is_written_through_as_it_is_queued() {
 fn an_overflow_keeps_the_rest_of_a_part_written_event_and_nothing_else() {
     let socket = MemoryStream::with_room(3);
     let first = event("first");
-    let outbox = Outbox::new(at_once(first.line().len() * 2), Wire::Line);
+    let outbox = Outbox::new(at_once(first.line().len() * 2), Wire::Line, None);
     outbox.set_socket(Some(socket.clone()));
     assert!(outbox.release());
     assert_eq!(outbox.push(&first, &SystemClock), Pushed::FlushDue);

@@ -19,7 +19,7 @@ fn idle_task_stays_small() -> Result<(), Box<dyn std::error::Error>> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let _client = TcpStream::connect(listener.local_addr()?).await?;
         let (tcp, _) = listener.accept().await?;
-        let session = crate::conn::driver::ws_session(&shared, None, b"");
+        let session = crate::conn::driver::ws_session(&shared, None, None, b"");
         let peer = tcp.peer_addr()?;
         let running = run_session(Link::plain(tcp), peer, &shared, Box::new(session));
         let size = std::mem::size_of_val(&running);
