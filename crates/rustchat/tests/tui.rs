@@ -78,10 +78,11 @@ fn server_on(addr: SocketAddr) -> Result<RunningServer> {
     })?)
 }
 
-/// `rustchat connect ARGS` in an 80×24 PTY.
+/// `rustchat connect ARGS` in an 80×24 PTY; killed when dropped, so that a failing test
+/// leaves no client behind.
 struct Tui {
     master: Box<dyn MasterPty + Send>,
-    child: Box<dyn Child + Send + Sync>,
+    child: Killed,
     keys: Box<dyn Write + Send>,
     screen: Screen,
 }
@@ -100,7 +101,7 @@ impl Tui {
         command.args(args);
         command.env("TERM", "xterm-256color");
         command.env_remove("NO_COLOR");
-        let child = pty.slave.spawn_command(command)?;
+        let child = Killed(pty.slave.spawn_command(command)?);
         drop(pty.slave); // the reader sees the end once the client exits
         let mut reader = pty.master.try_clone_reader()?;
         let keys = pty.master.take_writer()?;
@@ -141,6 +142,31 @@ impl Tui {
         };
         while self.screen.pump(Duration::from_millis(200)) {}
         Ok(status)
+    }
+}
+
+/// The client process, killed when dropped.
+struct Killed(Box<dyn Child + Send + Sync>);
+
+impl std::ops::Deref for Killed {
+    type Target = Box<dyn Child + Send + Sync>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Killed {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
@@ -355,4 +381,35 @@ fn completes_highlights_ignores_and_switches_rooms_from_the_keyboard() -> Result
     tui.keys.write_all(b"/quit\r")?;
     assert!(tui.wait_exit()?.success());
     Ok(())
+}
+
+/// The terminal goes away under the client (its window is closed): it gets SIGHUP and its
+/// terminal reads fail; it must exit, not spin on the dead terminal.
+#[cfg(unix)]
+#[test]
+fn a_vanished_terminal_ends_the_client() -> Result {
+    let server = server_on("127.0.0.1:0".parse()?)?;
+    let url = format!("ws://{}/ws", server.addr());
+    let mut tui = Tui::start(&[&url])?;
+    tui.screen
+        .wait_until("the status bar", |s| s.row(22).contains("● connected"))?;
+    // Closing the master side is what a terminal emulator does when its window closes.
+    let Tui {
+        master,
+        keys,
+        mut child,
+        ..
+    } = tui;
+    drop(keys);
+    drop(master);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("the client outlived its terminal by 10 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

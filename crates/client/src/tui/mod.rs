@@ -283,9 +283,18 @@ impl InputThread {
         (rx, Self { stop, handle })
     }
 
-    /// Stops reading (within one poll interval) before the terminal is restored.
+    /// Stops reading (within one poll interval) before the terminal is restored. If the
+    /// thread does not stop in time — crossterm can spin inside `poll` on a terminal that has
+    /// hung up — it is left behind: the process is about to exit, which ends it. (Joining it
+    /// kept such a client alive forever, at 100% CPU.)
     fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.handle.join();
+        let deadline = std::time::Instant::now() + Duration::from_millis(500);
+        while !self.handle.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if self.handle.is_finished() {
+            let _ = self.handle.join();
+        }
     }
 }
