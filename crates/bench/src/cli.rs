@@ -85,6 +85,10 @@ pub struct RunOpts {
     /// run and starts each server with it (peers: tokio-tungstenite, on tokio-rustls).
     #[arg(long, conflicts_with = "target")]
     pub tls: bool,
+    /// WebSocket clients offer permessage-deflate (no context takeover either way) and inflate
+    /// what comes compressed; servers that decline it (every peer) are sent plain frames.
+    #[arg(long)]
+    pub deflate: bool,
 }
 
 /// `handshake` options.
@@ -330,8 +334,11 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
 
 /// Checks a `--model` name with the parser `rustchat serve --model` uses, so the two accept
 /// the same names and say the same thing about the others.
+/// A model, optionally followed by more `rustchat serve` flags for that subject
+/// (`"async --deflate off"`): the same server measured with and without a setting, in one run.
 pub fn parse_model(text: &str) -> Result<String, String> {
-    rustchat_server::config::Model::parse(text, 1).map(|_| text.to_owned())
+    let model = text.split_whitespace().next().unwrap_or_default();
+    rustchat_server::config::Model::parse(model, 1).map(|_| text.to_owned())
 }
 
 /// Splits `--compare-models`' list and checks every name.

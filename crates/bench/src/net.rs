@@ -6,6 +6,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::{Context, bail};
+use rustchat_ws::DeflateConfig;
 use rustchat_ws::handshake::ClientHandshake;
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -81,22 +82,33 @@ impl Dialer {
     }
 }
 
-/// Runs the WebSocket opening handshake for `/ws`; frames that came with the answer stay in
-/// `inbox`, which is switched to WebSocket framing.
+/// Runs the WebSocket opening handshake for `/ws` (offering permessage-deflate with no
+/// context takeover either way if `deflate`); frames that came with the answer stay in
+/// `inbox`, which is switched to WebSocket framing (and to inflating, if the server took it).
 pub async fn ws_upgrade(
     tcp: &mut Stream,
     target: SocketAddr,
     inbox: &mut Inbox,
+    deflate: bool,
 ) -> anyhow::Result<()> {
-    let handshake = ClientHandshake::new(&format!("ws://{target}/ws"))?;
+    let mut offer = DeflateConfig::enabled()
+        .no_context_takeover(true)
+        .peer_no_context_takeover(true);
+    offer.enabled = deflate;
+    let handshake = ClientHandshake::builder(format!("ws://{target}/ws"))
+        .deflate(offer)
+        .build()?;
     tcp.send(&handshake.request()).await?;
     loop {
-        if let Some((_, used)) = handshake
+        if let Some((response, used)) = handshake
             .parse_response(inbox.pending())
             .context("the server refused the WebSocket upgrade")?
         {
             inbox.consume(used);
             inbox.set_framing(Framing::Ws);
+            if response.deflate().is_some() {
+                inbox.inflate();
+            }
             return Ok(());
         }
         if inbox.fill(tcp).await? == 0 {

@@ -48,9 +48,13 @@ impl Spec {
             }
         };
         let mut live = match self {
-            Self::Model(model) => {
+            Self::Model(spec) => {
+                // `MODEL [FLAG…]`: extra `rustchat serve` flags for this subject.
+                let mut words = spec.split_whitespace();
+                let model = words.next().unwrap_or("async");
                 let mut cmd = Command::new(exe);
                 cmd.args(["serve", "--model", model, "--listen", "127.0.0.1:0"])
+                    .args(words)
                     .args(["--history", "memory", "--rate-limit", "off"])
                     .args(["--max-connections", "100000"])
                     // Every client of the bench comes from 127.0.0.1.

@@ -164,6 +164,8 @@ pub struct FrameHead {
     pub payload_len: usize,
     /// The mask key, if the frame is masked (a client's frame, echoed by a TCP echo server).
     pub mask: Option<[u8; 4]>,
+    /// RSV1: a compressed message (permessage-deflate).
+    pub compressed: bool,
 }
 
 /// Reads a frame header: `None` until all of it has arrived.
@@ -185,6 +187,7 @@ pub fn parse_head(buf: &[u8]) -> Option<FrameHead> {
         None
     };
     Some(FrameHead {
+        compressed: b0 & 0x40 != 0,
         opcode: b0 & 0x0f,
         header_len: at,
         payload_len: usize::try_from(len).ok()?,
@@ -226,6 +229,10 @@ pub struct Inbox {
     start: usize,
     end: usize,
     framing: Framing,
+    /// permessage-deflate was negotiated (no context takeover): a compressed frame is inflated
+    /// into `inflated` before it is handed out.
+    inflater: Option<Box<flate2::Decompress>>,
+    inflated: Vec<u8>,
 }
 
 impl Inbox {
@@ -236,7 +243,15 @@ impl Inbox {
             start: 0,
             end: 0,
             framing,
+            inflater: None,
+            inflated: Vec::new(),
         }
+    }
+
+    /// Inflates compressed frames from now on (the server took our permessage-deflate offer,
+    /// with no context takeover: every message is a stream of its own).
+    pub fn inflate(&mut self) {
+        self.inflater = Some(Box::new(flate2::Decompress::new(false)));
     }
 
     /// Switches framing (after an opening handshake read as raw bytes).
@@ -297,6 +312,37 @@ impl Inbox {
                 }
                 let begin = self.start + head.header_len;
                 self.start += total;
+                if head.compressed
+                    && let Some(inflater) = self.inflater.as_deref_mut()
+                {
+                    // The server's frames are unmasked; RFC 7692 §7.2.2: put back the tail.
+                    let input = &self.buf[begin..begin + head.payload_len];
+                    self.inflated.clear();
+                    inflater.reset(false);
+                    for part in [input, &[0x00, 0x00, 0xff, 0xff][..]] {
+                        let mut rest = part;
+                        loop {
+                            self.inflated.reserve((rest.len() * 4).max(4096));
+                            let before = inflater.total_in();
+                            let flush = flate2::FlushDecompress::Sync;
+                            if inflater
+                                .decompress_vec(rest, &mut self.inflated, flush)
+                                .is_err()
+                            {
+                                return Some(Item::Close);
+                            }
+                            let used = (inflater.total_in() - before) as usize;
+                            rest = &rest[used.min(rest.len())..];
+                            if rest.is_empty() && self.inflated.len() < self.inflated.capacity() {
+                                break;
+                            }
+                        }
+                    }
+                    return Some(Item::Data {
+                        payload: &self.inflated,
+                        mask: None,
+                    });
+                }
                 let payload = &self.buf[begin..begin + head.payload_len];
                 Some(match head.opcode {
                     opcode::TEXT | opcode::BINARY | opcode::CONTINUATION => Item::Data {

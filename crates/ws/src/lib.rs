@@ -8,10 +8,15 @@
 //!
 //! ## The data path
 //! ```text
-//! bytes ─▶ FrameDecoder ─▶ FrameChunk ─▶ Assembler (defragment, UTF-8) ─▶ Message
+//! bytes ─▶ FrameDecoder ─▶ FrameChunk ─▶ Assembler (defragment, inflate, UTF-8) ─▶ Message
 //!            (header rules, limits, unmasking)        Connection ─▶ Event
-//! send(Message) ─▶ Connection ─▶ Outbound (frames; pongs and close echoes too) ─▶ bytes
+//! send(Message) ─▶ Connection (deflate) ─▶ Outbound (frames; pongs and close echoes too) ─▶ bytes
 //! ```
+//!
+//! permessage-deflate (RFC 7692) is negotiated in the handshake when [`Config::deflate`] enables
+//! it (a server: [`handshake::Upgrade::negotiate_deflate`]; a client:
+//! [`handshake::ClientBuilder::deflate`]); the [`deflate`] module says what each setting costs
+//! in memory, and the adapters do all of it for you.
 //!
 //! ## Example: two peers in memory
 //! ```
@@ -76,6 +81,7 @@
 //! | --- | --- | --- |
 //! | [`Config::max_frame_size`] | 1 MiB | close 1009, [`ProtocolError::FrameTooLarge`] |
 //! | [`Config::max_message_size`] | 1 MiB | close 1009, [`ProtocolError::MessageTooLarge`] |
+//! | the same, for the *inflated* size of a compressed message, checked while inflating | 1 MiB | close 1009, [`ProtocolError::InflatedTooLarge`] |
 //! | [`Config::max_fragments`] | 4096 frames | close 1009, [`ProtocolError::TooManyFragments`] |
 //! | control frame payload | 125 bytes (RFC) | close 1002 |
 //! | pongs owed | one: a ping that arrives while our pong to an earlier one is still wholly unwritten (and last in the queue) replaces it (RFC 6455 §5.5.3) | — |

@@ -27,6 +27,7 @@ pub async fn run(args: &BroadcastArgs, live: &Live, run: u32) -> anyhow::Result<
         transport: args.transport,
         rooms: args.rooms,
         buffer: 64 * 1024,
+        deflate: args.run.deflate,
     };
     let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs).tls(live.tls.clone()));
     let (conns, _) = open_all(dialer, plan, total, 256, args.run.setup_timeout).await?;
@@ -72,7 +73,7 @@ fn sender(args: &BroadcastArgs, i: usize, key: [u8; 4]) -> Option<Sender> {
     if index_in_room >= args.senders {
         return None;
     }
-    let mut text = vec![b'x'; args.size.max(STAMP_LEN)];
+    let mut text = chat_text(args.size.max(STAMP_LEN), i);
     text[..2].copy_from_slice(b"@@");
     let frame = match args.transport {
         Transport::Ws => OutFrame::ws(opcode::TEXT, &text, key),
@@ -92,4 +93,23 @@ fn sender(args: &BroadcastArgs, i: usize, key: [u8; 4]) -> Option<Sender> {
         interval,
         window: args.window.max(1),
     })
+}
+
+/// `len` bytes of text that reads like chat (words, spaces, some repetition): what a
+/// compressing server really gets, unlike one letter repeated.
+fn chat_text(len: usize, seed: usize) -> Vec<u8> {
+    const WORDS: [&str; 24] = [
+        "the", "build", "is", "green", "again", "after", "I", "bumped", "tokio", "and", "fixed",
+        "that", "flaky", "test", "anyone", "up", "for", "lunch", "at", "noon", "borrow", "checker",
+        "says", "no",
+    ];
+    let mut text = Vec::with_capacity(len + 8);
+    let mut k = seed.wrapping_mul(7) + 3;
+    while text.len() < len {
+        text.extend_from_slice(WORDS[k % WORDS.len()].as_bytes());
+        text.push(b' ');
+        k = k.wrapping_mul(31).wrapping_add(17);
+    }
+    text.truncate(len);
+    text
 }

@@ -32,6 +32,7 @@ pub async fn run(args: &EchoArgs, live: &Live, raw_tcp: bool) -> anyhow::Result<
         },
         rooms: 1,
         buffer: (args.size + 64).max(4096),
+        deflate: args.run.deflate && !raw_tcp,
     };
     let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs).tls(live.tls.clone()));
     let clients = args.clients.max(1);

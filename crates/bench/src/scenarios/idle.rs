@@ -25,6 +25,7 @@ pub async fn run(args: &IdleArgs, live: &Live) -> anyhow::Result<Sample> {
         transport: args.transport,
         rooms: args.rooms.max(1),
         buffer: 1024,
+        deflate: args.run.deflate,
     };
     let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs).tls(live.tls.clone()));
     let started = std::time::Instant::now();

@@ -38,6 +38,8 @@ pub struct Plan {
     pub transport: Transport,
     /// Rooms to spread the clients over, client `i` in room `i % rooms`.
     pub rooms: usize,
+    /// WebSocket clients offer permessage-deflate (`--deflate`).
+    pub deflate: bool,
     /// Initial read buffer per connection.
     pub buffer: usize,
 }
@@ -58,7 +60,7 @@ pub async fn open(dialer: &Dialer, plan: &Plan, i: usize) -> anyhow::Result<Conn
     let mut tcp = dialer.connect().await.context("cannot connect")?;
     let mut inbox = Inbox::new(Framing::Line, plan.buffer);
     if plan.transport == Transport::Ws {
-        ws_upgrade(&mut tcp, dialer.target(), &mut inbox).await?;
+        ws_upgrade(&mut tcp, dialer.target(), &mut inbox, plan.deflate).await?;
     }
     let mut conn = Conn {
         tcp,
