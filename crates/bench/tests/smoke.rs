@@ -109,6 +109,31 @@ fn broadcast_over_websocket_and_lines() {
     }
 }
 
+/// With `--deflate` the server compresses the 200-byte events: a delivery counts only if the
+/// client inflated it and found the stamp inside.
+#[test]
+fn broadcast_with_deflate_inflates_every_delivery() {
+    let server = chat_server();
+    let mut live = Live::in_process("async", server.addr(), true, false);
+    let args = [
+        "broadcast",
+        "-r",
+        "1",
+        "-c",
+        "5",
+        "-s",
+        "1",
+        "--rate",
+        "200",
+        "--size",
+        "200",
+        "--deflate",
+    ];
+    let sample = run(&args, &mut live);
+    assert!(sample.sent > 20, "{sample:?}");
+    assert!(sample.ops >= sample.sent * 4, "{sample:?}");
+}
+
 #[test]
 fn broadcast_flat_out_against_the_tungstenite_peer() {
     let addr = peer(Peer::TokioTungstenite, PeerMode::Broadcast);
