@@ -84,13 +84,15 @@ fn compress_into(compress: &mut Compress, payload: &[u8]) -> Vec<u8> {
         if out.len() == out.capacity() {
             out.reserve(out.capacity().max(64));
         }
-        let before = compress.total_in();
-        // An in-memory compression with room to write cannot fail.
+        let (before, written) = (compress.total_in(), out.len());
+        // An in-memory compression with room to write cannot fail; should it anyway, the
+        // no-progress check below ends the loop.
         let _ = compress.compress_vec(input, &mut out, FlushCompress::Sync);
         let used = usize::try_from(compress.total_in() - before).unwrap_or(input.len());
         input = &input[used.min(input.len())..];
         // Done when all input is in and the flush fitted (it ends with the empty block).
-        if input.is_empty() && out.len() < out.capacity() {
+        let room = out.len() < out.capacity();
+        if (input.is_empty() || (used == 0 && out.len() == written)) && room {
             break;
         }
     }
