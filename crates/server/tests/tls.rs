@@ -326,7 +326,9 @@ fn python_websockets_chats_over_wss(model: Model) {
             .arg(pki.ca_file())
             .args([nick, mode]);
         let mut py = tls::Peer::spawn(command);
-        bob.expect_event(&format!("#lobby <{nick}> hello from python"));
+        // Python starting, importing websockets and shaking hands: seconds on a busy machine.
+        let said = format!("#lobby <{nick}> hello from python");
+        bob.expect_within(&said, Duration::from_secs(20), |l| untimed(l) == said);
         bob.send("ready");
         py.expect("OK", |l| l == "OK");
         assert!(py.wait().success(), "{mode}: {:?}", py.seen);

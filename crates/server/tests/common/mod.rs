@@ -276,7 +276,19 @@ impl<S: Wire> LineClient<S> {
     /// Reads lines until one satisfies `pred`, and returns it; panics (showing what came) on
     /// end of stream or timeout.
     pub(crate) fn expect(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + TIMEOUT;
+        self.expect_within(what, TIMEOUT, pred)
+    }
+
+    /// [`LineClient::expect`] with its own time limit: for lines that wait on a child process
+    /// (an interpreter starting, a TLS handshake), which a loaded machine can slow past
+    /// [`TIMEOUT`].
+    pub(crate) fn expect_within(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.next_line_within(left) {
