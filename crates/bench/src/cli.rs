@@ -212,6 +212,8 @@ pub enum Peer {
     TcpEcho,
     /// Our rustchat-ws WebSocket echo server (the ws crate's `echo-server` example).
     RustchatWs,
+    /// yawc's echo server on hyper, with permessage-deflate (level 1).
+    Yawc,
 }
 
 /// `--peer` values: a peer or all that fit the scenario.
@@ -221,6 +223,7 @@ pub enum PeerChoice {
     Fastwebsockets,
     TcpEcho,
     RustchatWs,
+    Yawc,
     /// Every peer that can run the scenario.
     All,
 }
@@ -247,15 +250,17 @@ impl Peer {
             Self::Fastwebsockets => "fastwebsockets",
             Self::TcpEcho => "tcp-echo",
             Self::RustchatWs => "rustchat-ws",
+            Self::Yawc => "yawc",
         }
     }
 
     /// Every peer.
-    pub const ALL: [Peer; 4] = [
+    pub const ALL: [Peer; 5] = [
         Self::RustchatWs,
         Self::Fastwebsockets,
         Self::TokioTungstenite,
         Self::TcpEcho,
+        Self::Yawc,
     ];
 }
 
@@ -267,6 +272,7 @@ impl PeerChoice {
             Self::Fastwebsockets => Some(Peer::Fastwebsockets),
             Self::TcpEcho => Some(Peer::TcpEcho),
             Self::RustchatWs => Some(Peer::RustchatWs),
+            Self::Yawc => Some(Peer::Yawc),
             Self::All => None,
         }
     }

@@ -372,3 +372,22 @@ impl Inbox {
         }
     }
 }
+
+/// `len` bytes of text that reads like chat (words, spaces, some repetition): what a
+/// compressing server really gets, unlike one letter repeated.
+pub fn chat_text(len: usize, seed: usize) -> Vec<u8> {
+    const WORDS: [&str; 24] = [
+        "the", "build", "is", "green", "again", "after", "I", "bumped", "tokio", "and", "fixed",
+        "that", "flaky", "test", "anyone", "up", "for", "lunch", "at", "noon", "borrow", "checker",
+        "says", "no",
+    ];
+    let mut text = Vec::with_capacity(len + 8);
+    let mut k = seed.wrapping_mul(7) + 3;
+    while text.len() < len {
+        text.extend_from_slice(WORDS[k % WORDS.len()].as_bytes());
+        text.push(b' ');
+        k = k.wrapping_mul(31).wrapping_add(17);
+    }
+    text.truncate(len);
+    text
+}

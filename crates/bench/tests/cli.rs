@@ -93,7 +93,8 @@ fn echo_runs_our_library_first_and_all_peers() {
             "rustchat-ws",
             "fastwebsockets",
             "tokio-tungstenite",
-            "tcp-echo"
+            "tcp-echo",
+            "yawc"
         ]
     );
     let args = parse(&["echo", "--peer", "fastwebsockets,tcp-echo"]).expect("parses");

@@ -134,6 +134,21 @@ fn broadcast_with_deflate_inflates_every_delivery() {
     assert!(sample.ops >= sample.sent * 4, "{sample:?}");
 }
 
+/// `echo --deflate`: our library and yawc take the offer and compress what they echo; the
+/// generator inflates it and finds its send time inside.
+#[test]
+fn echo_with_deflate_against_the_deflating_peers() {
+    for p in [Peer::RustchatWs, Peer::Yawc] {
+        let addr = peer(p, PeerMode::Echo);
+        let mut live = Live::in_process(p.name(), addr, false, false);
+        let sample = run(
+            &["echo", "-c", "4", "--size", "4096", "--deflate"],
+            &mut live,
+        );
+        assert!(sample.latency.count > 0, "{}: {sample:?}", p.name());
+    }
+}
+
 #[test]
 fn broadcast_flat_out_against_the_tungstenite_peer() {
     let addr = peer(Peer::TokioTungstenite, PeerMode::Broadcast);
@@ -152,6 +167,7 @@ fn echo_against_each_peer() {
         (Peer::Fastwebsockets, "16384"),
         (Peer::TokioTungstenite, "20"),
         (Peer::TcpEcho, "300"),
+        (Peer::Yawc, "300"),
     ] {
         let addr = peer(p, PeerMode::Echo);
         let mut live = Live::in_process(p.name(), addr, false, p == Peer::TcpEcho);

@@ -9,6 +9,10 @@
 //! | `fastwebsockets` | its `echo_server` example (`FragmentCollector`) | - |
 //! | `tokio-tungstenite` | `StreamExt::next` + `SinkExt::send` | its `server.rs` example: a channel per client, split sink/stream |
 //! | `tcp-echo` | bytes back as they come (the floor: no WebSocket at all) | - |
+//! | `yawc` | its hyper upgrade, `StreamExt::next` + `SinkExt::send`, permessage-deflate level 1 | - |
+//!
+//! `rustchat-ws` and `yawc` take permessage-deflate when the bench's clients offer it
+//! (`--deflate`); the others decline it.
 //!
 //! With `--tls-cert`/`--tls-key` (the bench's `--tls`), `tokio-tungstenite` and `rustchat-ws`
 //! serve TLS on tokio-rustls (ring, as our server): the TLS handshake, then the library's
@@ -18,6 +22,7 @@ mod fastws;
 mod tcp_echo;
 mod tungstenite;
 mod ws_echo;
+mod yawc_echo;
 
 use std::io;
 
@@ -86,6 +91,7 @@ pub async fn serve_on(
         (Peer::RustchatWs, PeerMode::Echo, tls) => ws_echo::echo(listener, tls).await?,
         (Peer::Fastwebsockets, PeerMode::Echo, None) => fastws::echo(listener).await?,
         (Peer::TcpEcho, PeerMode::Echo, None) => tcp_echo::echo(listener).await?,
+        (Peer::Yawc, PeerMode::Echo, None) => yawc_echo::echo(listener).await?,
         (peer, PeerMode::Broadcast, _) => bail!("{} has no broadcast server", peer.name()),
         (peer, _, Some(_)) => bail!("{} has no TLS server", peer.name()),
     }

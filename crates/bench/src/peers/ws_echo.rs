@@ -4,17 +4,19 @@
 use std::io;
 
 use rustchat_ws::tokio::WebSocketStream;
-use rustchat_ws::{Config, StreamError};
+use rustchat_ws::{Config, DeflateConfig, StreamError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-/// The example's limits (raised for the Autobahn suite's largest messages).
+/// The example's limits (raised for the Autobahn suite's largest messages), and like it,
+/// permessage-deflate for clients that offer it.
 fn config() -> Config {
     Config::default()
         .max_frame_size(64 << 20)
         .max_message_size(64 << 20)
         .max_fragments(1 << 20)
+        .deflate(DeflateConfig::enabled())
 }
 
 /// Serves forever (over TLS if `tls` is given).

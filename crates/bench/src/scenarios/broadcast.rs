@@ -16,7 +16,7 @@ use crate::report::Sample;
 use crate::scenarios::setup::{Plan, open_all};
 use crate::scenarios::traffic::{Sender, client_loop};
 use crate::subjects::Live;
-use crate::wire::{OutFrame, STAMP_LEN, opcode};
+use crate::wire::{OutFrame, STAMP_LEN, chat_text, opcode};
 
 /// One run against one server.
 pub async fn run(args: &BroadcastArgs, live: &Live, run: u32) -> anyhow::Result<Sample> {
@@ -93,23 +93,4 @@ fn sender(args: &BroadcastArgs, i: usize, key: [u8; 4]) -> Option<Sender> {
         interval,
         window: args.window.max(1),
     })
-}
-
-/// `len` bytes of text that reads like chat (words, spaces, some repetition): what a
-/// compressing server really gets, unlike one letter repeated.
-fn chat_text(len: usize, seed: usize) -> Vec<u8> {
-    const WORDS: [&str; 24] = [
-        "the", "build", "is", "green", "again", "after", "I", "bumped", "tokio", "and", "fixed",
-        "that", "flaky", "test", "anyone", "up", "for", "lunch", "at", "noon", "borrow", "checker",
-        "says", "no",
-    ];
-    let mut text = Vec::with_capacity(len + 8);
-    let mut k = seed.wrapping_mul(7) + 3;
-    while text.len() < len {
-        text.extend_from_slice(WORDS[k % WORDS.len()].as_bytes());
-        text.push(b' ');
-        k = k.wrapping_mul(31).wrapping_add(17);
-    }
-    text.truncate(len);
-    text
 }

@@ -16,7 +16,7 @@ use crate::net::Dialer;
 use crate::report::Sample;
 use crate::scenarios::setup::{Conn, Plan, open_all};
 use crate::subjects::Live;
-use crate::wire::{Framing, Item, OutFrame, opcode};
+use crate::wire::{Framing, Item, OutFrame, chat_text, opcode};
 
 /// One run against one server.
 pub async fn run(args: &EchoArgs, live: &Live, raw_tcp: bool) -> anyhow::Result<Sample> {
@@ -51,7 +51,8 @@ pub async fn run(args: &EchoArgs, live: &Live, raw_tcp: bool) -> anyhow::Result<
 }
 
 async fn echo_loop(mut conn: Conn, size: usize, tally: Rc<Tally>, clock: Clock) {
-    let mut frame = OutFrame::ws(opcode::BINARY, &vec![b'x'; size], conn.key);
+    // Words, not one letter repeated: what a compressing server really gets.
+    let mut frame = OutFrame::ws(opcode::BINARY, &chat_text(size, 0), conn.key);
     while !tally.stopping.get() {
         frame.patch(0, &clock.now_ns().to_le_bytes());
         if conn.tcp.send(frame.as_bytes()).await.is_err() {
