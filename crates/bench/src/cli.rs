@@ -125,6 +125,10 @@ pub struct BroadcastArgs {
     /// Client transport.
     #[arg(long, value_enum, default_value_t = Transport::Ws)]
     pub transport: Transport,
+    /// Newcomers a second who join the first room while it talks (each is sent its history
+    /// replay and announced to the room, then leaves): a replay mix. Default: none.
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 0.0)]
+    pub joiners: f64,
     #[command(flatten)]
     pub run: RunOpts,
 }

@@ -110,7 +110,8 @@ fn broadcast_over_websocket_and_lines() {
 }
 
 /// With `--deflate` the server compresses the 200-byte events: a delivery counts only if the
-/// client inflated it and found the stamp inside.
+/// client inflated it and found the stamp inside. Newcomers join meanwhile (`--joiners`), each
+/// sent the room's replay, without errors.
 #[test]
 fn broadcast_with_deflate_inflates_every_delivery() {
     let server = chat_server();
@@ -128,10 +129,13 @@ fn broadcast_with_deflate_inflates_every_delivery() {
         "--size",
         "200",
         "--deflate",
+        "--joiners",
+        "20",
     ];
     let sample = run(&args, &mut live);
     assert!(sample.sent > 20, "{sample:?}");
     assert!(sample.ops >= sample.sent * 4, "{sample:?}");
+    assert_eq!(sample.errors, 0, "{sample:?}");
 }
 
 /// `echo --deflate`: our library and yawc take the offer and compress what they echo; the

@@ -13,7 +13,7 @@ use crate::cli::{BroadcastArgs, Rate, Transport};
 use crate::measure::{Clock, Tally, measure};
 use crate::net::Dialer;
 use crate::report::Sample;
-use crate::scenarios::setup::{Plan, open_all};
+use crate::scenarios::setup::{Plan, open, open_all};
 use crate::scenarios::traffic::{Sender, client_loop};
 use crate::subjects::Live;
 use crate::wire::{OutFrame, STAMP_LEN, chat_text, opcode};
@@ -30,13 +30,23 @@ pub async fn run(args: &BroadcastArgs, live: &Live, run: u32) -> anyhow::Result<
         deflate: args.run.deflate,
     };
     let dialer = Rc::new(Dialer::new(live.addr, args.run.source_addrs).tls(live.tls.clone()));
-    let (conns, _) = open_all(dialer, plan, total, 256, args.run.setup_timeout).await?;
+    let (conns, _) = open_all(
+        dialer.clone(),
+        plan.clone(),
+        total,
+        256,
+        args.run.setup_timeout,
+    )
+    .await?;
     let tally = Rc::new(Tally::default());
     let clock = Clock::default();
     let mut tasks = JoinSet::new();
     for (i, conn) in conns.into_iter().enumerate() {
         let sender = sender(args, i, conn.key);
         tasks.spawn_local(client_loop(conn, sender, tally.clone(), clock, run));
+    }
+    if args.joiners > 0.0 && live.speaks_chat {
+        tasks.spawn_local(joiners(dialer, plan, args.joiners, tally.clone()));
     }
     let window = measure(&tally, live.pid, args.run.warmup, args.run.duration).await;
     tally.stopping.set(true);
@@ -93,4 +103,25 @@ fn sender(args: &BroadcastArgs, i: usize, key: [u8; 4]) -> Option<Sender> {
         interval,
         window: args.window.max(1),
     })
+}
+
+/// `--joiners`: a newcomer joins the first room every `1 / rate` s (sent the room's replay,
+/// announced to its members), then hangs up; until the run stops. A joiner that fails is an
+/// error of the run.
+async fn joiners(dialer: Rc<Dialer>, plan: Plan, rate: f64, tally: Rc<Tally>) {
+    let every = std::time::Duration::from_secs_f64(1.0 / rate);
+    let mut k = 0;
+    while !tally.stopping.get() {
+        tokio::time::sleep(every).await;
+        k += 1;
+        // Client `k × rooms` is in room 0, like the first client.
+        let (dialer, plan, tally) = (dialer.clone(), plan.clone(), tally.clone());
+        tokio::task::spawn_local(async move {
+            if let Err(e) = open(&dialer, &plan, k * plan.rooms.max(1)).await
+                && !tally.stopping.get()
+            {
+                tally.error(&format!("a joiner failed: {e:#}"));
+            }
+        });
+    }
 }
