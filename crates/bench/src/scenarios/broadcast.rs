@@ -120,7 +120,7 @@ async fn joiners(dialer: Rc<Dialer>, plan: Plan, rate: f64, tally: Rc<Tally>) {
             if let Err(e) = open(&dialer, &plan, k * plan.rooms.max(1)).await
                 && !tally.stopping.get()
             {
-                tally.error(&format!("a joiner failed: {e:#}"));
+                tally.error(format!("a joiner failed: {e:#}"));
             }
         });
     }
