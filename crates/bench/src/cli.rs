@@ -346,8 +346,14 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
 /// the same names and say the same thing about the others.
 /// A model, optionally followed by more `rustchat serve` flags for that subject
 /// (`"async --deflate off"`): the same server measured with and without a setting, in one run.
+/// A first word `@PATH` runs another `rustchat` binary (`"@old/rustchat async"`): two builds
+/// of the server, in one run.
 pub fn parse_model(text: &str) -> Result<String, String> {
-    let model = text.split_whitespace().next().unwrap_or_default();
+    let mut words = text.split_whitespace();
+    let mut model = words.next().unwrap_or_default();
+    if model.starts_with('@') {
+        model = words.next().unwrap_or_default();
+    }
     rustchat_server::config::Model::parse(model, 1).map(|_| text.to_owned())
 }
 
@@ -389,5 +395,18 @@ mod tests {
             );
         }
         assert!(parse_model_list(" , ").is_err(), "an empty list");
+    }
+
+    #[test]
+    fn a_subject_may_carry_serve_flags_and_another_binary() {
+        assert_eq!(
+            parse_model_list("async --deflate off,@/opt/old/rustchat threads"),
+            Ok(vec![
+                "async --deflate off".to_string(),
+                "@/opt/old/rustchat threads".into()
+            ])
+        );
+        let err = parse_model_list("@/opt/old/rustchat fibers").expect_err("a bad model");
+        assert!(err.contains("expected sequential"), "{err}");
     }
 }

@@ -49,8 +49,12 @@ impl Spec {
         };
         let mut live = match self {
             Self::Model(spec) => {
-                // `MODEL [FLAG…]`: extra `rustchat serve` flags for this subject.
-                let mut words = spec.split_whitespace();
+                // `[@EXE] MODEL [FLAG…]`: another binary, and extra `rustchat serve` flags.
+                let mut words = spec.split_whitespace().peekable();
+                let exe = match words.next_if(|w| w.starts_with('@')) {
+                    Some(other) => Path::new(&other[1..]),
+                    None => exe,
+                };
                 let model = words.next().unwrap_or("async");
                 let mut cmd = Command::new(exe);
                 cmd.args(["serve", "--model", model, "--listen", "127.0.0.1:0"])
