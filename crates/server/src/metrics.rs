@@ -53,6 +53,7 @@ pub struct Metrics {
     address_refusals: Metric,
     line_sessions: Metric,
     ws_sessions: Metric,
+    ws_deflate_sessions: Metric,
     http_requests: Metric,
     commands: Metric,
     deliveries: Metric,
@@ -94,6 +95,10 @@ impl Default for Metrics {
             ws_sessions: Metric::counter(
                 "rustchat_websocket_sessions_total",
                 "WebSocket chat sessions started.",
+            ),
+            ws_deflate_sessions: Metric::counter(
+                "rustchat_websocket_deflate_sessions_total",
+                "WebSocket chat sessions that negotiated permessage-deflate.",
             ),
             http_requests: Metric::counter(
                 "rustchat_http_requests_total",
@@ -163,6 +168,7 @@ impl Metrics {
         address_refusal => address_refusals,
         line_session => line_sessions,
         ws_session => ws_sessions,
+        ws_deflate_session => ws_deflate_sessions,
         http_request => http_requests,
         command => commands,
         thread_started => threads_started,
@@ -218,6 +224,7 @@ impl Metrics {
             &self.address_refusals,
             &self.line_sessions,
             &self.ws_sessions,
+            &self.ws_deflate_sessions,
             &self.http_requests,
             &self.commands,
             &self.deliveries,

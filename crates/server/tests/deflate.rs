@@ -11,7 +11,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{LineClient, TIMEOUT, async_model, pool, serve, small_window, threads};
+use common::{
+    LineClient, TIMEOUT, async_model, metric, metrics_over_http, pool, serve, small_window, threads,
+};
 use rustchat_proto::ServerEvent;
 use rustchat_server::config::{HistoryMode, Model};
 use rustchat_ws::frame::FrameHeader;
@@ -262,6 +264,25 @@ fn deflate_off_declines_every_offer() {
     });
     let client = Client::connect(server.addr(), true);
     assert_eq!(client.deflate, None);
+    let metrics = metrics_over_http(server.addr());
+    assert_eq!(
+        metric(&metrics, "rustchat_websocket_deflate_sessions_total"),
+        0
+    );
+}
+
+#[test]
+fn metrics_count_the_sessions_that_negotiated_deflate() {
+    let (server, _dir) = serve(|c| c.history = HistoryMode::Memory);
+    let addr = server.addr();
+    let _compressing = [Client::connect(addr, true), Client::connect(addr, true)];
+    let _plain = Client::connect(addr, false);
+    let metrics = metrics_over_http(addr);
+    assert_eq!(
+        metric(&metrics, "rustchat_websocket_deflate_sessions_total"),
+        2
+    );
+    assert_eq!(metric(&metrics, "rustchat_websocket_sessions_total"), 3);
 }
 
 #[test]

@@ -228,6 +228,9 @@ pub(crate) fn ws_session(
     leftover: &[u8],
 ) -> Session {
     shared.metrics.ws_session();
+    if deflate.is_some() {
+        shared.metrics.ws_deflate_session();
+    }
     let config = &shared.config;
     let keepalive = Keepalive {
         interval: config.ping_interval,
