@@ -73,6 +73,9 @@ pub struct Client {
     rooms: Vec<(String, usize)>,
     /// The rooms we are in, in the order we joined them (Alt-1… picks among them).
     joined: Vec<String>,
+    /// The room the welcome put us in, until the server's own `joined` for it arrives: that
+    /// join is the server's doing, not ours, and must not replace the room we asked for.
+    welcomed_in: Option<String>,
     /// The nick and room to restore after a reconnect (chosen by us, not given as a guest).
     wanted_nick: Option<String>,
     wanted_room: Option<String>,
@@ -207,6 +210,7 @@ impl Client {
         self.room = None;
         self.silent_lists = 0;
         self.joined.clear();
+        self.welcomed_in = None;
         if wire != Wire::WsJson {
             // Every line-protocol client starts in #lobby (JSON: the welcome says where).
             self.joined.push("#lobby".into());
@@ -329,6 +333,7 @@ impl Client {
                 self.nick = Some(nick.to_string());
                 self.room = Some(room.to_string());
                 self.joined = vec![room.to_string()];
+                self.welcomed_in = Some(room.to_string());
                 self.info(&format!("welcome, {nick}! you are in {room}"));
                 if let Some(motd) = motd {
                     self.info(&motd);
@@ -357,7 +362,13 @@ impl Client {
             ServerEvent::Joined { room, nick, ts } => {
                 if self.is_me(&nick.to_string()) {
                     self.room = Some(room.to_string());
-                    self.wanted_room = Some(room.to_string());
+                    // The automatic join of the welcome room is not a choice: a room we asked
+                    // for (and may not have been confirmed yet) stays the one to restore.
+                    if self.welcomed_in.as_deref() == Some(room.as_str()) {
+                        self.welcomed_in = None;
+                    } else {
+                        self.wanted_room = Some(room.to_string());
+                    }
                     self.now_in(room.as_str());
                     send.push(self.silent_list());
                 } else {

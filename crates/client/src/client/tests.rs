@@ -517,3 +517,43 @@ fn over_lines_senders_are_read_for_mentions_ignores_and_completion() {
     client.on_incoming(Incoming::Line("[12:00:05] #lobby <eve> again".into()));
     assert_eq!(client.entries().len(), 6, "eve's line is hidden");
 }
+
+/// The connection drops after the welcome but before the server confirmed the room we asked
+/// for: the welcome's automatic join of #lobby must not make us forget it.
+#[test]
+fn an_unconfirmed_room_survives_the_welcome_s_own_join() {
+    let mut client = Client::new(Some("tester".into()), Some("#rust".into()));
+    assert_eq!(
+        client.on_connected(Wire::WsJson),
+        ["/nick tester", "/join #rust"]
+    );
+    welcome(&mut client, "guest-1");
+    event(
+        &mut client,
+        ServerEvent::Joined {
+            room: room("#lobby"),
+            nick: nick("guest-1"),
+            ts: 1,
+        },
+    );
+    assert_eq!(client.room(), Some("#lobby"));
+    client.on_disconnected();
+    assert_eq!(
+        client.on_connected(Wire::WsJson),
+        ["/nick tester", "/join #rust"]
+    );
+    // Joining the lobby ourselves later is a choice, and is remembered.
+    welcome(&mut client, "guest-2");
+    for r in ["#lobby", "#rust", "#lobby"] {
+        event(
+            &mut client,
+            ServerEvent::Joined {
+                room: room(r),
+                nick: nick("guest-2"),
+                ts: 2,
+            },
+        );
+    }
+    client.on_disconnected();
+    assert_eq!(client.on_connected(Wire::WsJson), ["/nick tester", "/list"]);
+}
