@@ -163,6 +163,10 @@ fn events_are_compressed_once_and_replays_shrink_most(model: Model) {
     let params = a.deflate.expect("the server takes the offer");
     assert!(params.server_no_context_takeover && params.client_no_context_takeover);
     assert_eq!(plain.deflate, None);
+    // In the room before anyone talks (a session joins #lobby after its 101, on its own time).
+    for client in [&mut a, &mut b, &mut plain] {
+        client.expect("the lobby's member list", |t| t.contains("\"members\""));
+    }
     let mut talker = LineClient::named(addr, "talker");
     for i in 0..40 {
         talker.send(&chat(i));
