@@ -51,6 +51,9 @@ impl Wire {
 pub struct Encoded {
     event: ServerEvent,
     line: OnceLock<Bytes>,
+    /// The WebSocket messages of each format, made once for the plain and compressed frames.
+    ws_lines: OnceLock<Vec<Message>>,
+    ws_json_message: OnceLock<Message>,
     ws_line: OnceLock<Prepared>,
     ws_json: OnceLock<Prepared>,
     /// The same frames with their compressed form (for permessage-deflate receivers).
@@ -64,6 +67,8 @@ impl Encoded {
         Arc::new(Self {
             event,
             line: OnceLock::new(),
+            ws_lines: OnceLock::new(),
+            ws_json_message: OnceLock::new(),
             ws_line: OnceLock::new(),
             ws_json: OnceLock::new(),
             ws_line_deflated: OnceLock::new(),
@@ -86,22 +91,30 @@ impl Encoded {
     pub fn frame(&self, wire: Wire, deflate: Option<&DeflateConfig>) -> Option<&Prepared> {
         // One line per message, as a line reader (websocat) expects: a history, a member
         // list or a welcome with its MOTD is several.
-        let lines = || -> Vec<Message> {
-            let text = self.event.to_line();
-            text.lines().map(|l| Message::text(l.to_owned())).collect()
+        let lines = || {
+            self.ws_lines.get_or_init(|| {
+                let text = self.event.to_line();
+                text.lines().map(|l| Message::text(l.to_owned())).collect()
+            })
         };
-        let json = || Message::from(self.event.to_json());
+        let json = || {
+            self.ws_json_message
+                .get_or_init(|| Message::from(self.event.to_json()))
+        };
+        let line_frames = || self.ws_line.get_or_init(|| Prepared::batch(lines()));
+        let json_frame = || self.ws_json.get_or_init(|| Prepared::new(json()));
+        // The compressed form is added to the plain one: each is encoded once.
         match (wire, deflate) {
             (Wire::Line, _) => None,
-            (Wire::WsLine, None) => Some(self.ws_line.get_or_init(|| Prepared::batch(&lines()))),
-            (Wire::WsJson, None) => Some(self.ws_json.get_or_init(|| Prepared::new(&json()))),
+            (Wire::WsLine, None) => Some(line_frames()),
+            (Wire::WsJson, None) => Some(json_frame()),
             (Wire::WsLine, Some(config)) => Some(
                 self.ws_line_deflated
-                    .get_or_init(|| Prepared::batch_deflated(&lines(), config)),
+                    .get_or_init(|| line_frames().clone().with_deflated(lines(), config)),
             ),
             (Wire::WsJson, Some(config)) => Some(
                 self.ws_json_deflated
-                    .get_or_init(|| Prepared::deflated(&json(), config)),
+                    .get_or_init(|| json_frame().clone().with_deflated([json()], config)),
             ),
         }
     }

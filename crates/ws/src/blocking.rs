@@ -92,20 +92,17 @@ impl<S: Read + Write> WebSocket<S> {
                 Err(e) => return Err(refuse(&mut stream, e)),
             }
         };
-        let mut deflate = None;
         let answer = request.upgrade().and_then(|up| {
             let protocol = decide(&up)?;
-            let agreement = up.negotiate_deflate(&config.deflate);
-            let extensions = agreement
-                .as_ref()
-                .map(|a| ("Sec-WebSocket-Extensions", a.response.as_str()));
-            deflate = agreement.as_ref().map(|a| a.params);
-            up.accept_with(protocol.as_deref(), extensions.as_slice())
+            up.accept_negotiated(protocol.as_deref(), &config.deflate)
         });
-        match answer {
-            Ok(response) => stream.write_all(&response)?,
+        let deflate = match answer {
+            Ok((response, deflate)) => {
+                stream.write_all(&response)?;
+                deflate
+            }
             Err(e) => return Err(refuse(&mut stream, e)),
-        }
+        };
         stream.flush()?;
         Ok(Self::from_negotiated(
             stream,

@@ -58,14 +58,7 @@ impl Prepared {
     /// assert!(compressing.outbound().len() < plain.outbound().len());
     /// ```
     pub fn deflated(message: &Message, config: &DeflateConfig) -> Self {
-        let mut prepared = Self::new(message);
-        let payload = message.payload();
-        if config.enabled && payload.len() >= config.threshold {
-            let bits = config.max_window_bits;
-            let compressed = Bytes::from(deflate_message(payload, config.level, bits, None));
-            prepared.deflated = Some((frame(message, &compressed, RSV1), bits));
-        }
-        prepared
+        Self::new(message).with_deflated([message], config)
     }
 
     /// Several messages, each its own frame, encoded back to back in one buffer: queued on a
@@ -83,7 +76,26 @@ impl Prepared {
     /// assert!(matches!(client.next_event(), Ok(Some(Event::Message(m))) if m.as_text() == Some("two")));
     /// ```
     pub fn batch<'a>(messages: impl IntoIterator<Item = &'a Message>) -> Self {
-        Self::batch_with(messages, None)
+        let mut messages = messages.into_iter();
+        let Some(first) = messages.next() else {
+            return Self {
+                plain: Bytes::new(),
+                deflated: None,
+            };
+        };
+        let first = Self::new(first);
+        let Some(second) = messages.next() else {
+            return first; // the common case: one message, no second copy of its frame
+        };
+        let mut out = Outbound::default();
+        out.push_encoded(&first.plain);
+        for message in [second].into_iter().chain(messages) {
+            out.push_encoded(&frame(message, message.payload(), 0));
+        }
+        Self {
+            plain: out.take_all(),
+            deflated: None,
+        }
     }
 
     /// [`Prepared::batch`], each message also compressed as with [`Prepared::deflated`] (those
@@ -92,46 +104,39 @@ impl Prepared {
         messages: impl IntoIterator<Item = &'a Message>,
         config: &DeflateConfig,
     ) -> Self {
-        Self::batch_with(messages, Some(config))
+        let messages: Vec<&Message> = messages.into_iter().collect();
+        Self::batch(messages.iter().copied()).with_deflated(messages, config)
     }
 
-    fn batch_with<'a>(
+    /// This prepared message (or batch) with its compressed form added, made from the
+    /// `messages` it was prepared from: for a caller that already holds the plain form, so
+    /// nothing is encoded twice. Unchanged if `config` is off or every message is under its
+    /// threshold.
+    pub fn with_deflated<'a>(
+        mut self,
         messages: impl IntoIterator<Item = &'a Message>,
-        config: Option<&DeflateConfig>,
+        config: &DeflateConfig,
     ) -> Self {
-        let one = |message: &Message| match config {
-            Some(config) => Self::deflated(message, config),
-            None => Self::new(message),
-        };
-        let mut messages = messages.into_iter();
-        let Some(first) = messages.next() else {
-            return Self {
-                plain: Bytes::new(),
-                deflated: None,
-            };
-        };
-        let first = one(first);
-        let Some(second) = messages.next() else {
-            return first; // the common case: one message, no second copy of its frame
-        };
-        let mut plain = Outbound::default();
-        let mut deflated = Outbound::default();
-        let mut any_deflated = false;
-        for part in [first, one(second)].into_iter().chain(messages.map(one)) {
-            plain.push_encoded(&part.plain);
-            match &part.deflated {
-                Some((frames, _)) => {
-                    any_deflated = true;
-                    deflated.push_encoded(frames);
-                }
-                None => deflated.push_encoded(&part.plain),
+        if !config.enabled {
+            return self;
+        }
+        let bits = config.max_window_bits;
+        let mut out = Outbound::default();
+        let mut any = false;
+        for message in messages {
+            let payload = message.payload();
+            if payload.len() >= config.threshold {
+                any = true;
+                let compressed = deflate_message(payload, config.level, bits, None);
+                out.push_encoded(&frame(message, &Bytes::from(compressed), RSV1));
+            } else {
+                out.push_encoded(&frame(message, payload, 0));
             }
         }
-        let bits = config.map_or(15, |c| c.max_window_bits);
-        Self {
-            plain: plain.take_all(),
-            deflated: any_deflated.then(|| (deflated.take_all(), bits)),
+        if any {
+            self.deflated = Some((out.take_all(), bits));
         }
+        self
     }
 
     /// The frames' bytes, uncompressed.

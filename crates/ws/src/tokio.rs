@@ -123,20 +123,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 Err(e) => return Err(refuse(&mut io, e).await),
             }
         };
-        let mut deflate = None;
         let answer = request.upgrade().and_then(|up| {
             let protocol = decide(&up)?;
-            let agreement = up.negotiate_deflate(&config.deflate);
-            let extensions = agreement
-                .as_ref()
-                .map(|a| ("Sec-WebSocket-Extensions", a.response.as_str()));
-            deflate = agreement.as_ref().map(|a| a.params);
-            up.accept_with(protocol.as_deref(), extensions.as_slice())
+            up.accept_negotiated(protocol.as_deref(), &config.deflate)
         });
-        match answer {
-            Ok(response) => io.write_all(&response).await?,
+        let deflate = match answer {
+            Ok((response, deflate)) => {
+                io.write_all(&response).await?;
+                deflate
+            }
             Err(e) => return Err(refuse(&mut io, e).await),
-        }
+        };
         Ok(Self::from_negotiated(
             io,
             Role::Server,

@@ -156,12 +156,8 @@ fn upgrade(request: &Request, ctx: &HttpContext<'_>) -> Route {
                 Wire::WsLine
             }
         });
-        let agreement = up.negotiate_deflate(ctx.deflate);
-        let extensions = agreement
-            .as_ref()
-            .map(|a| ("Sec-WebSocket-Extensions", a.response.as_str()));
-        let response = up.accept_with(chosen, extensions.as_slice())?;
-        Ok((response, wire, agreement.map(|a| a.params)))
+        let (response, deflate) = up.accept_negotiated(chosen, ctx.deflate)?;
+        Ok((response, wire, deflate))
     });
     match answer {
         Ok((response, wire, deflate)) => Route::Upgrade {

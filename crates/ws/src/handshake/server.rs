@@ -227,6 +227,22 @@ impl Upgrade {
         crate::deflate::negotiate(config, self.extensions())
     }
 
+    /// [`Upgrade::accept`] with permessage-deflate negotiated per `config`: the `101` (with
+    /// `Sec-WebSocket-Extensions` when an offer was taken) and the parameters to build the
+    /// connection with ([`crate::Connection::with_deflate`]).
+    pub fn accept_negotiated(
+        &self,
+        protocol: Option<&str>,
+        config: &crate::DeflateConfig,
+    ) -> Result<(Bytes, Option<crate::DeflateParams>), HandshakeError> {
+        let agreement = self.negotiate_deflate(config);
+        let extensions = agreement
+            .as_ref()
+            .map(|a| ("Sec-WebSocket-Extensions", a.response.as_str()));
+        let response = self.accept_with(protocol, extensions.as_slice())?;
+        Ok((response, agreement.map(|a| a.params)))
+    }
+
     /// The `101 Switching Protocols` response accepting this upgrade, with `protocol` chosen from
     /// [`protocols`](Self::protocols) (or none).
     pub fn accept(&self, protocol: Option<&str>) -> Result<Bytes, HandshakeError> {
