@@ -11,6 +11,7 @@
 use thiserror::Error;
 
 use crate::error_kind::{ErrorKind, ErrorReply};
+use crate::password::{MAX_INVITE_BYTES, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, Password};
 use crate::text::escape_breaks;
 use crate::{NameError, Nick, RoomName};
 
@@ -20,8 +21,22 @@ pub const MAX_TEXT_BYTES: usize = 4096;
 pub const MAX_HISTORY: u32 = 500;
 
 /// The slash commands the server knows, as typed (for completion in clients).
-pub const COMMANDS: [&str; 10] = [
-    "/nick", "/join", "/part", "/msg", "/me", "/who", "/list", "/history", "/help", "/quit",
+pub const COMMANDS: [&str; 15] = [
+    "/nick",
+    "/join",
+    "/part",
+    "/msg",
+    "/me",
+    "/who",
+    "/list",
+    "/history",
+    "/register",
+    "/login",
+    "/identify",
+    "/logout",
+    "/passwd",
+    "/help",
+    "/quit",
 ];
 
 /// The text the server sends for `/help` (as `ServerEvent::Info`, one line per command).
@@ -36,6 +51,11 @@ commands:
   /who [#room]           list who is in a room
   /list                  list rooms and how many are in each
   /history [#room] [N]   replay the last N messages of a room (N from 1 to 500)
+  /register <password> [invite]  register your nick as an account (8 to 1024 bytes)
+  /login <account> <password>    sign in, taking the account's nick
+  /identify <account> <password> the same as /login
+  /logout                sign out (you become a guest)
+  /passwd <old> <new>    change your password
   /help                  this help
   /quit [reason]         leave the server";
 
@@ -67,6 +87,18 @@ pub enum Command {
     Help,
     /// Leave the server, with an optional reason shown to others.
     Quit(Option<String>),
+    /// Register the current nick as an account with this password; `invite` is a code from
+    /// an admin, for servers that register by invitation only.
+    Register {
+        password: Password,
+        invite: Option<String>,
+    },
+    /// Sign in to an account, taking its nick.
+    Login { account: Nick, password: Password },
+    /// Sign out: the session becomes a guest again.
+    Logout,
+    /// Change the signed-in account's password.
+    Passwd { old: Password, new: Password },
 }
 
 /// A line could not be read as a command. Each message says what is expected.
@@ -82,6 +114,12 @@ pub enum CommandError {
     TextTooLong { len: usize },
     #[error("history limit out of range: {got}, expected a number from 1 to {MAX_HISTORY}")]
     HistoryLimit { got: String },
+    #[error("password too short: {len} bytes, expected at least {MIN_PASSWORD_BYTES}")]
+    PasswordTooShort { len: usize },
+    #[error("password too long: {len} bytes, expected at most {MAX_PASSWORD_BYTES}")]
+    PasswordTooLong { len: usize },
+    #[error("invalid invite code: expected 1 to {MAX_INVITE_BYTES} letters, digits, '-' or '_'")]
+    BadInvite,
     #[error(transparent)]
     Name(#[from] NameError),
 }
@@ -90,7 +128,10 @@ impl ErrorReply for CommandError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Unknown { .. } => ErrorKind::UnknownCommand,
-            Self::Usage { .. } | Self::HistoryLimit { .. } => ErrorKind::Usage,
+            Self::Usage { .. } | Self::HistoryLimit { .. } | Self::BadInvite => ErrorKind::Usage,
+            Self::PasswordTooShort { .. } | Self::PasswordTooLong { .. } => {
+                ErrorKind::InvalidPassword
+            }
             Self::EmptyText | Self::TextTooLong { .. } => ErrorKind::InvalidText,
             Self::Name(err) => err.kind(),
         }
@@ -98,8 +139,10 @@ impl ErrorReply for CommandError {
 }
 
 impl Command {
-    /// The line that [`Command::parse`] (in `slash.rs`, with the other line parsing) reads back as this command (no line terminator).
-    /// Line breaks inside texts are written as `\n` / `\r` so the result stays one line.
+    /// The line that [`Command::parse`] (in `slash.rs`, with the other line parsing) reads back
+    /// as this command (no line terminator). Line breaks inside texts are written as `\n` /
+    /// `\r` so the result stays one line. Account commands hold their passwords in the clear:
+    /// send the line, never show or log it.
     pub fn to_line(&self) -> String {
         match self {
             Self::Say(text) if text.starts_with('/') => format!("/{}", escape_breaks(text)),
@@ -118,6 +161,16 @@ impl Command {
             Self::Quit(reason) => {
                 with_optional("/quit", reason.as_deref().map(escape_breaks).as_ref())
             }
+            // Passwords go as typed: the line protocol splits them on whitespace, so one
+            // holding any has to use JSON (`Command::to_json`).
+            Self::Register { password, invite } => {
+                with_optional(&format!("/register {}", password.expose()), invite.as_ref())
+            }
+            Self::Login { account, password } => {
+                format!("/login {account} {}", password.expose())
+            }
+            Self::Logout => "/logout".to_owned(),
+            Self::Passwd { old, new } => format!("/passwd {} {}", old.expose(), new.expose()),
         }
     }
 }

@@ -47,6 +47,23 @@ pub enum ErrorKind {
     SlowConsumer,
     /// The server failed; not the client's fault.
     Internal,
+    /// The nick belongs to an account: sign in to it with `/login`.
+    NickRegistered,
+    /// A password is shorter or longer than the limits.
+    InvalidPassword,
+    /// Wrong account name or password (which one is not said).
+    AuthFailed,
+    /// Too many failed sign-ins or registrations: the message says when to try again.
+    Throttled,
+    /// The server does not let this client register (registration is closed, or needs a
+    /// valid invite code).
+    RegistrationClosed,
+    /// The nick is an account already, or the session is signed in to one.
+    AlreadyRegistered,
+    /// The command needs a signed-in session.
+    NotSignedIn,
+    /// The server is too busy for this request now; the message says when to try again.
+    Busy,
     /// A kind this version does not know (sent by a newer server). Never sent by this version.
     #[serde(other)]
     Other,

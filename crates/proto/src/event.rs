@@ -50,12 +50,21 @@ pub struct RoomSummary {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
     /// First event of a session: the nick you have (a guest name until you pick one), the room
-    /// you are in, and the operator's message of the day.
+    /// you are in, the operator's message of the day, and the account you are signed in to
+    /// (`null` for a guest; absent from older servers).
     Welcome {
         nick: Nick,
         room: RoomName,
         motd: Option<String>,
+        #[serde(default)]
+        account: Option<Nick>,
     },
+    /// You are signed in to this account (after `/login`, `/register`): your nick is the
+    /// account's, and nobody else can take it.
+    SignedIn { account: Nick },
+    /// You are signed out (after `/logout`, or signed in from another connection, or
+    /// suspended): you are a guest now, and why.
+    SignedOut { reason: String },
     /// Someone (maybe you) said something in a room you are in.
     Message(ChatMessage),
     /// A private message to you, or the echo of one you sent.
@@ -113,6 +122,8 @@ impl ServerEvent {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Welcome { .. } => "welcome",
+            Self::SignedIn { .. } => "signed_in",
+            Self::SignedOut { .. } => "signed_out",
             Self::Message(_) => "message",
             Self::Private { .. } => "private",
             Self::Joined { .. } => "joined",

@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::command::{Command, CommandError, checked_limit, checked_text};
 use crate::error_kind::{ErrorKind, ErrorReply};
+use crate::password::{Password, checked_invite};
 use crate::text::{EXCERPT_CHARS, excerpt};
 use crate::{NameError, Nick, RoomName};
 
@@ -24,7 +25,8 @@ use crate::{NameError, Nick, RoomName};
 /// one keeps a misconfigured transport from parsing absurd input.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
-const KNOWN_TYPES: &str = "say, nick, join, part, msg, me, who, list, history, help, quit, command";
+const KNOWN_TYPES: &str = "say, nick, join, part, msg, me, who, list, history, help, quit, \
+                           register, login, logout, passwd, command";
 
 /// A JSON message could not be read. Each message says what is expected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -135,6 +137,25 @@ impl Command {
             ),
             Self::Help => ("help", vec![]),
             Self::Quit(reason) => ("quit", vec![("reason", reason.as_deref().map(Value::from))]),
+            Self::Register { password, invite } => (
+                "register",
+                vec![
+                    ("password", string(password.expose())),
+                    ("invite", invite.as_deref().map(Value::from)),
+                ],
+            ),
+            Self::Login { account, password } => (
+                "login",
+                vec![
+                    ("account", string(account.as_str())),
+                    ("password", string(password.expose())),
+                ],
+            ),
+            Self::Logout => ("logout", vec![]),
+            Self::Passwd { old, new } => (
+                "passwd",
+                vec![("old", string(old.expose())), ("new", string(new.expose()))],
+            ),
         }
     }
 }
@@ -165,6 +186,22 @@ impl Fields<'_> {
             },
             "help" => Command::Help,
             "quit" => Command::Quit(self.reason()?),
+            "register" => Command::Register {
+                password: Password::parse(self.string("password")?)?,
+                invite: self
+                    .optional_string("invite")?
+                    .map(checked_invite)
+                    .transpose()?,
+            },
+            "login" => Command::Login {
+                account: Nick::parse(self.string("account")?)?,
+                password: Password::parse(self.string("password")?)?,
+            },
+            "logout" => Command::Logout,
+            "passwd" => Command::Passwd {
+                old: Password::parse(self.string("old")?)?,
+                new: Password::parse(self.string("new")?)?,
+            },
             "command" => Command::parse(self.string("line")?)?.ok_or(CommandError::EmptyText)?,
             other => {
                 return Err(JsonError::UnknownType {
@@ -319,7 +356,7 @@ mod tests {
 
     #[test]
     fn shape_errors_say_what_is_expected() {
-        let known = "expected one of say, nick, join, part, msg, me, who, list, history, help, quit, command";
+        let known = "expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, command";
         assert_eq!(
             error(r#"{"type":"dance"}"#).to_string(),
             format!("unknown type \"dance\": {known}")
@@ -457,5 +494,37 @@ mod tests {
             prop_assert_eq!(Command::from_json(&command.to_json()), Ok(command));
         }
 
+    }
+
+    #[test]
+    fn account_objects_parse_and_passwords_may_hold_spaces() {
+        let password = |p: &str| crate::Password::parse(p).expect("valid");
+        assert_eq!(
+            parsed(r#"{"type":"register","password":"a long pass phrase"}"#),
+            Command::Register {
+                password: password("a long pass phrase"),
+                invite: None
+            }
+        );
+        assert_eq!(
+            parsed(r#"{"type":"login","account":"alice","password":"a long pass phrase"}"#),
+            Command::Login {
+                account: nick("alice"),
+                password: password("a long pass phrase")
+            }
+        );
+        assert_eq!(parsed(r#"{"type":"logout"}"#), Command::Logout);
+        assert_eq!(
+            error(r#"{"type":"login","account":"alice"}"#).to_string(),
+            "missing field \"password\" in a \"login\" message: expected a string"
+        );
+        assert_eq!(
+            error(r#"{"type":"passwd","old":"12345678","new":"1234"}"#).kind(),
+            ErrorKind::InvalidPassword
+        );
+        assert_eq!(
+            error(r#"{"type":"register","password":"12345678","invite":"a b"}"#).kind(),
+            ErrorKind::Usage
+        );
     }
 }

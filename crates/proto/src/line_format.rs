@@ -31,7 +31,18 @@ impl ServerEvent {
     pub fn to_line(&self) -> String {
         let mut out = String::new();
         match self {
-            Self::Welcome { nick, room, motd } => welcome(&mut out, nick, room, motd.as_deref()),
+            Self::Welcome {
+                nick,
+                room,
+                motd,
+                account,
+            } => welcome(&mut out, nick, room, motd.as_deref(), account.as_ref()),
+            Self::SignedIn { account } => {
+                let _ = writeln!(out, "*** you are signed in as {account}");
+            }
+            Self::SignedOut { reason } => {
+                server_lines(&mut out, &format!("you are signed out: {reason}"));
+            }
             Self::Message(message) => chat_line(&mut out, message),
             Self::Private {
                 ts, from, to, text, ..
@@ -92,10 +103,20 @@ fn server_lines(out: &mut String, text: &str) {
     }
 }
 
-fn welcome(out: &mut String, nick: &Nick, room: &RoomName, motd: Option<&str>) {
+fn welcome(
+    out: &mut String,
+    nick: &Nick,
+    room: &RoomName,
+    motd: Option<&str>,
+    account: Option<&Nick>,
+) {
+    let signed_in = match account {
+        Some(account) => format!(", signed in as {account}"),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "*** welcome, {nick}! you are in {room}; /help lists the commands"
+        "*** welcome, {nick}! you are in {room}{signed_in}; /help lists the commands"
     );
     if let Some(motd) = motd {
         server_lines(out, motd);
@@ -254,11 +275,30 @@ mod tests {
             nick: nick("guest-1"),
             room: room("lobby"),
             motd: Some("be nice\r\nno spam".into()),
+            account: None,
         };
         assert_eq!(
             welcome.to_line(),
             "*** welcome, guest-1! you are in #lobby; /help lists the commands\n*** be nice\n*** no spam\n"
         );
+        let signed = ServerEvent::Welcome {
+            nick: nick("alice"),
+            room: room("lobby"),
+            motd: None,
+            account: Some(nick("alice")),
+        };
+        assert_eq!(
+            signed.to_line(),
+            "*** welcome, alice! you are in #lobby, signed in as alice; /help lists the commands\n"
+        );
+        let account = ServerEvent::SignedIn {
+            account: nick("Alice"),
+        };
+        assert_eq!(account.to_line(), "*** you are signed in as Alice\n");
+        let out = ServerEvent::SignedOut {
+            reason: "you signed out".into(),
+        };
+        assert_eq!(out.to_line(), "*** you are signed out: you signed out\n");
         let members = ServerEvent::Members {
             room: room("rust"),
             nicks: vec![nick("alice"), nick("bob")],

@@ -6,6 +6,7 @@
 //! free text) and refuse anything else with the usage line.
 
 use crate::command::{Command, CommandError, checked_limit, checked_text};
+use crate::password::{Password, checked_invite};
 use crate::text::{EXCERPT_CHARS, excerpt};
 use crate::{Nick, RoomName};
 
@@ -33,6 +34,12 @@ const USAGE_WHO: &str = "/who [#room]";
 const USAGE_LIST: &str = "/list";
 const USAGE_HISTORY: &str = "/history [#room] [N]";
 const USAGE_HELP: &str = "/help";
+const USAGE_REGISTER: &str =
+    "/register <password> [invite-code] (a password with spaces: use the JSON protocol)";
+const USAGE_LOGIN: &str =
+    "/login <account> <password> (a password with spaces: use the JSON protocol)";
+const USAGE_LOGOUT: &str = "/logout";
+const USAGE_PASSWD: &str = "/passwd <old password> <new password>";
 
 /// Parses what follows the `/`: a command name, then its arguments.
 pub(crate) fn parse_slash(rest: &str) -> Result<Command, CommandError> {
@@ -48,6 +55,15 @@ pub(crate) fn parse_slash(rest: &str) -> Result<Command, CommandError> {
         "history" => parse_history(args),
         "help" => no_args(args, USAGE_HELP, Command::Help),
         "quit" => Ok(Command::Quit(optional_text(args)?)),
+        "register" => parse_register(args),
+        "login" | "identify" => parse_login(args),
+        "logout" => no_args(args, USAGE_LOGOUT, Command::Logout),
+        "passwd" => match words::<2>(args, USAGE_PASSWD)? {
+            [old, new] => Ok(Command::Passwd {
+                old: Password::parse(old)?,
+                new: Password::parse(new)?,
+            }),
+        },
         _ => Err(CommandError::Unknown {
             name: excerpt(name, EXCERPT_CHARS),
         }),
@@ -116,6 +132,38 @@ fn parse_msg(args: &str) -> Result<Command, CommandError> {
     Ok(Command::Msg {
         to: Nick::parse_known(to)?,
         text: checked_text(text)?,
+    })
+}
+
+/// Exactly `N` whitespace-separated words, or the usage.
+fn words<'a, const N: usize>(
+    args: &'a str,
+    usage_text: &'static str,
+) -> Result<[&'a str; N], CommandError> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    words.try_into().map_err(|_| usage(usage_text))
+}
+
+/// `/register <password>` or `/register <password> <invite-code>`.
+fn parse_register(args: &str) -> Result<Command, CommandError> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let (password, invite) = match words.as_slice() {
+        [password] => (password, None),
+        [password, invite] => (password, Some(checked_invite(invite)?)),
+        _ => return Err(usage(USAGE_REGISTER)),
+    };
+    Ok(Command::Register {
+        password: Password::parse(password)?,
+        invite,
+    })
+}
+
+/// `/login <account> <password>`: an account's name is a nick a user could pick.
+fn parse_login(args: &str) -> Result<Command, CommandError> {
+    let [account, password] = words::<2>(args, USAGE_LOGIN)?;
+    Ok(Command::Login {
+        account: Nick::parse(account)?,
+        password: Password::parse(password)?,
     })
 }
 
@@ -299,6 +347,73 @@ mod tests {
         assert_eq!(
             error(&format!("/history {huge}")),
             CommandError::HistoryLimit { got: huge.into() }
+        );
+    }
+
+    fn password(text: &str) -> crate::Password {
+        crate::Password::parse(text).expect("a valid password")
+    }
+
+    #[test]
+    fn account_commands_parse() {
+        assert_eq!(
+            parsed("/register correct-horse"),
+            Command::Register {
+                password: password("correct-horse"),
+                invite: None
+            }
+        );
+        assert_eq!(
+            parsed("/register correct-horse AbC-12_x"),
+            Command::Register {
+                password: password("correct-horse"),
+                invite: Some("AbC-12_x".into())
+            }
+        );
+        let login = Command::Login {
+            account: nick("Alice"),
+            password: password("correct-horse"),
+        };
+        assert_eq!(parsed("/login Alice correct-horse"), login);
+        assert_eq!(parsed("/IDENTIFY Alice   correct-horse "), login);
+        assert_eq!(parsed("/logout"), Command::Logout);
+        assert_eq!(
+            parsed("/passwd old-secret new-secret"),
+            Command::Passwd {
+                old: password("old-secret"),
+                new: password("new-secret")
+            }
+        );
+    }
+
+    #[test]
+    fn account_commands_refuse_bad_arguments_saying_what_is_expected() {
+        assert_eq!(error("/register").kind(), ErrorKind::Usage);
+        assert_eq!(error("/register a b c").kind(), ErrorKind::Usage);
+        let short = error("/register short");
+        assert_eq!(short.kind(), ErrorKind::InvalidPassword);
+        assert_eq!(
+            short.to_string(),
+            "password too short: 5 bytes, expected at least 8"
+        );
+        assert_eq!(
+            error("/register long-enough bad/code").kind(),
+            ErrorKind::Usage
+        );
+        let usage = error("/login alice my secret pass");
+        assert!(
+            usage.to_string().contains("use the JSON protocol"),
+            "{usage}"
+        );
+        assert_eq!(
+            error("/login guest-3 password1").kind(),
+            ErrorKind::InvalidNick
+        );
+        assert_eq!(error("/logout now").kind(), ErrorKind::Usage);
+        assert_eq!(error("/passwd only-one").kind(), ErrorKind::Usage);
+        assert_eq!(
+            error("/passwd long-enough short").kind(),
+            ErrorKind::InvalidPassword
         );
     }
 }

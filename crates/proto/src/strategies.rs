@@ -5,7 +5,12 @@ use proptest::prelude::*;
 use crate::command::{Command, MAX_HISTORY};
 use crate::error_kind::ErrorKind;
 use crate::event::{ChatMessage, RoomSummary, ServerEvent};
-use crate::{Nick, RoomName};
+use crate::{Nick, Password, RoomName};
+
+/// A password the line protocol can carry: 8 to 40 non-blank characters.
+pub(crate) fn password() -> impl Strategy<Value = Password> {
+    "[!-~é]{8,40}".prop_filter_map("8 bytes or more", |p| Password::parse(&p).ok())
+}
 
 /// A message text that survives a line round trip: no line break, no leading whitespace.
 pub(crate) fn text() -> impl Strategy<Value = String> {
@@ -48,6 +53,11 @@ pub(crate) fn command() -> impl Strategy<Value = Command> {
             .prop_map(|(room, limit)| Command::History { room, limit }),
         Just(Command::Help),
         proptest::option::of(text()).prop_map(Command::Quit),
+        (password(), proptest::option::of("[a-zA-Z0-9_-]{1,64}"))
+            .prop_map(|(password, invite)| Command::Register { password, invite }),
+        (nick(), password()).prop_map(|(account, password)| Command::Login { account, password }),
+        Just(Command::Logout),
+        (password(), password()).prop_map(|(old, new)| Command::Passwd { old, new }),
     ]
 }
 
@@ -77,6 +87,8 @@ fn error_kind() -> impl Strategy<Value = ErrorKind> {
         Just(ErrorKind::InvalidJson),
         Just(ErrorKind::NickTaken),
         Just(ErrorKind::SlowConsumer),
+        Just(ErrorKind::NickRegistered),
+        Just(ErrorKind::Throttled),
         Just(ErrorKind::Other),
     ]
 }
@@ -88,8 +100,20 @@ pub(crate) fn event() -> impl Strategy<Value = ServerEvent> {
         0..4,
     );
     prop_oneof![
-        (known_nick(), room(), proptest::option::of(any_text()))
-            .prop_map(|(nick, room, motd)| ServerEvent::Welcome { nick, room, motd }),
+        (
+            known_nick(),
+            room(),
+            proptest::option::of(any_text()),
+            proptest::option::of(nick())
+        )
+            .prop_map(|(nick, room, motd, account)| ServerEvent::Welcome {
+                nick,
+                room,
+                motd,
+                account
+            }),
+        nick().prop_map(|account| ServerEvent::SignedIn { account }),
+        any_text().prop_map(|reason| ServerEvent::SignedOut { reason }),
         chat_message().prop_map(ServerEvent::Message),
         (
             any::<u64>(),
