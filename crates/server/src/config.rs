@@ -150,6 +150,8 @@ pub struct ServerConfig {
     pub tls: Option<crate::tls::TlsConfig>,
     /// Chat settings.
     pub hub: HubConfig,
+    /// Accounts: who may register, how many threads check passwords.
+    pub accounts: crate::accounts::AccountsConfig,
 }
 
 /// Events shorter than this go uncompressed by default: measured in docs/PERFORMANCE.md.
@@ -189,6 +191,7 @@ impl Default for ServerConfig {
             pool_wait: Duration::from_secs(10),
             tls: None,
             hub: HubConfig::default(),
+            accounts: crate::accounts::AccountsConfig::default(),
         }
     }
 }

@@ -34,6 +34,7 @@
 //! assert!(matches!(outcome.deliveries[0].event.event(), ServerEvent::Message(_)));
 //! ```
 
+mod accounts;
 mod chat;
 mod config;
 mod presence;
@@ -46,7 +47,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rustchat_proto::{ChatMessage, Command, ErrorKind, HELP, Nick, RoomName, ServerEvent};
 
@@ -82,6 +83,8 @@ pub struct Hub {
     issued: u64,
     /// The number the next guest name is tried with.
     next_guest: u64,
+    /// Names that belong to accounts, by [`Nick::key`] (told by the account service).
+    registered: HashSet<String>,
 }
 
 /// One connected client.
@@ -89,6 +92,8 @@ pub struct Hub {
 struct Session {
     /// The nick, as the user spelled it.
     nick: Nick,
+    /// The account it is signed in to (its nick is then the account's name).
+    account: Option<Nick>,
     /// The rooms joined, oldest first (at most `max_rooms_per_conn`, so a scan is cheap).
     rooms: Vec<RoomName>,
     /// Where `Say` and `Me` go; always one of `rooms`, `None` when `rooms` is empty.
@@ -107,6 +112,7 @@ impl Hub {
             next_id: 1,
             issued: 0,
             next_guest: 1,
+            registered: HashSet::new(),
         }
     }
 
@@ -129,8 +135,9 @@ impl Hub {
     ///   before fan-out), kept in the room's recent history, and sent to every member, the
     ///   sender included (its confirmation), as one shared event. In no room: `NotInRoom`,
     ///   saying to `/join #room`.
-    /// - `Nick`: unique case-insensitively (taken: `NickTaken`); a change of case of one's own
-    ///   nick is allowed; the same spelling again is only acknowledged (`Info`). Success sends
+    /// - `Nick`: unique case-insensitively (taken: `NickTaken`), and an account's name only for
+    ///   a session signed in to it (`NickRegistered`); a change of case of one's own nick is
+    ///   allowed; the same spelling again is only acknowledged (`Info`). Success sends
     ///   `NickChanged` once to the user and once to everyone sharing a room with them.
     /// - `Join`: joins (creating the room; refused past `max_rooms` or `max_rooms_per_conn`)
     ///   and makes it current; `Joined` to all members, joiner included, then to the joiner
@@ -148,6 +155,8 @@ impl Hub {
     ///   of a room, oldest first. Rooms are public (anyone may join and be replayed), so any
     ///   room with members or kept history may be asked, member or not; else `NoSuchRoom`.
     /// - `Help`: `Info` with [`HELP`].
+    /// - `Logout`: see [`Hub::sign_in`] (accounts.rs); `Register`, `Login` and `Passwd` are
+    ///   the account service's, which tells the hub their outcome.
     /// - `Quit`: `Left` with the reason to the members of each room, `Bye` to the quitter (its
     ///   only event: it is leaving everything), `close = Some(conn)`; the session is gone, so
     ///   a later [`Hub::disconnect`] of `conn` is a no-op.
@@ -169,6 +178,14 @@ impl Hub {
             Command::History { room, limit } => self.history(conn, room, limit, now),
             Command::Help => Outcome::reply(conn, ServerEvent::info(HELP)),
             Command::Quit(reason) => self.quit(conn, reason, now),
+            Command::Logout => self.sign_out(conn, now),
+            // Credentials are checked by the account service, which then calls `sign_in`;
+            // these never reach the hub from the server.
+            Command::Register { .. } | Command::Login { .. } | Command::Passwd { .. } => refuse(
+                conn,
+                ErrorKind::Internal,
+                "internal error: account commands are answered by the account service",
+            ),
         }
     }
 

@@ -52,6 +52,7 @@ pub(crate) mod opening;
 pub mod session;
 pub(crate) mod conn;
 pub(crate) mod shared;
+pub mod accounts;
 pub mod hub;
 pub mod delivery;
 pub mod history;

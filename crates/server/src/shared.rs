@@ -1,10 +1,14 @@
 //! What every connection of every model shares: the hub, the history pipeline, the outboxes
 //! and the counters — and the one place where a session's actions reach them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use rustchat_proto::{Command, ErrorKind, ServerEvent};
+
+use crate::accounts::store::AccountStore;
+use crate::accounts::{Accounts, Decision, Effects, Job, Request, Ticket};
 use crate::admission::{Admission, Refusal, RefusalLog};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{HistoryMode, ServerConfig};
@@ -41,6 +45,32 @@ pub(crate) struct Shared {
     next_conn: AtomicU64,
     /// TLS on the port, if it is on.
     pub tls: Option<Tls>,
+    /// Registration and sign-in, off the hub.
+    accounts: Accounts,
+}
+
+/// The account service's way into the hub (it holds the server weakly: the server owns it).
+struct HubEffects(Weak<Shared>);
+
+impl Effects for HubEffects {
+    fn decided(&self, conn: ConnId, decision: Decision) {
+        let Some(shared) = self.0.upgrade() else {
+            return;
+        };
+        match decision {
+            Decision::SignIn { account } => {
+                let now = shared.clock.wall_ms();
+                shared.with_hub(|hub| hub.sign_in(conn, account, now));
+            }
+            Decision::Reply(event) => shared.submit(Outcome::reply(conn, event)),
+        }
+    }
+
+    fn registered(&self, keys: Vec<String>) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.hub().set_registered(keys);
+        }
+    }
 }
 
 impl Shared {
@@ -85,6 +115,18 @@ impl Shared {
             .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
         let mut hub = Hub::new(hub_config);
         hub.restore(history.recent(config.hub.history_cap)?, history.next_id()?);
+        // The account tables live in the history's file (one file to back up).
+        let store = match config.history {
+            HistoryMode::File => AccountStore::open(&config.data_dir.join("history.sqlite3")),
+            HistoryMode::Memory => AccountStore::memory(),
+        }
+        .map_err(|source| HistoryError::Accounts { source })?;
+        let accounts = Accounts::new(config.accounts, store, clock.clone());
+        hub.set_registered(
+            accounts
+                .registered_keys()
+                .map_err(|source| HistoryError::Accounts { source })?,
+        );
         let registry = Registry::new();
         let metrics = Arc::new(Metrics::default());
         let fanout = RegistryFanout::new(registry.clone(), metrics.clone(), clock.clone());
@@ -110,8 +152,15 @@ impl Shared {
             clock,
             next_conn: AtomicU64::new(1),
             tls,
+            accounts,
         };
-        Ok((Arc::new(shared), join))
+        let shared = Arc::new(shared);
+        let effects = Arc::new(HubEffects(Arc::downgrade(&shared)));
+        shared
+            .accounts
+            .start(effects)
+            .map_err(HistoryError::spawn)?;
+        Ok((shared, join))
     }
 
     /// A connection from `peer` was accepted: counted as open, or refused (server full, or a
@@ -195,6 +244,95 @@ impl Shared {
             Action::Wire(wire) => outbox.set_wire(wire),
             // Through the committer too, so the close comes after every earlier reply.
             Action::Close(ending) => self.submit(Outcome::close(conn, ending)),
+        }
+    }
+
+    /// Starts an account command (`/register`, `/login`, `/passwd`) for `conn`, connected
+    /// from `ip`: refusals that need only the hub are answered at once (`None`); otherwise the
+    /// job goes to the account service and the returned ticket says when it is decided —
+    /// until then the caller must not hand this connection's further input on (see accounts.rs).
+    pub(crate) fn submit_account(
+        &self,
+        conn: ConnId,
+        ip: IpAddr,
+        command: Command,
+        outbox: &Arc<Outbox>,
+    ) -> Option<Arc<Ticket>> {
+        self.metrics.command();
+        let request = {
+            let hub = self.hub();
+            let (Some(nick), account) = (hub.nick(conn), hub.account(conn)) else {
+                return None;
+            };
+            let refuse = |kind, text: String| Err((kind, text));
+            let request = match command {
+                Command::Register { .. } if account.is_some() => refuse(
+                    ErrorKind::AlreadyRegistered,
+                    format!("you are signed in to {nick} already"),
+                ),
+                Command::Register { .. } if nick.is_guest() => refuse(
+                    ErrorKind::InvalidNick,
+                    format!(
+                        "{nick} is a guest name and cannot be registered: pick a nick with \
+                         /nick <name>, then /register <password>"
+                    ),
+                ),
+                Command::Register { .. } if hub.is_registered(nick) => refuse(
+                    ErrorKind::AlreadyRegistered,
+                    format!(
+                        "{nick} is registered already — /login {nick} <password> if it is yours"
+                    ),
+                ),
+                Command::Register { password, invite } => Ok(Request::Register {
+                    nick: nick.clone(),
+                    password,
+                    invite,
+                }),
+                Command::Login { account, password } => Ok(Request::Login { account, password }),
+                Command::Passwd { old, new } => match account {
+                    Some(account) => Ok(Request::Passwd {
+                        account: account.clone(),
+                        old,
+                        new,
+                    }),
+                    None => refuse(
+                        ErrorKind::NotSignedIn,
+                        "you are not signed in: /login <account> <password> first".into(),
+                    ),
+                },
+                other => {
+                    drop(hub);
+                    self.with_hub(|hub| hub.handle(conn, other, self.clock.wall_ms()));
+                    return None;
+                }
+            };
+            match request {
+                Ok(request) => request,
+                Err((kind, text)) => {
+                    drop(hub);
+                    self.submit(Outcome::reply(conn, ServerEvent::error(kind, text)));
+                    return None;
+                }
+            }
+        };
+        let ticket = Arc::new(Ticket::default());
+        let job = Job {
+            conn,
+            ip,
+            request,
+            ticket: ticket.clone(),
+            outbox: outbox.clone(),
+        };
+        match self.accounts.submit(job) {
+            Ok(()) => Some(ticket),
+            Err(_) => {
+                let busy = ServerEvent::error(
+                    ErrorKind::Busy,
+                    "the server is busy signing people in: try again in a few seconds",
+                );
+                self.submit(Outcome::reply(conn, busy));
+                None
+            }
         }
     }
 
@@ -295,6 +433,7 @@ impl Shared {
 
     /// Stops the committer after everything submitted is committed and delivered.
     pub(crate) fn shutdown_history(&self) {
+        self.accounts.close();
         self.committer.close();
     }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::accounts::Ticket;
 use crate::delivery::{ConnId, Wire};
 use crate::fanout::outbox::{Drained, Outbox};
 use crate::model::stream::ByteStream;
@@ -36,6 +37,9 @@ pub(crate) struct Driver<'a> {
     opened: Instant,
     /// The nick it had when it sent `/quit` (the hub forgets it at once).
     quit_as: Option<String>,
+    /// An account command the account service is deciding: until it is done, the session's
+    /// further input waits (so it is handled in the order the client sent it).
+    pending: Option<Arc<Ticket>>,
 }
 
 impl<'a> Driver<'a> {
@@ -52,6 +56,7 @@ impl<'a> Driver<'a> {
             peer,
             opened: shared.clock.now(),
             quit_as: None,
+            pending: None,
         }
     }
 
@@ -61,11 +66,38 @@ impl<'a> Driver<'a> {
     }
 
     /// Carries out everything the session has decided from the bytes it was fed.
+    /// Stops, leaving the rest queued in the session, when an account command goes to the
+    /// account service; [`pump`](Self::pump) goes on once it is decided.
     pub(crate) fn act(&mut self, session: &mut Session) {
         let now = self.shared.clock.now();
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|ticket| !ticket.is_done())
+        {
+            return;
+        }
+        self.pending = None;
         while let Some(action) = session.next_action(now) {
-            if matches!(action, Action::Command(Command::Quit(_))) {
-                self.quit_as = self.shared.nick_of(self.conn);
+            match action {
+                Action::Command(Command::Quit(_)) => {
+                    self.quit_as = self.shared.nick_of(self.conn);
+                }
+                Action::Command(
+                    command @ (Command::Register { .. }
+                    | Command::Login { .. }
+                    | Command::Passwd { .. }),
+                ) => {
+                    let ip = self.peer.ip();
+                    self.pending = self
+                        .shared
+                        .submit_account(self.conn, ip, command, &self.outbox);
+                    if self.pending.is_some() {
+                        break;
+                    }
+                    continue;
+                }
+                _ => {}
             }
             self.shared.apply(self.conn, action, &self.outbox);
         }
@@ -109,8 +141,11 @@ impl<'a> Driver<'a> {
     /// [`HIGH_WATER`] bytes or more: what a client sends can make us owe it more (pongs,
     /// answers), so one that sends without reading is held back by TCP until it reads — it
     /// cannot grow our memory (issue 17, the ping flood).
+    ///
+    /// Nor while an account command is being decided: what the client sends meanwhile waits
+    /// in the socket, not in our memory.
     pub(crate) fn wants_input(&self, session: &mut Session) -> bool {
-        self.wants_events(session) && session.accepts_input()
+        self.pending.is_none() && self.wants_events(session) && session.accepts_input()
     }
 
     /// Moves queued events into the session (a pointer copy each), or ends it as a slow
@@ -128,6 +163,10 @@ impl<'a> Driver<'a> {
             Drained::Closing(ending) => session.end(ending),
             Drained::Shutdown => session.end(Ending::Shutdown),
             Drained::Events => {}
+        }
+        // The outbox's signal: an account command was decided, so the input behind it goes on.
+        if self.pending.as_ref().is_some_and(|ticket| ticket.is_done()) {
+            self.act(session);
         }
     }
 

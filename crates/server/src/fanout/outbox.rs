@@ -100,6 +100,8 @@ struct Queue {
     idle: bool,
     /// A pusher owes a [`Outbox::flush`].
     flush_due: bool,
+    /// Something besides events wants the driver ([`Outbox::signal`]).
+    signalled: bool,
 }
 
 /// One connection's outbound event queue; shared by the fan-out (producer) and the
@@ -277,7 +279,11 @@ impl Outbox {
     /// [`claim`](Self::claim). Refused (`false`) while events are queued: drain them first.
     pub fn release(&self) -> bool {
         let mut q = self.lock();
-        let free = q.events.is_empty() && !q.overflowed && q.closing.is_none() && !q.shutdown;
+        let free = q.events.is_empty()
+            && !q.overflowed
+            && q.closing.is_none()
+            && !q.shutdown
+            && !q.signalled;
         q.idle = free && q.socket.is_some();
         free
     }
@@ -307,6 +313,14 @@ impl Outbox {
         self.wake(q);
     }
 
+    /// Wakes the driver for something that is not an event: a job it waits for is done (the
+    /// account service's). Counts as news until the next [`drain`](Self::drain).
+    pub fn signal(&self) {
+        let mut q = self.lock();
+        q.signalled = true;
+        self.wake(q);
+    }
+
     /// Has `wake` called whenever something is queued (for a driver that blocks in a poller).
     pub fn set_waker(&self, wake: impl Fn() + Send + Sync + 'static) {
         let _ = self.waker.set(Waker(Box::new(wake)));
@@ -331,6 +345,7 @@ impl Outbox {
         let mut q = self.lock();
         // After an overflow, only the rest of a part-written event is left to hand out.
         let skip = std::mem::take(&mut q.front_written);
+        q.signalled = false;
         for (i, event) in q.events.iter().enumerate() {
             each(event, if i == 0 { skip } else { 0 });
         }
@@ -360,6 +375,7 @@ impl Outbox {
     fn ready(q: &Queue, taking_events: bool) -> bool {
         q.overflowed
             || q.shutdown
+            || q.signalled
             || (taking_events && (!q.events.is_empty() || q.closing.is_some()))
     }
 

@@ -60,6 +60,12 @@ pub enum HistoryError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The account tables could not be opened or created beside the history.
+    #[error("cannot open the account tables")]
+    Accounts {
+        #[source]
+        source: crate::accounts::store::StoreError,
+    },
     /// The committer's writer thread could not be spawned.
     #[error("cannot start the rustchat-history writer thread")]
     Spawn {

@@ -61,21 +61,21 @@ impl Hub {
                 );
                 return refuse(conn, ErrorKind::InvalidNick, message);
             }
+            if self.registered.contains(new.key())
+                && session.account.as_ref().map(Nick::key) != Some(new.key())
+            {
+                let message =
+                    format!("nick {new} is registered — /login {new} <password> if it is yours");
+                return refuse(conn, ErrorKind::NickRegistered, message);
+            }
             if self.nicks.contains_key(new.key()) {
                 let message =
                     format!("nick taken: {new} is in use — pick another with /nick <name>");
                 return refuse(conn, ErrorKind::NickTaken, message);
             }
-            self.nicks.remove(old.key());
-            self.nicks.insert(new.key().to_owned(), conn);
         }
-        let receivers = self.room_mates(conn);
-        if let Some(session) = self.sessions.get_mut(&conn) {
-            session.nick = new.clone();
-        }
-        let event = Encoded::new(ServerEvent::NickChanged { old, new, ts: now });
         let mut outcome = Outcome::default();
-        outcome.push_all(receivers, &event);
+        self.rename(conn, new, now, &mut outcome);
         outcome
     }
 
@@ -114,7 +114,7 @@ impl Hub {
     }
 
     /// `conn` and everyone sharing a room with it, each once (for `NickChanged`).
-    fn room_mates(&self, conn: ConnId) -> Vec<ConnId> {
+    pub(super) fn room_mates(&self, conn: ConnId) -> Vec<ConnId> {
         let Some(session) = self.sessions.get(&conn) else {
             return Vec::new();
         };

@@ -22,9 +22,11 @@ impl Hub {
             nick: nick.clone(),
             room: RoomName::lobby(),
             motd: self.config.motd.clone(),
+            account: None,
         };
         let session = Session {
             nick,
+            account: None,
             rooms: Vec::new(),
             current: None,
         };
@@ -196,7 +198,7 @@ impl Hub {
     }
 
     /// A guest nick nobody holds: `guest-<n>` for the next free `n`.
-    fn fresh_guest(&mut self) -> Nick {
+    pub(super) fn fresh_guest(&mut self) -> Nick {
         loop {
             let nick = Nick::guest(self.next_guest);
             self.next_guest = self.next_guest.wrapping_add(1);

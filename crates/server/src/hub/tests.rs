@@ -120,6 +120,7 @@ fn connect_sends_welcome_joined_history_members_in_that_order() {
         nick: guest.clone(),
         room: lobby.clone(),
         motd: Some("Be kind.".into()),
+        account: None,
     };
     assert_eq!(bob_sees[0], &welcome);
     let joined = ServerEvent::Joined {
@@ -923,4 +924,108 @@ fn stats_count_connections_live_rooms_and_issued_ids() {
             messages: 1
         }
     );
+}
+
+#[test]
+fn a_registered_nick_is_only_for_its_account() {
+    let mut hub = hub_with(HubConfig::default(), &[ALICE, BOB]);
+    hub.set_registered(["zed".to_owned()]);
+    let refused = run(&mut hub, BOB, Command::Nick(nick("Zed")));
+    assert!(
+        matches!(only_event(&refused, BOB), ServerEvent::Error { kind: ErrorKind::NickRegistered, message } if message == "nick Zed is registered — /login Zed <password> if it is yours"),
+        "{refused:?}"
+    );
+    // Signed in to it, the session may take it (in any case).
+    let outcome = hub.sign_in(BOB, nick("Zed"), 2_000);
+    assert!(hub.is_consistent());
+    assert_eq!(hub.nick(BOB).map(Nick::as_str), Some("Zed"));
+    assert_eq!(hub.account(BOB).map(Nick::as_str), Some("Zed"));
+    let bob_sees = events_for(&outcome, BOB);
+    assert!(
+        matches!(
+            bob_sees[..],
+            [
+                ServerEvent::NickChanged { .. },
+                ServerEvent::SignedIn { .. }
+            ]
+        ),
+        "{bob_sees:?}"
+    );
+    assert!(matches!(
+        events_for(&outcome, ALICE)[..],
+        [ServerEvent::NickChanged { .. }]
+    ));
+    let recased = run(&mut hub, BOB, Command::Nick(nick("zed")));
+    assert!(
+        matches!(
+            events_for(&recased, ALICE)[..],
+            [ServerEvent::NickChanged { .. }]
+        ),
+        "{recased:?}"
+    );
+}
+
+#[test]
+fn signing_in_takes_the_nick_from_a_guest_or_an_older_sign_in() {
+    let mut hub = hub_with(HubConfig::default(), &[ALICE, BOB, CAROL]);
+    // bob holds "bob" unregistered; its owner registers elsewhere and signs in from CAROL.
+    let outcome = hub.sign_in(CAROL, nick("Bob"), 2_000);
+    assert!(hub.is_consistent());
+    assert_eq!(hub.nick(CAROL).map(Nick::as_str), Some("Bob"));
+    let renamed = hub.nick(BOB).cloned().expect("still connected");
+    assert!(renamed.is_guest(), "{renamed}");
+    let bob_sees = events_for(&outcome, BOB);
+    assert!(
+        matches!(bob_sees[0], ServerEvent::Info { text } if text.contains("registered nick")),
+        "{bob_sees:?}"
+    );
+    // A second sign-in to the same account signs the first one out.
+    let outcome = hub.sign_in(ALICE, nick("bob"), 3_000);
+    assert!(hub.is_consistent());
+    assert_eq!(hub.account(CAROL), None);
+    assert!(hub.nick(CAROL).is_some_and(Nick::is_guest));
+    assert!(
+        matches!(events_for(&outcome, CAROL)[0], ServerEvent::SignedOut { reason } if reason == "bob signed in from another connection"),
+        "{outcome:?}"
+    );
+    assert_eq!(hub.account(ALICE).map(Nick::as_str), Some("bob"));
+    // Gone meanwhile: nothing happens.
+    assert!(
+        hub.sign_in(ConnId(99), nick("carol"), 4_000)
+            .deliveries
+            .is_empty()
+    );
+}
+
+#[test]
+fn logout_makes_a_guest_and_needs_a_sign_in() {
+    let mut hub = hub_with(HubConfig::default(), &[ALICE, BOB]);
+    let refused = run(&mut hub, ALICE, Command::Logout);
+    assert!(matches!(
+        only_event(&refused, ALICE),
+        ServerEvent::Error {
+            kind: ErrorKind::NotSignedIn,
+            ..
+        }
+    ));
+    hub.sign_in(ALICE, nick("alice"), 2_000);
+    let outcome = run(&mut hub, ALICE, Command::Logout);
+    assert_eq!(hub.account(ALICE), None);
+    assert!(hub.nick(ALICE).is_some_and(Nick::is_guest));
+    assert!(
+        matches!(events_for(&outcome, ALICE)[0], ServerEvent::SignedOut { reason } if reason == "you signed out")
+    );
+    assert!(matches!(
+        events_for(&outcome, BOB)[..],
+        [ServerEvent::NickChanged { .. }]
+    ));
+    // The name stays protected: bob cannot take it.
+    let taken = run(&mut hub, BOB, Command::Nick(nick("alice")));
+    assert!(matches!(
+        only_event(&taken, BOB),
+        ServerEvent::Error {
+            kind: ErrorKind::NickRegistered,
+            ..
+        }
+    ));
 }
