@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use rustchat_proto::{ChatMessage, Nick, RoomName, ServerEvent, mentions};
+use rustchat_proto::{ChatMessage, ErrorKind, Nick, RoomName, ServerEvent, mentions};
 
 use crate::transport::{Incoming, Wire};
 use rustchat_proto::sanitize;
@@ -90,6 +90,31 @@ pub struct Client {
     ignored: Vec<String>,
     /// Mentions and private messages from others not yet taken by [`Client::take_alerts`].
     alerts: usize,
+    /// The account and password to sign in with (again after a reconnect): given at start,
+    /// typed at the prompt, or seen in a `/login`, `/register` or `/passwd` the user sent.
+    credentials: Option<(String, String)>,
+    /// The account we are signed in to.
+    account: Option<String>,
+    /// The server refused our nick as registered and we have no password for it: the front end
+    /// should ask for one ([`Client::take_password_request`]).
+    password_wanted: Option<String>,
+}
+
+/// The nick in the server's "nick X is registered — …" refusal.
+fn registered_nick(message: &str) -> Option<&str> {
+    let (nick, _) = message
+        .strip_prefix("nick ")?
+        .split_once(" is registered")?;
+    Some(nick)
+}
+
+/// Whether a typed line carries a password (`/login`, `/identify`, `/register`, `/passwd`):
+/// such lines are never kept in the input history or shown.
+pub fn holds_secret(line: &str) -> bool {
+    let command = line.split_whitespace().next().unwrap_or_default();
+    ["/login", "/identify", "/register", "/passwd"]
+        .iter()
+        .any(|c| command.eq_ignore_ascii_case(c))
 }
 
 impl Client {
@@ -100,6 +125,79 @@ impl Client {
             wanted_room: room,
             ..Self::default()
         }
+    }
+
+    /// Signs in as `account` with `password` on every connection (the nick wanted becomes the
+    /// account's).
+    pub fn with_credentials(mut self, account: &str, password: String) -> Self {
+        self.wanted_nick = Some(account.to_owned());
+        self.credentials = Some((account.to_owned(), password));
+        self
+    }
+
+    /// The account we are signed in to, if the server said so.
+    pub fn account(&self) -> Option<&str> {
+        self.account.as_deref()
+    }
+
+    /// The account whose password the user should be asked for, once: the server refused our
+    /// nick as registered.
+    pub fn take_password_request(&mut self) -> Option<String> {
+        self.password_wanted.take()
+    }
+
+    /// The user typed the password for `account`: the line to send (and kept for reconnects).
+    pub fn sign_in_with(&mut self, account: &str, password: String) -> String {
+        let line = format!("/login {account} {password}");
+        self.credentials = Some((account.to_owned(), password));
+        line
+    }
+
+    /// The server refused `nick` as registered: sign in if we can, else ask.
+    fn nick_registered(&mut self, nick: &str) -> Vec<String> {
+        match &self.credentials {
+            Some((account, password)) if account.eq_ignore_ascii_case(nick) => {
+                vec![format!("/login {account} {password}")]
+            }
+            _ => {
+                self.password_wanted = Some(nick.to_owned());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Remembers the credentials in a line the user sent (before it goes out).
+    fn remember_credentials(&mut self, line: &str) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let command = words.first().map(|w| w.to_ascii_lowercase());
+        match (command.as_deref(), &words[1..]) {
+            (Some("/login" | "/identify"), [account, password]) => {
+                self.credentials = Some(((*account).to_owned(), (*password).to_owned()));
+            }
+            (Some("/register"), [password, ..]) => {
+                if let Some(nick) = self.nick().map(str::to_owned) {
+                    self.credentials = Some((nick, (*password).to_owned()));
+                }
+            }
+            (Some("/passwd"), [_, new]) => {
+                if let Some((_, password)) = &mut self.credentials {
+                    *password = (*new).to_owned();
+                }
+            }
+            (Some("/logout"), []) => self.credentials = None,
+            _ => {}
+        }
+    }
+
+    fn signed_in(&mut self, account: &str) {
+        self.account = Some(account.to_owned());
+        self.wanted_nick = Some(account.to_owned());
+    }
+
+    /// Signed out (by us, or from elsewhere): do not sign in again by ourselves.
+    fn signed_out(&mut self) {
+        self.account = None;
+        self.credentials = None;
     }
 
     /// Our nick, once the server told us (or, over lines, once we asked for one).
@@ -218,9 +316,14 @@ impl Client {
                 self.now_in(&room);
             }
         }
+        self.account = None;
         let mut lines = Vec::new();
-        if let Some(nick) = &self.wanted_nick {
-            lines.push(format!("/nick {nick}"));
+        match (&self.wanted_nick, &self.credentials) {
+            (Some(nick), Some((account, password))) if nick.eq_ignore_ascii_case(account) => {
+                lines.push(format!("/login {account} {password}"));
+            }
+            (Some(nick), _) => lines.push(format!("/nick {nick}")),
+            (None, _) => {}
         }
         match &self.wanted_room {
             Some(room) if !room.eq_ignore_ascii_case("#lobby") => {
@@ -244,6 +347,7 @@ impl Client {
     /// We sent `line`: over the line protocol there are no structured events, so what we asked
     /// for is what we remember (and restore after a reconnect).
     pub fn on_sent(&mut self, line: &str) -> Vec<String> {
+        self.remember_credentials(line);
         if self.wire == Some(Wire::WsJson) {
             return Vec::new();
         }
@@ -287,17 +391,31 @@ impl Client {
     pub fn on_incoming(&mut self, incoming: Incoming) -> Vec<String> {
         match incoming {
             Incoming::Event(event) => self.on_event(event),
-            Incoming::Line(text) => {
-                for line in text.split('\n') {
-                    self.on_line(line);
-                }
-                Vec::new()
-            }
+            Incoming::Line(text) => text.split('\n').flat_map(|l| self.on_line(l)).collect(),
             Incoming::Pong(_) => Vec::new(),
         }
     }
 
-    fn on_line(&mut self, line: &str) {
+    fn on_line(&mut self, line: &str) -> Vec<String> {
+        if let Some(account) = line.strip_prefix("*** you are signed in as ") {
+            self.signed_in(account);
+        } else if line.starts_with("*** you are signed out: ") {
+            self.signed_out();
+        } else if line == "ERROR wrong account name or password" {
+            self.credentials = None;
+        } else if let Some(nick) = line
+            .strip_prefix("ERROR ")
+            .and_then(registered_nick)
+            .map(str::to_owned)
+        {
+            self.push(None, EntryKind::Error(sanitize(&line[6..]).into_owned()));
+            return self.nick_registered(&nick);
+        }
+        self.show_line(line);
+        Vec::new()
+    }
+
+    fn show_line(&mut self, line: &str) {
         if let Some(rooms) = parse_rooms_line(line) {
             self.rooms = rooms;
             if self.silent_lists > 0 {
@@ -329,7 +447,15 @@ impl Client {
     fn on_event(&mut self, event: ServerEvent) -> Vec<String> {
         let mut send = Vec::new();
         match event {
-            ServerEvent::Welcome { nick, room, motd } => {
+            ServerEvent::Welcome {
+                nick,
+                room,
+                motd,
+                account,
+            } => {
+                if let Some(account) = account {
+                    self.signed_in(account.as_str());
+                }
                 self.nick = Some(nick.to_string());
                 self.room = Some(room.to_string());
                 self.joined = vec![room.to_string()];
@@ -423,8 +549,26 @@ impl Client {
                 }
             }
             ServerEvent::History { room, messages } => self.history(&room.to_string(), messages),
-            ServerEvent::Error { message, .. } => {
+            ServerEvent::Error { message, kind } => {
                 self.push(None, EntryKind::Error(sanitize(&message).into_owned()));
+                match kind {
+                    ErrorKind::AuthFailed => self.credentials = None,
+                    ErrorKind::NickRegistered => {
+                        let nick = registered_nick(&message).map(str::to_owned);
+                        if let Some(nick) = nick.or_else(|| self.wanted_nick.clone()) {
+                            send.extend(self.nick_registered(&nick));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            ServerEvent::SignedIn { account } => {
+                self.signed_in(account.as_str());
+                self.info(&format!("you are signed in as {account}"));
+            }
+            ServerEvent::SignedOut { reason } => {
+                self.signed_out();
+                self.info(&format!("you are signed out: {reason}"));
             }
             ServerEvent::Members { ref nicks, .. } => {
                 for nick in nicks {

@@ -169,7 +169,8 @@ impl InputLine {
         if text.trim().is_empty() {
             return None;
         }
-        if self.history.last() != Some(&text) {
+        // A line with a password is sent, never recalled.
+        if self.history.last() != Some(&text) && !crate::client::holds_secret(&text) {
             if self.history.len() == HISTORY {
                 self.history.remove(0);
             }

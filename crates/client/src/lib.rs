@@ -48,7 +48,7 @@ mod transport;
 pub mod tui;
 
 pub use backoff::{Backoff, random_unit};
-pub use client::{Client, Entry, EntryKind, KNOWN_NICKS, MAX_IGNORED, SCROLLBACK};
+pub use client::{Client, Entry, EntryKind, KNOWN_NICKS, MAX_IGNORED, SCROLLBACK, holds_secret};
 pub use complete::Completion;
 pub use input::InputLine;
 pub use line_mode::LineOptions;

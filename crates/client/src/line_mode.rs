@@ -33,6 +33,10 @@ pub struct LineOptions {
     pub quit_wait: Duration,
     /// Whom to trust for `wss://` and `tls://`.
     pub trust: Trust,
+    /// The password of the account `nick`: `/login NICK PASSWORD` is sent instead of `/nick`.
+    /// Without one, when the server says the nick is registered, the password is asked for on
+    /// the terminal (`/dev/tty`) if there is one.
+    pub password: Option<rustchat_proto::Password>,
 }
 
 impl Default for LineOptions {
@@ -44,6 +48,7 @@ impl Default for LineOptions {
             connect_timeout: Duration::from_secs(10),
             quit_wait: Duration::from_secs(3),
             trust: Trust::default(),
+            password: None,
         }
     }
 }
@@ -76,11 +81,20 @@ where
     R: AsyncBufRead + Unpin,
     W: Write,
 {
-    for (command, arg) in [("/nick", &options.nick), ("/join", &options.room)] {
-        if let Some(arg) = arg {
-            transport.send_line(&format!("{command} {arg}")).await?;
+    match (&options.nick, &options.password) {
+        (Some(nick), Some(password)) => {
+            transport
+                .send_line(&format!("/login {nick} {}", password.expose()))
+                .await?;
         }
+        (Some(nick), None) => transport.send_line(&format!("/nick {nick}")).await?,
+        (None, _) => {}
     }
+    if let Some(room) = &options.room {
+        transport.send_line(&format!("/join {room}")).await?;
+    }
+    // Asked for the password once already (or had it): do not ask again.
+    let mut asked = options.password.is_some();
     let mut lines = input.lines();
     // Set once the input ended and `/quit` went out: when to stop waiting for the goodbye.
     let mut quit_deadline: Option<Instant> = None;
@@ -101,6 +115,14 @@ where
             item = transport.recv() => match item {
                 Ok(Some(item)) => {
                     let bye = matches!(item, Incoming::Event(ServerEvent::Bye { .. }));
+                    if let Some(nick) = options.nick.as_deref().filter(|_| !asked)
+                        && refuses_as_registered(&item, nick)
+                    {
+                        asked = true;
+                        if let Some(line) = ask_password(nick).await {
+                            transport.send_line(&line).await?;
+                        }
+                    }
                     match print(&mut output, &item, options.json) {
                         // The reader went away (`| head`): a normal end, as for any Unix filter.
                         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
@@ -116,6 +138,40 @@ where
                 Err(e) => return Err(e),
             },
             () = sleep_until(quit_deadline) => return Ok(()),
+        }
+    }
+}
+
+/// Whether `item` is the server refusing `nick` because it belongs to an account.
+fn refuses_as_registered(item: &Incoming, nick: &str) -> bool {
+    let message = match item {
+        Incoming::Event(ServerEvent::Error {
+            kind: rustchat_proto::ErrorKind::NickRegistered,
+            message,
+        }) => message.as_str(),
+        Incoming::Line(line) => line.strip_prefix("ERROR ").unwrap_or_default(),
+        _ => return false,
+    };
+    message
+        .strip_prefix("nick ")
+        .and_then(|rest| rest.split_once(" is registered"))
+        .is_some_and(|(name, _)| name.eq_ignore_ascii_case(nick))
+}
+
+/// Asks for `nick`'s password on the terminal (`/dev/tty`, echo off); the `/login` line to
+/// send, or `None` (no terminal, or nothing typed) after saying on stderr what to do instead.
+async fn ask_password(nick: &str) -> Option<String> {
+    let prompt = format!("{nick} is a registered nick; password (Enter: go on as a guest): ");
+    let typed = tokio::task::spawn_blocking(move || rpassword::prompt_password(prompt)).await;
+    match typed {
+        Ok(Ok(password)) if !password.is_empty() => Some(format!("/login {nick} {password}")),
+        Ok(Ok(_)) => None,
+        _ => {
+            eprintln!(
+                "{nick} is a registered nick and there is no terminal to ask its password on: \
+                 set RUSTCHAT_PASSWORD"
+            );
+            None
         }
     }
 }

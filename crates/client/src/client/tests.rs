@@ -14,6 +14,7 @@ fn welcome(client: &mut Client, who: &str) {
             nick: nick(who),
             room: room("#lobby"),
             motd: Some("Be kind.\nReally.".into()),
+            account: None,
         },
     );
 }
@@ -180,6 +181,7 @@ fn reconnecting_restores_nick_and_room() {
             nick: nick("carol"),
             room: room("#lobby"),
             motd: None,
+            account: None,
         },
     );
     event(
@@ -556,4 +558,79 @@ fn an_unconfirmed_room_survives_the_welcome_s_own_join() {
     }
     client.on_disconnected();
     assert_eq!(client.on_connected(Wire::WsJson), ["/nick tester", "/list"]);
+}
+
+#[test]
+fn a_registered_nick_asks_for_a_password_once_and_signs_in_with_it() {
+    let mut client = Client::new(Some("alice".into()), None);
+    assert_eq!(client.on_connected(Wire::WsJson), ["/nick alice", "/list"]);
+    let refusal = ServerEvent::error(
+        ErrorKind::NickRegistered,
+        "nick alice is registered — /login alice <password> if it is yours",
+    );
+    assert!(event(&mut client, refusal).is_empty());
+    assert_eq!(client.take_password_request().as_deref(), Some("alice"));
+    assert_eq!(client.take_password_request(), None, "asked once");
+    let line = client.sign_in_with("alice", "correct-horse".into());
+    assert_eq!(line, "/login alice correct-horse");
+    event(
+        &mut client,
+        ServerEvent::SignedIn {
+            account: nick("alice"),
+        },
+    );
+    assert_eq!(client.account(), Some("alice"));
+    // A reconnect signs in again by itself, instead of asking for the nick.
+    client.on_disconnected();
+    assert_eq!(
+        client.on_connected(Wire::WsJson),
+        ["/login alice correct-horse", "/list"]
+    );
+    assert_eq!(client.account(), None, "until the server says so again");
+}
+
+#[test]
+fn credentials_are_forgotten_on_a_wrong_password_or_a_sign_out() {
+    let mut client =
+        Client::new(Some("bob".into()), None).with_credentials("bob", "old-pass".into());
+    assert_eq!(
+        client.on_connected(Wire::TcpLines)[0],
+        "/login bob old-pass"
+    );
+    client.on_incoming(Incoming::Line(
+        "ERROR wrong account name or password".into(),
+    ));
+    client.on_disconnected();
+    assert_eq!(client.on_connected(Wire::TcpLines)[0], "/nick bob");
+    // Over lines: the refusal asks for the password, the confirmation is read from the line.
+    let sent = client.on_incoming(Incoming::Line(
+        "ERROR nick bob is registered — /login bob <password> if it is yours".into(),
+    ));
+    assert!(sent.is_empty());
+    assert_eq!(client.take_password_request().as_deref(), Some("bob"));
+    client.on_sent("/login bob new-pass1");
+    client.on_incoming(Incoming::Line("*** you are signed in as bob".into()));
+    assert_eq!(client.account(), Some("bob"));
+    client.on_sent("/passwd new-pass1 newer-pass");
+    client.on_disconnected();
+    assert_eq!(
+        client.on_connected(Wire::TcpLines)[0],
+        "/login bob newer-pass"
+    );
+    client.on_incoming(Incoming::Line(
+        "*** you are signed out: you signed out".into(),
+    ));
+    assert_eq!(client.account(), None);
+    client.on_disconnected();
+    assert_eq!(client.on_connected(Wire::TcpLines)[0], "/nick bob");
+}
+
+#[test]
+fn lines_with_passwords_are_marked_secret() {
+    for line in ["/login a b", "/IDENTIFY a b", "/register x", "/passwd a b"] {
+        assert!(holds_secret(line), "{line}");
+    }
+    for line in ["hello /login", "/nick bob", "/logout"] {
+        assert!(!holds_secret(line), "{line}");
+    }
 }

@@ -84,6 +84,24 @@ pub struct App {
     pub bell: bool,
     /// A Tab completion in progress.
     completion: Option<Completion>,
+    /// Asking for an account's password: keys go here, shown as dots, never to the history.
+    pub password_prompt: Option<PasswordPrompt>,
+}
+
+/// The password being typed for an account.
+#[derive(Debug, Default)]
+pub struct PasswordPrompt {
+    /// Whose password.
+    pub account: String,
+    /// What was typed so far.
+    typed: String,
+}
+
+impl PasswordPrompt {
+    /// How many characters were typed (shown as that many dots).
+    pub fn typed_len(&self) -> usize {
+        self.typed.chars().count()
+    }
 }
 
 impl App {
@@ -101,7 +119,55 @@ impl App {
             color: true,
             bell: false,
             completion: None,
+            password_prompt: None,
         }
+    }
+
+    /// If the server refused our nick as registered and we have no password for it, starts
+    /// asking for one (the input line turns into a password prompt).
+    pub fn ask_for_password(&mut self, now_ms: u64) {
+        if let Some(account) = self.client.take_password_request() {
+            self.client.notice(
+                &format!(
+                    "{account} is a registered nick: type its password and Enter to sign in \
+                     (Esc: go on as a guest)"
+                ),
+                now_ms,
+            );
+            self.password_prompt = Some(PasswordPrompt {
+                account,
+                typed: String::new(),
+            });
+        }
+    }
+
+    /// A key while the password prompt is open.
+    fn on_password_key(&mut self, key: &KeyEvent, now_ms: u64) -> Option<Action> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let prompt = self.password_prompt.as_mut()?;
+        match key.code {
+            KeyCode::Char('c') if ctrl => return Some(Action::Quit("/quit".into())),
+            KeyCode::Char('u') if ctrl => prompt.typed.clear(),
+            KeyCode::Char(_) if ctrl => {}
+            KeyCode::Char(c) => prompt.typed.push(c),
+            KeyCode::Backspace => {
+                prompt.typed.pop();
+            }
+            KeyCode::Esc => {
+                let account = prompt.account.clone();
+                self.password_prompt = None;
+                self.client.notice(
+                    &format!("not signed in; /login {account} <password> signs in later"),
+                    now_ms,
+                );
+            }
+            KeyCode::Enter if !prompt.typed.is_empty() => {
+                let PasswordPrompt { account, typed } = self.password_prompt.take()?;
+                return Some(Action::Send(self.client.sign_in_with(&account, typed)));
+            }
+            _ => {}
+        }
+        None
     }
 
     /// A terminal event → at most one action.
@@ -117,7 +183,10 @@ impl App {
                 None
             }
             Event::Paste(text) => {
-                self.input.insert_str(text);
+                match &mut self.password_prompt {
+                    Some(prompt) => prompt.typed.push_str(text.trim_end_matches(['\r', '\n'])),
+                    None => self.input.insert_str(text),
+                }
                 None
             }
             _ => None,
@@ -128,6 +197,9 @@ impl App {
     pub fn on_key(&mut self, key: &KeyEvent, now_ms: u64) -> Option<Action> {
         if key.kind == KeyEventKind::Release {
             return None;
+        }
+        if self.password_prompt.is_some() {
+            return self.on_password_key(key, now_ms);
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
@@ -322,6 +394,7 @@ impl App {
 mod tests {
     use super::*;
     use crossterm::event::{MouseEvent, MouseEventKind};
+    use rustchat_proto::ServerEvent;
 
     fn app() -> App {
         App::new(Target::default(), None, None)
@@ -473,7 +546,6 @@ mod tests {
     }
 
     fn welcomed(nick: &str) -> App {
-        use rustchat_proto::ServerEvent;
         use rustchat_proto::fixtures::{message, nick as n, room};
         let mut app = App::new(Target::default(), None, None);
         app.client.on_connected(Wire::WsJson);
@@ -482,6 +554,7 @@ mod tests {
             nick: n(nick),
             room: room("#lobby"),
             motd: None,
+            account: None,
         });
         for joined in ["#rust", "#go"] {
             event(ServerEvent::Joined {
@@ -594,5 +667,54 @@ mod tests {
         );
         assert_eq!(type_line(&mut app, "/ignore a b"), None);
         assert!(last(&app).contains("usage: /ignore [NICK]"));
+    }
+
+    #[test]
+    fn a_password_prompt_hides_what_is_typed_and_signs_in() {
+        let mut app = welcomed("alice");
+        app.client
+            .on_incoming(crate::Incoming::Event(ServerEvent::error(
+                rustchat_proto::ErrorKind::NickRegistered,
+                "nick alice is registered — /login alice <password> if it is yours",
+            )));
+        app.ask_for_password(0);
+        let prompt = app.password_prompt.as_ref().expect("asking");
+        assert_eq!(prompt.account, "alice");
+        for c in "secret-one".chars() {
+            assert_eq!(app.on_key(&key(KeyCode::Char(c)), 0), None);
+        }
+        assert_eq!(app.input.text(), "", "not in the input line");
+        assert_eq!(
+            app.password_prompt.as_ref().map(PasswordPrompt::typed_len),
+            Some(10)
+        );
+        assert_eq!(
+            app.on_key(&key(KeyCode::Enter), 0),
+            Some(Action::Send("/login alice secret-one".into()))
+        );
+        assert!(app.password_prompt.is_none());
+        app.input.history_up();
+        assert_eq!(app.input.text(), "", "nothing in the history");
+    }
+
+    #[test]
+    fn escape_leaves_the_prompt_as_a_guest() {
+        let mut app = welcomed("bob");
+        app.client
+            .on_incoming(crate::Incoming::Event(ServerEvent::error(
+                rustchat_proto::ErrorKind::NickRegistered,
+                "nick bob is registered — /login bob <password> if it is yours",
+            )));
+        app.ask_for_password(0);
+        app.on_key(&key(KeyCode::Char('x')), 0);
+        assert_eq!(app.on_key(&key(KeyCode::Esc), 0), None);
+        assert!(app.password_prompt.is_none());
+        // Typed /login lines are sent but never recalled.
+        assert_eq!(
+            type_line(&mut app, "/login bob typed-pass"),
+            Some(Action::Send("/login bob typed-pass".into()))
+        );
+        app.input.history_up();
+        assert_eq!(app.input.text(), "");
     }
 }

@@ -181,6 +181,18 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App) {
 }
 
 fn draw_input(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    if let Some(prompt) = &app.password_prompt {
+        let text = format!(
+            "password for {}: {}",
+            prompt.account,
+            "•".repeat(prompt.typed_len())
+        );
+        let x = u16::try_from(text.chars().count()).unwrap_or(u16::MAX);
+        frame.render_widget(Paragraph::new(text), area);
+        let x = area.x.saturating_add(x).min(area.right().saturating_sub(1));
+        frame.set_cursor_position(Position::new(x, area.y));
+        return;
+    }
     let prompt = "> ";
     let room = usize::from(area.width)
         .saturating_sub(prompt.len() + 1)
@@ -441,6 +453,7 @@ mod tests {
             nick: me.clone(),
             room: lobby.clone(),
             motd: None,
+            account: None,
         });
         event(ServerEvent::Joined {
             room: RoomName::parse("#rust").unwrap_or_else(|e| panic!("{e}")),

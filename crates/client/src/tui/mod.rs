@@ -46,6 +46,9 @@ pub struct TuiOptions {
     pub trust: Trust,
     /// Ring the terminal's bell on a mention or a private message.
     pub bell: bool,
+    /// The password of the account `nick`: sign in with it at every connection (without
+    /// one, the client asks when the server says the nick is registered).
+    pub password: Option<rustchat_proto::Password>,
 }
 
 impl Default for TuiOptions {
@@ -56,6 +59,7 @@ impl Default for TuiOptions {
             connect_timeout: Duration::from_secs(10),
             trust: Trust::default(),
             bell: false,
+            password: None,
         }
     }
 }
@@ -66,7 +70,11 @@ impl Default for TuiOptions {
 /// retried. The terminal is restored on every way out.
 pub async fn run(target: Target, options: TuiOptions) -> Result<(), ClientError> {
     let transport = Transport::connect(&target, options.connect_timeout, &options.trust).await?;
-    let mut app = App::new(target, options.nick, options.room);
+    let mut app = App::new(target, options.nick.clone(), options.room);
+    if let (Some(nick), Some(password)) = (&options.nick, &options.password) {
+        let client = std::mem::take(&mut app.client);
+        app.client = client.with_credentials(nick, password.expose().to_owned());
+    }
     app.color = std::env::var_os("NO_COLOR").is_none();
     app.bell = options.bell;
     let mut link = Link::up(transport, options.connect_timeout, options.trust.clone());
@@ -151,6 +159,7 @@ async fn on_link_event(app: &mut App, link: &mut Link, event: LinkEvent) {
             for line in app.client.on_incoming(item) {
                 send_quietly(app, link, &line).await;
             }
+            app.ask_for_password(now_ms());
         }
         LinkEvent::Connected(wire) => {
             app.status = Status::Connected(wire);
