@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use rustchat_client::tui::{self, TuiOptions};
 use rustchat_client::{DEFAULT_URL, LineOptions, Target, Trust, line_mode};
-use rustchat_proto::{Nick, RoomName};
+use rustchat_proto::{Nick, Password, RoomName};
 
 /// Options of `rustchat connect`.
 #[derive(Debug, Args)]
@@ -24,6 +24,12 @@ highlighted; PageUp/PageDown or the mouse wheel scroll, Up/Down recall sent line
 Piped (stdin or stdout not a terminal): line mode. Each input line is sent, each event printed
 as one line (--json: as one JSON object); the end of input sends /quit. Control characters and
 escape sequences from other users are always shown escaped (\\x1b), never sent to the terminal.
+
+Accounts: with --nick NAME of a registered account, the password is read from the environment
+variable RUSTCHAT_PASSWORD if set (never from a flag: other users can see a command line), else
+asked for on the terminal when the server says the nick is registered. /register PASSWORD,
+/login ACCOUNT PASSWORD, /logout and /passwd OLD NEW work as typed; lines holding a password are
+never kept in the input history.
 
 Exit status: 0 normal, 1 connection failure, 2 usage error.
 
@@ -96,6 +102,22 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
         }
         (None, false) => Trust::default(),
     };
+    let password = match std::env::var("RUSTCHAT_PASSWORD") {
+        Ok(text) if args.nick.is_some() => match Password::parse(&text) {
+            Ok(password) => Some(password),
+            Err(e) => clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("RUSTCHAT_PASSWORD: {e}\n"),
+            )
+            .exit(),
+        },
+        Ok(_) => clap::Error::raw(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "RUSTCHAT_PASSWORD is set: say whose it is with --nick NAME\n",
+        )
+        .exit(),
+        Err(_) => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -108,6 +130,7 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
             connect_timeout: timeout,
             trust,
             bell: args.bell,
+            password,
         };
         runtime.block_on(tui::run(args.url, options))
     } else {
@@ -117,6 +140,7 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
             room: args.room,
             connect_timeout: timeout,
             trust,
+            password,
             ..LineOptions::default()
         };
         let input = tokio::io::BufReader::new(tokio::io::stdin());

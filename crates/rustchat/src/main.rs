@@ -2,6 +2,7 @@
 //!
 //! Reads like a recipe: parse the command line, set up logging, run the subcommand.
 
+mod admin;
 mod bench;
 mod connect;
 mod hello;
@@ -40,6 +41,9 @@ enum Command {
     Hello(hello::HelloArgs),
     /// Load-test a server (ours under each model, or any running one) against peer servers.
     Bench(bench::BenchArgs),
+    /// Manage accounts, roles and invite codes, and read the audit log (also while the server
+    /// runs).
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Connect(args) => connect::run(args),
         Command::Hello(args) => hello::run(args),
         Command::Bench(args) => bench::run(&args),
+        Command::Admin(args) => admin::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use rustchat_server::accounts::{AccountsConfig, Registration};
 use rustchat_server::config::{ConnectRate, HistoryMode, Model, ServerConfig};
 use rustchat_server::server::RunningServer;
 use rustchat_server::session::flood::FloodConfig;
@@ -126,6 +127,18 @@ pub(crate) struct ServeArgs {
     /// to use TLS).
     #[arg(long, value_name = "POLICY", default_value = "loopback", value_parser = Plaintext::parse)]
     plaintext: Plaintext,
+    /// Who may register an account: `open` (anyone registers their nick with /register),
+    /// `invite` (with a single-use code from `rustchat admin invite`) or `closed` (only
+    /// `rustchat admin create-account`).
+    #[arg(long, value_name = "POLICY", default_value = "open", value_parser = Registration::parse)]
+    registration: Registration,
+    /// Registrations one address may make per hour; 0 for no limit.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    registrations_per_ip: u32,
+    /// Threads that hash and check passwords (argon2id, ~20-40 ms each): what sign-ins may
+    /// take of the machine at most; the rest wait in a bounded queue.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    auth_threads: u32,
 }
 
 fn parse_on_off(text: &str) -> Result<bool, String> {
@@ -281,6 +294,11 @@ impl ServeArgs {
             pong_timeout: Duration::from_secs(self.ping_interval),
             allowed_origins: self.allow_origin,
             pool_wait: self.pool_wait,
+            accounts: AccountsConfig {
+                registration: self.registration,
+                workers: usize::try_from(self.auth_threads).unwrap_or(1),
+                registrations_per_hour: Some(self.registrations_per_ip).filter(|n| *n > 0),
+            },
             ..ServerConfig::default()
         };
         config.tls = match (self.tls_cert, self.tls_key, self.tls_self_signed) {
