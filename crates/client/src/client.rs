@@ -95,6 +95,8 @@ pub struct Client {
     credentials: Option<(String, String)>,
     /// The account we are signed in to.
     account: Option<String>,
+    /// An access token to sign in with on every connection (before any password).
+    token: Option<String>,
     /// The server refused our nick as registered and we have no password for it: the front end
     /// should ask for one ([`Client::take_password_request`]).
     password_wanted: Option<String>,
@@ -132,6 +134,12 @@ impl Client {
     pub fn with_credentials(mut self, account: &str, password: String) -> Self {
         self.wanted_nick = Some(account.to_owned());
         self.credentials = Some((account.to_owned(), password));
+        self
+    }
+
+    /// Signs in with an access token on every connection (`--token-file`).
+    pub fn with_token(mut self, token: String) -> Self {
+        self.token = Some(token);
         self
     }
 
@@ -198,6 +206,7 @@ impl Client {
     fn signed_out(&mut self) {
         self.account = None;
         self.credentials = None;
+        self.token = None;
     }
 
     /// Our nick, once the server told us (or, over lines, once we asked for one).
@@ -318,12 +327,13 @@ impl Client {
         }
         self.account = None;
         let mut lines = Vec::new();
-        match (&self.wanted_nick, &self.credentials) {
-            (Some(nick), Some((account, password))) if nick.eq_ignore_ascii_case(account) => {
+        match (&self.token, &self.wanted_nick, &self.credentials) {
+            (Some(token), _, _) => lines.push(format!("/login {token}")),
+            (None, Some(nick), Some((account, password))) if nick.eq_ignore_ascii_case(account) => {
                 lines.push(format!("/login {account} {password}"));
             }
-            (Some(nick), _) => lines.push(format!("/nick {nick}")),
-            (None, _) => {}
+            (None, Some(nick), _) => lines.push(format!("/nick {nick}")),
+            (None, None, _) => {}
         }
         match &self.wanted_room {
             Some(room) if !room.eq_ignore_ascii_case("#lobby") => {
@@ -401,8 +411,11 @@ impl Client {
             self.signed_in(account);
         } else if line.starts_with("*** you are signed out: ") {
             self.signed_out();
-        } else if line == "ERROR wrong account name or password" {
+        } else if line == "ERROR wrong account name or password"
+            || line.starts_with("ERROR unknown or revoked access token")
+        {
             self.credentials = None;
+            self.token = None;
         } else if let Some(nick) = line
             .strip_prefix("ERROR ")
             .and_then(registered_nick)
@@ -552,7 +565,10 @@ impl Client {
             ServerEvent::Error { message, kind } => {
                 self.push(None, EntryKind::Error(sanitize(&message).into_owned()));
                 match kind {
-                    ErrorKind::AuthFailed => self.credentials = None,
+                    ErrorKind::AuthFailed => {
+                        self.credentials = None;
+                        self.token = None;
+                    }
                     ErrorKind::NickRegistered => {
                         let nick = registered_nick(&message).map(str::to_owned);
                         if let Some(nick) = nick.or_else(|| self.wanted_nick.clone()) {
@@ -597,7 +613,9 @@ impl Client {
                 }
                 self.show_event_lines(&event);
             }
-            other @ ServerEvent::Bye { .. } => self.show_event_lines(&other),
+            other @ (ServerEvent::Bye { .. }
+            | ServerEvent::Token { .. }
+            | ServerEvent::Tokens { .. }) => self.show_event_lines(&other),
         }
         send
     }

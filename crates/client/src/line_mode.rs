@@ -37,6 +37,8 @@ pub struct LineOptions {
     /// Without one, when the server says the nick is registered, the password is asked for on
     /// the terminal (`/dev/tty`) if there is one.
     pub password: Option<rustchat_proto::Password>,
+    /// An access token: `/login TOKEN` is sent first (before `nick`, which is then not sent).
+    pub token: Option<rustchat_proto::AccessToken>,
 }
 
 impl Default for LineOptions {
@@ -49,6 +51,7 @@ impl Default for LineOptions {
             quit_wait: Duration::from_secs(3),
             trust: Trust::default(),
             password: None,
+            token: None,
         }
     }
 }
@@ -82,6 +85,13 @@ where
     W: Write,
 {
     match (&options.nick, &options.password) {
+        _ if options.token.is_some() => {
+            if let Some(token) = &options.token {
+                transport
+                    .send_line(&format!("/login {}", token.expose()))
+                    .await?;
+            }
+        }
         (Some(nick), Some(password)) => {
             transport
                 .send_line(&format!("/login {nick} {}", password.expose()))
@@ -94,7 +104,7 @@ where
         transport.send_line(&format!("/join {room}")).await?;
     }
     // Asked for the password once already (or had it): do not ask again.
-    let mut asked = options.password.is_some();
+    let mut asked = options.password.is_some() || options.token.is_some();
     let mut lines = input.lines();
     // Set once the input ended and `/quit` went out: when to stop waiting for the goodbye.
     let mut quit_deadline: Option<Instant> = None;

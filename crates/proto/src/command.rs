@@ -11,7 +11,10 @@
 use thiserror::Error;
 
 use crate::error_kind::{ErrorKind, ErrorReply};
-use crate::password::{MAX_INVITE_BYTES, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, Password};
+use crate::password::{
+    AccessToken, MAX_INVITE_BYTES, MAX_PASSWORD_BYTES, MAX_TOKEN_LABEL_CHARS, MIN_PASSWORD_BYTES,
+    Password,
+};
 use crate::text::escape_breaks;
 use crate::{NameError, Nick, RoomName};
 
@@ -21,7 +24,7 @@ pub const MAX_TEXT_BYTES: usize = 4096;
 pub const MAX_HISTORY: u32 = 500;
 
 /// The slash commands the server knows, as typed (for completion in clients).
-pub const COMMANDS: [&str; 15] = [
+pub const COMMANDS: [&str; 18] = [
     "/nick",
     "/join",
     "/part",
@@ -35,6 +38,9 @@ pub const COMMANDS: [&str; 15] = [
     "/identify",
     "/logout",
     "/passwd",
+    "/token",
+    "/tokens",
+    "/revoke",
     "/help",
     "/quit",
 ];
@@ -52,10 +58,13 @@ commands:
   /list                  list rooms and how many are in each
   /history [#room] [N]   replay the last N messages of a room (N from 1 to 500)
   /register <password> [invite]  register your nick as an account (8 to 1024 bytes)
-  /login <account> <password>    sign in, taking the account's nick
+  /login <account> <password>    sign in, taking the account's nick (or /login <token>)
   /identify <account> <password> the same as /login
   /logout                sign out (you become a guest)
   /passwd <old> <new>    change your password
+  /token [label]         make an access token for programs and the page (shown once)
+  /tokens                list your access tokens
+  /revoke <id>           revoke one of your access tokens
   /help                  this help
   /quit [reason]         leave the server";
 
@@ -99,6 +108,14 @@ pub enum Command {
     Logout,
     /// Change the signed-in account's password.
     Passwd { old: Password, new: Password },
+    /// Sign in with an access token instead of a name and password.
+    LoginToken(AccessToken),
+    /// Make an access token for the signed-in account, with an optional label.
+    Token(Option<String>),
+    /// List the signed-in account's access tokens.
+    Tokens,
+    /// Revoke one of the signed-in account's access tokens, by its id.
+    Revoke(u64),
 }
 
 /// A line could not be read as a command. Each message says what is expected.
@@ -120,6 +137,14 @@ pub enum CommandError {
     PasswordTooLong { len: usize },
     #[error("invalid invite code: expected 1 to {MAX_INVITE_BYTES} letters, digits, '-' or '_'")]
     BadInvite,
+    #[error("invalid access token: expected rct_ and 64 hex digits, as /token made it")]
+    BadToken,
+    #[error(
+        "invalid token label ({chars} characters): expected 1 to {MAX_TOKEN_LABEL_CHARS} characters, no control characters"
+    )]
+    BadTokenLabel { chars: usize },
+    #[error("invalid token id {got}: expected the number /tokens shows")]
+    BadTokenId { got: String },
     #[error(transparent)]
     Name(#[from] NameError),
 }
@@ -128,7 +153,12 @@ impl ErrorReply for CommandError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Unknown { .. } => ErrorKind::UnknownCommand,
-            Self::Usage { .. } | Self::HistoryLimit { .. } | Self::BadInvite => ErrorKind::Usage,
+            Self::Usage { .. }
+            | Self::HistoryLimit { .. }
+            | Self::BadInvite
+            | Self::BadToken
+            | Self::BadTokenLabel { .. }
+            | Self::BadTokenId { .. } => ErrorKind::Usage,
             Self::PasswordTooShort { .. } | Self::PasswordTooLong { .. } => {
                 ErrorKind::InvalidPassword
             }
@@ -139,6 +169,22 @@ impl ErrorReply for CommandError {
 }
 
 impl Command {
+    /// Whether the server's account service answers this command (it checks or makes
+    /// credentials): `/register`, `/login`, `/passwd`, `/token`, `/tokens`, `/revoke`.
+    /// `/logout` needs no credentials and is the hub's.
+    pub fn is_for_accounts(&self) -> bool {
+        matches!(
+            self,
+            Self::Register { .. }
+                | Self::Login { .. }
+                | Self::Passwd { .. }
+                | Self::LoginToken(_)
+                | Self::Token(_)
+                | Self::Tokens
+                | Self::Revoke(_)
+        )
+    }
+
     /// The line that [`Command::parse`] (in `slash.rs`, with the other line parsing) reads back
     /// as this command (no line terminator). Line breaks inside texts are written as `\n` /
     /// `\r` so the result stays one line. Account commands hold their passwords in the clear:
@@ -171,6 +217,10 @@ impl Command {
             }
             Self::Logout => "/logout".to_owned(),
             Self::Passwd { old, new } => format!("/passwd {} {}", old.expose(), new.expose()),
+            Self::LoginToken(token) => format!("/login {}", token.expose()),
+            Self::Token(label) => with_optional("/token", label.as_ref()),
+            Self::Tokens => "/tokens".to_owned(),
+            Self::Revoke(id) => format!("/revoke {id}"),
         }
     }
 }

@@ -62,6 +62,8 @@ pub enum ErrorKind {
     AlreadyRegistered,
     /// The command needs a signed-in session.
     NotSignedIn,
+    /// The signed-in account has no access token with that id.
+    NoSuchToken,
     /// The server is too busy for this request now; the message says when to try again.
     Busy,
     /// A kind this version does not know (sent by a newer server). Never sent by this version.

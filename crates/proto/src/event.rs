@@ -45,6 +45,20 @@ pub struct RoomSummary {
     pub members: usize,
 }
 
+/// One access token in a `/tokens` answer (never the token itself: it is shown once, when
+/// made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// What `/revoke` takes.
+    pub id: u64,
+    /// The label given to `/token`, if any.
+    pub label: Option<String>,
+    /// When it was made, unix milliseconds.
+    pub created: u64,
+    /// When it last signed someone in, if ever.
+    pub last_used: Option<u64>,
+}
+
 /// Something the server tells a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -62,6 +76,14 @@ pub enum ServerEvent {
     /// You are signed in to this account (after `/login`, `/register`): your nick is the
     /// account's, and nobody else can take it.
     SignedIn { account: Nick },
+    /// A new access token for your account (after `/token`): the only time it is shown.
+    Token {
+        id: u64,
+        token: String,
+        label: Option<String>,
+    },
+    /// Your account's access tokens (after `/tokens`), oldest first.
+    Tokens { tokens: Vec<TokenInfo> },
     /// You are signed out (after `/logout`, or signed in from another connection, or
     /// suspended): you are a guest now, and why.
     SignedOut { reason: String },
@@ -124,6 +146,8 @@ impl ServerEvent {
             Self::Welcome { .. } => "welcome",
             Self::SignedIn { .. } => "signed_in",
             Self::SignedOut { .. } => "signed_out",
+            Self::Token { .. } => "token",
+            Self::Tokens { .. } => "tokens",
             Self::Message(_) => "message",
             Self::Private { .. } => "private",
             Self::Joined { .. } => "joined",

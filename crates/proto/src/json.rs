@@ -17,7 +17,7 @@ use thiserror::Error;
 
 use crate::command::{Command, CommandError, checked_limit, checked_text};
 use crate::error_kind::{ErrorKind, ErrorReply};
-use crate::password::{Password, checked_invite};
+use crate::password::{AccessToken, Password, checked_invite, checked_label};
 use crate::text::{EXCERPT_CHARS, excerpt};
 use crate::{NameError, Nick, RoomName};
 
@@ -26,7 +26,7 @@ use crate::{NameError, Nick, RoomName};
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
 const KNOWN_TYPES: &str = "say, nick, join, part, msg, me, who, list, history, help, quit, \
-                           register, login, logout, passwd, command";
+                           register, login, logout, passwd, token, tokens, revoke, command";
 
 /// A JSON message could not be read. Each message says what is expected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -152,6 +152,10 @@ impl Command {
                 ],
             ),
             Self::Logout => ("logout", vec![]),
+            Self::LoginToken(token) => ("login", vec![("token", string(token.expose()))]),
+            Self::Token(label) => ("token", vec![("label", label.as_deref().map(Value::from))]),
+            Self::Tokens => ("tokens", vec![]),
+            Self::Revoke(id) => ("revoke", vec![("id", Some(Value::from(*id)))]),
             Self::Passwd { old, new } => (
                 "passwd",
                 vec![("old", string(old.expose())), ("new", string(new.expose()))],
@@ -193,10 +197,35 @@ impl Fields<'_> {
                     .map(checked_invite)
                     .transpose()?,
             },
-            "login" => Command::Login {
-                account: Nick::parse(self.string("account")?)?,
-                password: Password::parse(self.string("password")?)?,
+            "login" => match self.optional_string("token")? {
+                Some(token) => Command::LoginToken(AccessToken::parse(token)?),
+                None => Command::Login {
+                    account: Nick::parse(self.string("account")?)?,
+                    password: Password::parse(self.string("password")?)?,
+                },
             },
+            "token" => Command::Token(
+                self.optional_string("label")?
+                    .map(checked_label)
+                    .transpose()?,
+            ),
+            "tokens" => Command::Tokens,
+            "revoke" => {
+                let id = match self.object.get("id") {
+                    Some(Value::Number(n)) => n
+                        .as_u64()
+                        .ok_or_else(|| CommandError::BadTokenId { got: n.to_string() })?,
+                    Some(other) => return Err(wrong_type("id", "a number", other)),
+                    None => {
+                        return Err(JsonError::MissingField {
+                            ty: self.ty.to_owned(),
+                            field: "id",
+                            expected: "a number",
+                        });
+                    }
+                };
+                Command::Revoke(id)
+            }
             "logout" => Command::Logout,
             "passwd" => Command::Passwd {
                 old: Password::parse(self.string("old")?)?,
@@ -356,7 +385,7 @@ mod tests {
 
     #[test]
     fn shape_errors_say_what_is_expected() {
-        let known = "expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, command";
+        let known = "expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, token, tokens, revoke, command";
         assert_eq!(
             error(r#"{"type":"dance"}"#).to_string(),
             format!("unknown type \"dance\": {known}")
@@ -524,6 +553,30 @@ mod tests {
         );
         assert_eq!(
             error(r#"{"type":"register","password":"12345678","invite":"a b"}"#).kind(),
+            ErrorKind::Usage
+        );
+    }
+
+    #[test]
+    fn token_objects_parse() {
+        let text = format!("rct_{}", "5f".repeat(32));
+        let token = crate::AccessToken::parse(&text).expect("the form");
+        assert_eq!(
+            parsed(&format!(r#"{{"type":"login","token":"{text}"}}"#)),
+            Command::LoginToken(token)
+        );
+        assert_eq!(
+            parsed(r#"{"type":"token","label":"page"}"#),
+            Command::Token(Some("page".into()))
+        );
+        assert_eq!(parsed(r#"{"type":"tokens"}"#), Command::Tokens);
+        assert_eq!(parsed(r#"{"type":"revoke","id":7}"#), Command::Revoke(7));
+        assert_eq!(
+            error(r#"{"type":"revoke","id":"7"}"#).to_string(),
+            "field \"id\" must be a number, got a string"
+        );
+        assert_eq!(
+            error(r#"{"type":"login","token":"nope"}"#).kind(),
             ErrorKind::Usage
         );
     }

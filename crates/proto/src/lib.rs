@@ -72,12 +72,15 @@ mod text;
 
 pub use command::{COMMANDS, Command, CommandError, HELP, MAX_HISTORY, MAX_TEXT_BYTES};
 pub use error_kind::{ErrorKind, ErrorReply};
-pub use event::{ChatMessage, RoomSummary, ServerEvent};
+pub use event::{ChatMessage, RoomSummary, ServerEvent, TokenInfo};
 pub use hello::{HELLO_MAX, HelloClient, HelloError, HelloServer, HelloStep, is_hello};
 pub use json::{JsonError, MAX_JSON_BYTES};
 pub use line::{DEFAULT_MAX_LINE, LineCodec, LineError};
 pub use names::{GUEST_PREFIX, MAX_NICK_LEN, MAX_ROOM_LEN, NameError, RESERVED_NICKS, mentions};
 pub use nick::Nick;
-pub use password::{MAX_INVITE_BYTES, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, Password};
+pub use password::{
+    AccessToken, MAX_INVITE_BYTES, MAX_PASSWORD_BYTES, MAX_TOKEN_LABEL_CHARS, MIN_PASSWORD_BYTES,
+    Password, TOKEN_PREFIX,
+};
 pub use room_name::RoomName;
 pub use sanitize::{is_unsafe, sanitize, sanitize_json};

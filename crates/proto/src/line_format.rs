@@ -22,7 +22,7 @@
 
 use std::fmt::Write;
 
-use crate::event::{ChatMessage, RoomSummary, ServerEvent};
+use crate::event::{ChatMessage, RoomSummary, ServerEvent, TokenInfo};
 use crate::sanitize::sanitize;
 use crate::{Nick, RoomName};
 
@@ -43,6 +43,20 @@ impl ServerEvent {
             Self::SignedOut { reason } => {
                 server_lines(&mut out, &format!("you are signed out: {reason}"));
             }
+            Self::Token { id, token, label } => {
+                let label = label
+                    .as_deref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default();
+                server_lines(
+                    &mut out,
+                    &format!(
+                        "token {id}{label}: {token}\nkeep it secret: it signs in as you \
+                         (/login {token}); it is not shown again; /revoke {id} ends it"
+                    ),
+                );
+            }
+            Self::Tokens { tokens } => token_list(&mut out, tokens),
             Self::Message(message) => chat_line(&mut out, message),
             Self::Private {
                 ts, from, to, text, ..
@@ -121,6 +135,49 @@ fn welcome(
     if let Some(motd) = motd {
         server_lines(out, motd);
     }
+}
+
+fn token_list(out: &mut String, tokens: &[TokenInfo]) {
+    let _ = writeln!(out, "*** tokens ({}):", tokens.len());
+    for token in tokens {
+        let label = token.label.as_deref().unwrap_or("-");
+        let used = token.last_used.map_or("never".to_owned(), date_time);
+        let line = format!(
+            "  {} {label} made {} last used {used}",
+            token.id,
+            date_time(token.created)
+        );
+        server_lines(out, &line);
+    }
+}
+
+/// `2026-12-07 03:22` (UTC) for a unix time in milliseconds.
+fn date_time(ts: u64) -> String {
+    let minutes = ts / 60_000;
+    let (hour, minute) = (minutes / 60 % 24, minutes % 60);
+    let (year, month, day) = civil_date(minutes / (60 * 24));
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}")
+}
+
+/// The Gregorian date `days` after 1970-01-01: counted in 400-year eras of 146,097 days, each
+/// year starting on 1 March so that the leap day falls last.
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    // 1970-01-01 is day 719,468 counted from 0000-03-01.
+    let days = days + 719_468;
+    let era = days / 146_097;
+    let day_of_era = days % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 fn chat_line(out: &mut String, message: &ChatMessage) {
@@ -299,6 +356,27 @@ mod tests {
             reason: "you signed out".into(),
         };
         assert_eq!(out.to_line(), "*** you are signed out: you signed out\n");
+        let tokens = ServerEvent::Tokens {
+            tokens: vec![
+                TokenInfo {
+                    id: 3,
+                    label: Some("laptop".into()),
+                    created: 1_796_613_720_000,
+                    last_used: None,
+                },
+                TokenInfo {
+                    id: 4,
+                    label: None,
+                    created: 951_782_400_000,
+                    last_used: Some(1_709_164_800_000),
+                },
+            ],
+        };
+        assert_eq!(
+            tokens.to_line(),
+            "*** tokens (2):\n***   3 laptop made 2026-12-07 03:22 last used never\n\
+             ***   4 - made 2000-02-29 00:00 last used 2024-02-29 00:00\n"
+        );
         let members = ServerEvent::Members {
             room: room("rust"),
             nicks: vec![nick("alice"), nick("bob")],

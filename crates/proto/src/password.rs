@@ -47,6 +47,60 @@ impl fmt::Debug for Password {
     }
 }
 
+/// What every access token starts with (so a token is recognised wherever it is pasted).
+pub const TOKEN_PREFIX: &str = "rct_";
+
+/// An access token (`/token` issues them): a secret like a password, but made by the server —
+/// `rct_` and 64 hex digits (256 random bits) — so it can sign in without an account name, and
+/// be revoked on its own. Like [`Password`], it never shows itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// Checks the form: `rct_` then 64 lowercase hex digits.
+    pub fn parse(text: &str) -> Result<Self, CommandError> {
+        let digits = text.strip_prefix(TOKEN_PREFIX).unwrap_or_default();
+        if digits.len() == 64
+            && digits
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(CommandError::BadToken)
+        }
+    }
+
+    /// Whether `text` looks like a token at all (its prefix): `/login rct_…` signs in with one.
+    pub fn looks_like(text: &str) -> bool {
+        text.starts_with(TOKEN_PREFIX)
+    }
+
+    /// The token's text: for checking and sending, nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(<hidden>)")
+    }
+}
+
+/// Longest token label, in characters.
+pub const MAX_TOKEN_LABEL_CHARS: usize = 64;
+
+/// Checks a token's label: 1 to [`MAX_TOKEN_LABEL_CHARS`] characters, no control characters.
+pub(crate) fn checked_label(label: &str) -> Result<String, CommandError> {
+    let label = label.trim();
+    let chars = label.chars().count();
+    if chars == 0 || chars > MAX_TOKEN_LABEL_CHARS || label.chars().any(char::is_control) {
+        return Err(CommandError::BadTokenLabel { chars });
+    }
+    Ok(label.to_owned())
+}
+
 /// Checks an invite code: 1 to [`MAX_INVITE_BYTES`] bytes of letters, digits, `-` and `_`.
 pub(crate) fn checked_invite(code: &str) -> Result<String, CommandError> {
     let fits = !code.is_empty() && code.len() <= MAX_INVITE_BYTES;
@@ -91,6 +145,29 @@ mod tests {
         let shown = format!("{password:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(password.expose(), "hunter2hunter2");
+    }
+
+    #[test]
+    fn tokens_have_one_form_and_hide_themselves() {
+        let good = format!("rct_{}", "0a".repeat(32));
+        let token = AccessToken::parse(&good).expect("the form");
+        assert_eq!(token.expose(), good);
+        assert!(!format!("{token:?}").contains("0a0a"));
+        for bad in [
+            "rct_".to_owned(),
+            format!("rct_{}", "0A".repeat(32)),
+            format!("rct_{}", "0a".repeat(33)),
+            format!("xyz_{}", "0a".repeat(32)),
+        ] {
+            assert_eq!(
+                AccessToken::parse(&bad),
+                Err(CommandError::BadToken),
+                "{bad}"
+            );
+        }
+        assert_eq!(checked_label(" laptop "), Ok("laptop".to_owned()));
+        assert!(checked_label(&"x".repeat(MAX_TOKEN_LABEL_CHARS + 1)).is_err());
+        assert!(checked_label("a\u{7}b").is_err());
     }
 
     #[test]

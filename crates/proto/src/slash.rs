@@ -6,7 +6,7 @@
 //! free text) and refuse anything else with the usage line.
 
 use crate::command::{Command, CommandError, checked_limit, checked_text};
-use crate::password::{Password, checked_invite};
+use crate::password::{AccessToken, Password, checked_invite, checked_label};
 use crate::text::{EXCERPT_CHARS, excerpt};
 use crate::{Nick, RoomName};
 
@@ -36,10 +36,12 @@ const USAGE_HISTORY: &str = "/history [#room] [N]";
 const USAGE_HELP: &str = "/help";
 const USAGE_REGISTER: &str =
     "/register <password> [invite-code] (a password with spaces: use the JSON protocol)";
-const USAGE_LOGIN: &str =
-    "/login <account> <password> (a password with spaces: use the JSON protocol)";
+const USAGE_LOGIN: &str = "/login <account> <password> (a password with spaces: use the JSON \
+                           protocol), or /login <token>";
 const USAGE_LOGOUT: &str = "/logout";
 const USAGE_PASSWD: &str = "/passwd <old password> <new password>";
+const USAGE_TOKENS: &str = "/tokens";
+const USAGE_REVOKE: &str = "/revoke <id> (the number /tokens shows)";
 
 /// Parses what follows the `/`: a command name, then its arguments.
 pub(crate) fn parse_slash(rest: &str) -> Result<Command, CommandError> {
@@ -57,6 +59,17 @@ pub(crate) fn parse_slash(rest: &str) -> Result<Command, CommandError> {
         "quit" => Ok(Command::Quit(optional_text(args)?)),
         "register" => parse_register(args),
         "login" | "identify" => parse_login(args),
+        "token" if args.trim().is_empty() => Ok(Command::Token(None)),
+        "token" => Ok(Command::Token(Some(checked_label(args)?))),
+        "tokens" => no_args(args, USAGE_TOKENS, Command::Tokens),
+        "revoke" => {
+            let [id] = words::<1>(args, USAGE_REVOKE)?;
+            id.parse()
+                .map(Command::Revoke)
+                .map_err(|_| CommandError::BadTokenId {
+                    got: excerpt(id, EXCERPT_CHARS),
+                })
+        }
         "logout" => no_args(args, USAGE_LOGOUT, Command::Logout),
         "passwd" => match words::<2>(args, USAGE_PASSWD)? {
             [old, new] => Ok(Command::Passwd {
@@ -158,8 +171,14 @@ fn parse_register(args: &str) -> Result<Command, CommandError> {
     })
 }
 
-/// `/login <account> <password>`: an account's name is a nick a user could pick.
+/// `/login <account> <password>` (an account's name is a nick a user could pick), or
+/// `/login <token>`.
 fn parse_login(args: &str) -> Result<Command, CommandError> {
+    if let [token] = args.split_whitespace().collect::<Vec<_>>()[..]
+        && AccessToken::looks_like(token)
+    {
+        return Ok(Command::LoginToken(AccessToken::parse(token)?));
+    }
     let [account, password] = words::<2>(args, USAGE_LOGIN)?;
     Ok(Command::Login {
         account: Nick::parse(account)?,
@@ -415,5 +434,28 @@ mod tests {
             error("/passwd long-enough short").kind(),
             ErrorKind::InvalidPassword
         );
+    }
+
+    #[test]
+    fn token_commands_parse() {
+        let text = format!("rct_{}", "5f".repeat(32));
+        let token = crate::AccessToken::parse(&text).expect("the form");
+        assert_eq!(
+            parsed(&format!("/login {text}")),
+            Command::LoginToken(token)
+        );
+        assert_eq!(error("/login rct_123").kind(), ErrorKind::Usage);
+        assert_eq!(parsed("/token"), Command::Token(None));
+        assert_eq!(
+            parsed("/token my laptop"),
+            Command::Token(Some("my laptop".into()))
+        );
+        assert_eq!(parsed("/tokens"), Command::Tokens);
+        assert_eq!(parsed("/revoke 12"), Command::Revoke(12));
+        assert_eq!(
+            error("/revoke twelve").to_string(),
+            "invalid token id twelve: expected the number /tokens shows"
+        );
+        assert_eq!(error("/revoke").kind(), ErrorKind::Usage);
     }
 }

@@ -58,6 +58,11 @@ pub(crate) fn command() -> impl Strategy<Value = Command> {
         (nick(), password()).prop_map(|(account, password)| Command::Login { account, password }),
         Just(Command::Logout),
         (password(), password()).prop_map(|(old, new)| Command::Passwd { old, new }),
+        "rct_[0-9a-f]{64}"
+            .prop_map(|t| Command::LoginToken(crate::AccessToken::parse(&t).expect("the form"))),
+        proptest::option::of("[a-zA-Z0-9][a-zA-Z0-9 ]{0,20}[a-zA-Z0-9]").prop_map(Command::Token),
+        Just(Command::Tokens),
+        any::<u64>().prop_map(Command::Revoke),
     ]
 }
 
@@ -114,6 +119,28 @@ pub(crate) fn event() -> impl Strategy<Value = ServerEvent> {
             }),
         nick().prop_map(|account| ServerEvent::SignedIn { account }),
         any_text().prop_map(|reason| ServerEvent::SignedOut { reason }),
+        (
+            any::<u64>(),
+            "rct_[0-9a-f]{64}",
+            proptest::option::of(text())
+        )
+            .prop_map(|(id, token, label)| ServerEvent::Token { id, token, label }),
+        proptest::collection::vec(
+            (
+                any::<u64>(),
+                proptest::option::of(text()),
+                any::<u64>(),
+                proptest::option::of(any::<u64>())
+            )
+                .prop_map(|(id, label, created, last_used)| crate::TokenInfo {
+                    id,
+                    label,
+                    created,
+                    last_used
+                }),
+            0..3
+        )
+        .prop_map(|tokens| ServerEvent::Tokens { tokens }),
         chat_message().prop_map(ServerEvent::Message),
         (
             any::<u64>(),

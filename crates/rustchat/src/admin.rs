@@ -55,7 +55,8 @@ enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Set a new password for an account (its owner forgot it).
+    /// Set a new password for an account (its owner forgot it, or it was stolen): its access
+    /// tokens are revoked too.
     ResetPassword {
         name: String,
         /// Read the password as one line from standard input instead of the terminal.
@@ -172,12 +173,11 @@ pub(crate) fn run(args: AdminArgs) -> anyhow::Result<()> {
             }
             let password = read_password(password_stdin)?;
             let hash = hash::hash(password.expose()).map_err(anyhow::Error::msg)?;
-            store.set_hash(
-                &name,
-                &hash,
-                &operator("reset_password", Some(name.as_str()), None),
-            )?;
-            println!("the password of {name} is changed");
+            let revoked = store.revoke_all_tokens(&name)?;
+            let detail = Some(format!("{revoked} access tokens revoked"));
+            let audit = operator("reset_password", Some(name.as_str()), detail);
+            store.set_hash(&name, &hash, &audit)?;
+            println!("the password of {name} is changed; {revoked} access tokens revoked");
         }
         AdminCommand::Grant { name, role } => {
             let name = account_name(&name)?;

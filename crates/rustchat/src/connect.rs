@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use rustchat_client::tui::{self, TuiOptions};
 use rustchat_client::{DEFAULT_URL, LineOptions, Target, Trust, line_mode};
-use rustchat_proto::{Nick, Password, RoomName};
+use rustchat_proto::{AccessToken, Nick, Password, RoomName};
 
 /// Options of `rustchat connect`.
 #[derive(Debug, Args)]
@@ -27,7 +27,8 @@ escape sequences from other users are always shown escaped (\\x1b), never sent t
 
 Accounts: with --nick NAME of a registered account, the password is read from the environment
 variable RUSTCHAT_PASSWORD if set (never from a flag: other users can see a command line), else
-asked for on the terminal when the server says the nick is registered. /register PASSWORD,
+asked for on the terminal when the server says the nick is registered. --token-file FILE signs
+in with an access token (/token makes one) instead. /register PASSWORD,
 /login ACCOUNT PASSWORD, /logout and /passwd OLD NEW work as typed; lines holding a password are
 never kept in the input history.
 
@@ -63,6 +64,10 @@ pub(crate) struct ConnectArgs {
     /// can then read and change the chat; for tests only.
     #[arg(long)]
     insecure: bool,
+    /// Sign in with the access token in this file (made with /token; keep the file private)
+    /// instead of a password.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
     /// Full screen: ring the terminal's bell when a message names you or someone writes to you
     /// privately.
     #[arg(long)]
@@ -118,6 +123,21 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
         .exit(),
         Err(_) => None,
     };
+    let token = match &args.token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the token file {}", path.display()))?;
+            match AccessToken::parse(text.trim()) {
+                Ok(token) => Some(token),
+                Err(e) => clap::Error::raw(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!("--token-file {}: {e}\n", path.display()),
+                )
+                .exit(),
+            }
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -131,6 +151,7 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
             trust,
             bell: args.bell,
             password,
+            token,
         };
         runtime.block_on(tui::run(args.url, options))
     } else {
@@ -141,6 +162,7 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<()> {
             connect_timeout: timeout,
             trust,
             password,
+            token,
             ..LineOptions::default()
         };
         let input = tokio::io::BufReader::new(tokio::io::stdin());

@@ -134,6 +134,10 @@ fn accounts_made_by_admin_while_the_server_runs_are_protected_and_sign_in() {
         "a-new-password\n",
     );
     assert!(reset.status.success(), "{reset:?}");
+    assert_eq!(
+        stdout(&reset),
+        "the password of kim is changed; 0 access tokens revoked\n"
+    );
     let mut other = Lines::join(server.addr);
     other.send("/login kim kims-password");
     other.expect(|l| l == "ERROR wrong account name or password");
@@ -206,6 +210,40 @@ fn connect_signs_in_with_the_password_from_the_environment() {
         );
         assert!(!printed.contains("lenas-password"), "{printed}");
     }
+    // A token made by /token signs `connect --token-file` in.
+    let mut lena = Lines::join(server.addr);
+    lena.send("/login lena lenas-password");
+    lena.expect(|l| l == "*** you are signed in as lena");
+    lena.send("/token cli");
+    let shown = lena.expect(|l| l.starts_with("*** token 1 (cli): "));
+    let token = shown.rsplit(' ').next().unwrap_or_default();
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{token}\n")).expect("the token file");
+    let output = Command::new(bin())
+        .args(["connect", "--token-file"])
+        .arg(&file)
+        .arg(format!("ws://{}/ws", server.addr))
+        .stdin(Stdio::null())
+        .output()
+        .expect("rustchat connect runs");
+    assert!(
+        stdout(&output).contains("*** you are signed in as lena"),
+        "{output:?}"
+    );
+    std::fs::write(&file, "not a token").expect("the token file");
+    let bad = Command::new(bin())
+        .args(["connect", "--token-file"])
+        .arg(&file)
+        .arg(server.addr.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("rustchat connect runs");
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("invalid access token"),
+        "{bad:?}"
+    );
+
     let wrong = Command::new(bin())
         .args(["connect", "--nick", "lena", &server.addr.to_string()])
         .env("RUSTCHAT_PASSWORD", "short")

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rustchat_proto::{ErrorKind, Nick, Password, ServerEvent};
+use rustchat_proto::{AccessToken, ErrorKind, Nick, Password, ServerEvent};
 
 use self::store::{AccountStore, AuditEntry, StoreError};
 use self::throttle::{Throttle, ThrottleRule, wait_text};
@@ -136,6 +136,24 @@ pub(crate) enum Request {
         old: Password,
         new: Password,
     },
+    /// Sign in with an access token (on the upgrade, or `/login <token>`).
+    TokenLogin {
+        token: AccessToken,
+    },
+    /// Make an access token for `account`.
+    IssueToken {
+        account: Nick,
+        label: Option<String>,
+    },
+    /// List `account`'s tokens.
+    ListTokens {
+        account: Nick,
+    },
+    /// Revoke `account`'s token `id`.
+    Revoke {
+        account: Nick,
+        id: u64,
+    },
 }
 
 /// One request on its way to a worker.
@@ -146,6 +164,9 @@ pub(crate) struct Job {
     pub request: Request,
     pub ticket: Arc<Ticket>,
     pub outbox: Arc<Outbox>,
+    /// The connection has not joined the hub yet: it joins with the decision (a token given
+    /// on the WebSocket upgrade).
+    pub joining: bool,
 }
 
 /// What the service decided, for the hub.
@@ -159,8 +180,8 @@ pub(crate) enum Decision {
 
 /// Carries out the service's decisions in the server (the hub, the committer).
 pub(crate) trait Effects: Send + Sync {
-    /// A job for `conn` was decided.
-    fn decided(&self, conn: ConnId, decision: Decision);
+    /// A job for `conn` was decided; `joining`: the connection joins the hub with it.
+    fn decided(&self, conn: ConnId, decision: Decision, joining: bool);
     /// The registered names changed (all of them, by key).
     fn registered(&self, keys: Vec<String>);
 }
@@ -303,7 +324,7 @@ impl Inner {
             match job {
                 Some(job) => {
                     let decision = self.decide(&job);
-                    effects.decided(job.conn, decision);
+                    effects.decided(job.conn, decision, job.joining);
                     job.ticket.done.store(true, Ordering::Release);
                     job.outbox.signal();
                 }
@@ -349,6 +370,14 @@ impl Inner {
             } => self.register(job.ip, nick, password, invite.as_deref()),
             Request::Login { account, password } => self.login(job.ip, account, password),
             Request::Passwd { account, old, new } => self.passwd(job.ip, account, old, new),
+            Request::TokenLogin { token } => self.token_login(job.ip, token),
+            Request::IssueToken { account, label } => {
+                self.issue_token(job.ip, account, label.as_deref())
+            }
+            Request::ListTokens { account } => lock(&self.store)
+                .tokens(account)
+                .map(|tokens| Decision::Reply(ServerEvent::Tokens { tokens })),
+            Request::Revoke { account, id } => self.revoke(job.ip, account, *id),
         };
         result.unwrap_or_else(|e| {
             tracing::error!("accounts: {e}");
@@ -526,6 +555,88 @@ impl Inner {
                 Ok(Decision::SignIn { account: name })
             }
             Err(refusal) => Ok(Decision::Reply(refusal)),
+        }
+    }
+
+    fn token_login(&self, ip: IpAddr, token: &AccessToken) -> Result<Decision, StoreError> {
+        let now = self.clock.now();
+        if let Err(wait) = lock(&self.throttles).addresses.check(&ip, now) {
+            let text = format!(
+                "too many failed sign-ins from your address: try again in {}",
+                wait_text(wait)
+            );
+            return Ok(Decision::Reply(ServerEvent::error(
+                ErrorKind::Throttled,
+                text,
+            )));
+        }
+        let found = lock(&self.store).use_token(token.expose(), self.clock.wall_ms())?;
+        let Some((id, credentials)) = found else {
+            lock(&self.throttles).addresses.failed(&ip, now);
+            let mut audit = self.audit(ip, "-", "sign_in_failed", None);
+            audit.detail = Some("unknown or revoked token".into());
+            lock(&self.store).audit(&audit)?;
+            return Ok(Decision::Reply(ServerEvent::error(
+                ErrorKind::AuthFailed,
+                "unknown or revoked access token: sign in with /login <account> <password>",
+            )));
+        };
+        let name = credentials.account.name;
+        let mut audit = self.audit(ip, name.as_str(), "sign_in", Some(name.as_str()));
+        audit.detail = Some(format!("token {id}"));
+        lock(&self.store).audit(&audit)?;
+        tracing::info!(target: "rustchat::accounts", account = %name, %ip, token = id, "signed in with a token");
+        Ok(Decision::SignIn { account: name })
+    }
+
+    fn issue_token(
+        &self,
+        ip: IpAddr,
+        account: &Nick,
+        label: Option<&str>,
+    ) -> Result<Decision, StoreError> {
+        let token = match store::new_access_token() {
+            Ok(token) => token,
+            Err(e) => {
+                let event = ServerEvent::error(ErrorKind::Internal, format!("internal error: {e}"));
+                return Ok(Decision::Reply(event));
+            }
+        };
+        let mut audit = self.audit(ip, account.as_str(), "token_issued", Some(account.as_str()));
+        audit.detail = label.map(str::to_owned);
+        let added =
+            lock(&self.store).add_token(account, &token, label, self.clock.wall_ms(), &audit);
+        match added {
+            Ok(id) => Ok(Decision::Reply(ServerEvent::Token {
+                id,
+                token,
+                label: label.map(str::to_owned),
+            })),
+            Err(e @ StoreError::TooManyTokens(_)) => Ok(Decision::Reply(ServerEvent::error(
+                ErrorKind::Usage,
+                e.to_string(),
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn revoke(&self, ip: IpAddr, account: &Nick, id: u64) -> Result<Decision, StoreError> {
+        let mut audit = self.audit(
+            ip,
+            account.as_str(),
+            "token_revoked",
+            Some(account.as_str()),
+        );
+        audit.detail = Some(format!("token {id}"));
+        if lock(&self.store).revoke_token(account, id, &audit)? {
+            Ok(Decision::Reply(ServerEvent::info(format!(
+                "token {id} is revoked: it signs nobody in any more"
+            ))))
+        } else {
+            Ok(Decision::Reply(ServerEvent::error(
+                ErrorKind::NoSuchToken,
+                format!("you have no token {id}: /tokens lists yours"),
+            )))
         }
     }
 

@@ -181,7 +181,13 @@ impl Hub {
             Command::Logout => self.sign_out(conn, now),
             // Credentials are checked by the account service, which then calls `sign_in`;
             // these never reach the hub from the server.
-            Command::Register { .. } | Command::Login { .. } | Command::Passwd { .. } => refuse(
+            Command::Register { .. }
+            | Command::Login { .. }
+            | Command::Passwd { .. }
+            | Command::LoginToken(_)
+            | Command::Token(_)
+            | Command::Tokens
+            | Command::Revoke(_) => refuse(
                 conn,
                 ErrorKind::Internal,
                 "internal error: account commands are answered by the account service",

@@ -53,16 +53,27 @@ pub(crate) struct Shared {
 struct HubEffects(Weak<Shared>);
 
 impl Effects for HubEffects {
-    fn decided(&self, conn: ConnId, decision: Decision) {
+    fn decided(&self, conn: ConnId, decision: Decision, joining: bool) {
         let Some(shared) = self.0.upgrade() else {
             return;
         };
-        match decision {
-            Decision::SignIn { account } => {
-                let now = shared.clock.wall_ms();
+        let now = shared.clock.wall_ms();
+        match (decision, joining) {
+            (Decision::SignIn { account }, false) => {
                 shared.with_hub(|hub| hub.sign_in(conn, account, now));
             }
-            Decision::Reply(event) => shared.submit(Outcome::reply(conn, event)),
+            (Decision::SignIn { account }, true) => {
+                shared.with_hub(|hub| hub.connect_as(conn, Some(account), now));
+            }
+            (Decision::Reply(event), false) => shared.submit(Outcome::reply(conn, event)),
+            // Joins as a guest, then hears why the token did not sign it in.
+            (Decision::Reply(event), true) => {
+                shared.with_hub(|hub| {
+                    let mut outcome = hub.connect(conn, now);
+                    outcome.push(conn, &crate::delivery::Encoded::new(event));
+                    outcome
+                });
+            }
         }
     }
 
@@ -289,6 +300,26 @@ impl Shared {
                     invite,
                 }),
                 Command::Login { account, password } => Ok(Request::Login { account, password }),
+                Command::LoginToken(token) => Ok(Request::TokenLogin { token }),
+                Command::Token(_) | Command::Tokens | Command::Revoke(_) if account.is_none() => {
+                    refuse(
+                        ErrorKind::NotSignedIn,
+                        "you are not signed in: /login <account> <password> first — tokens \
+                         belong to accounts"
+                            .into(),
+                    )
+                }
+                Command::Token(label) => Ok(Request::IssueToken {
+                    account: account.cloned().unwrap_or_else(|| nick.clone()),
+                    label,
+                }),
+                Command::Tokens => Ok(Request::ListTokens {
+                    account: account.cloned().unwrap_or_else(|| nick.clone()),
+                }),
+                Command::Revoke(id) => Ok(Request::Revoke {
+                    account: account.cloned().unwrap_or_else(|| nick.clone()),
+                    id,
+                }),
                 Command::Passwd { old, new } => match account {
                     Some(account) => Ok(Request::Passwd {
                         account: account.clone(),
@@ -315,6 +346,30 @@ impl Shared {
                 }
             }
         };
+        self.queue_account_job(conn, ip, request, outbox, false)
+    }
+
+    /// A client that gave an access token on the WebSocket upgrade joins the chat signed in
+    /// (or as a guest told why not) once the account service has checked it; the ticket says
+    /// when. `None`: it joined at once as a guest (the service was busy).
+    pub(crate) fn connect_with_token(
+        &self,
+        conn: ConnId,
+        ip: IpAddr,
+        token: rustchat_proto::AccessToken,
+        outbox: &Arc<Outbox>,
+    ) -> Option<Arc<Ticket>> {
+        self.queue_account_job(conn, ip, Request::TokenLogin { token }, outbox, true)
+    }
+
+    fn queue_account_job(
+        &self,
+        conn: ConnId,
+        ip: IpAddr,
+        request: Request,
+        outbox: &Arc<Outbox>,
+        joining: bool,
+    ) -> Option<Arc<Ticket>> {
         let ticket = Arc::new(Ticket::default());
         let job = Job {
             conn,
@@ -322,18 +377,26 @@ impl Shared {
             request,
             ticket: ticket.clone(),
             outbox: outbox.clone(),
+            joining,
         };
-        match self.accounts.submit(job) {
-            Ok(()) => Some(ticket),
-            Err(_) => {
-                let busy = ServerEvent::error(
-                    ErrorKind::Busy,
-                    "the server is busy signing people in: try again in a few seconds",
-                );
-                self.submit(Outcome::reply(conn, busy));
-                None
-            }
+        if self.accounts.submit(job).is_ok() {
+            return Some(ticket);
         }
+        let now = self.clock.wall_ms();
+        let busy = ServerEvent::error(
+            ErrorKind::Busy,
+            "the server is busy signing people in: try again in a few seconds",
+        );
+        if joining {
+            self.with_hub(|hub| {
+                let mut outcome = hub.connect(conn, now);
+                outcome.push(conn, &crate::delivery::Encoded::new(busy));
+                outcome
+            });
+        } else {
+            self.submit(Outcome::reply(conn, busy));
+        }
+        None
     }
 
     /// The nick `conn` has in the chat, if it has joined.

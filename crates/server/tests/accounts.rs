@@ -184,9 +184,9 @@ fn the_throttle_stops_guessing_and_says_when(model: Model) {
     );
 }
 
-scenarios!(async_model: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when);
-scenarios!(threads: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when);
-scenarios!(pool: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when);
+scenarios!(async_model: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when, tokens_sign_in_over_lines_json_and_the_upgrade);
+scenarios!(threads: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when, tokens_sign_in_over_lines_json_and_the_upgrade);
+scenarios!(pool: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when, tokens_sign_in_over_lines_json_and_the_upgrade);
 // One client at a time: what a single client can show.
 scenarios!(sequential: json_clients_register_and_sign_in);
 
@@ -274,5 +274,140 @@ fn a_burst_of_sign_ins_does_not_delay_the_chat() {
         done_while_chatting < 50,
         "{done_while_chatting} of 100 sign-ins finished before 50 chat round trips: the chat \
          waited for them"
+    );
+}
+
+/// A JSON WebSocket client that gives `token` on the upgrade, in the `Authorization` header
+/// or (as a browser must) in the query.
+fn token_upgrade(addr: std::net::SocketAddr, token: &str, in_header: bool) -> WsClient {
+    let builder = if in_header {
+        rustchat_ws::handshake::ClientHandshake::builder(format!("ws://{addr}/ws"))
+            .header("Authorization", format!("Bearer {token}"))
+    } else {
+        rustchat_ws::handshake::ClientHandshake::builder(format!("ws://{addr}/ws?token={token}"))
+    };
+    let handshake = builder
+        .protocols(["rustchat.json"])
+        .build()
+        .expect("a handshake");
+    let (ws, _) =
+        rustchat_ws::blocking::WebSocket::connect_with(&handshake, rustchat_ws::Config::default())
+            .expect("upgraded");
+    ws.get_ref()
+        .set_read_timeout(Some(HASH_WAIT))
+        .expect("a timeout");
+    WsClient::over(ws, Some("rustchat.json".into()))
+}
+
+/// The token a `/token` answer shows (line protocol).
+fn token_from(line: &str) -> String {
+    let token = line
+        .split_whitespace()
+        .find(|w| w.starts_with("rct_"))
+        .unwrap_or_else(|| panic!("no token in {line}"));
+    token.to_owned()
+}
+
+fn tokens_sign_in_over_lines_json_and_the_upgrade(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
+    let mut mia = LineClient::named(server.addr(), "mia");
+    mia.send("/token");
+    mia.expect_exact("ERROR you are not signed in: /login <account> <password> first — tokens belong to accounts");
+    mia.send("/register mias-password");
+    mia.expect_within("signed in", HASH_WAIT, |l| l.ends_with("signed in as mia"));
+    mia.send("/token my laptop");
+    let shown = mia.expect_within("a token", HASH_WAIT, |l| l.starts_with("*** token "));
+    assert!(
+        shown.starts_with("*** token 1 (my laptop): rct_"),
+        "{shown}"
+    );
+    let token = token_from(&shown);
+    mia.send("/token");
+    let second =
+        token_from(&mia.expect_within("a token", HASH_WAIT, |l| l.starts_with("*** token 2")));
+
+    // A line client signs in with it.
+    let (mut other, _) = LineClient::join(server.addr());
+    other.send(&format!("/login {token}"));
+    other.expect_within("signed in", HASH_WAIT, |l| {
+        l == "*** you are signed in as mia"
+    });
+    mia.expect_within("signed out", HASH_WAIT, |l| {
+        l == "*** you are signed out: mia signed in from another connection"
+    });
+
+    // On the upgrade: the welcome itself names the account.
+    for in_header in [true, false] {
+        let mut page = token_upgrade(server.addr(), &token, in_header);
+        let (_, welcome) =
+            page.expect_json("welcome", |e| matches!(e, ServerEvent::Welcome { .. }));
+        assert!(
+            matches!(&welcome, ServerEvent::Welcome { nick, account: Some(account), .. } if nick.as_str() == "mia" && account.as_str() == "mia"),
+            "{welcome:?}"
+        );
+        // It can list and revoke tokens.
+        page.send_text(r#"{"type":"tokens"}"#);
+        let (_, listed) = page.expect_json("tokens", |e| matches!(e, ServerEvent::Tokens { .. }));
+        let ServerEvent::Tokens { tokens } = listed else {
+            unreachable!()
+        };
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens[0].label.as_deref(), Some("my laptop"));
+        assert!(tokens[0].last_used.is_some(), "{tokens:?}");
+    }
+
+    // Revoked, the token signs nobody in: the upgrade joins as a guest, told why.
+    mia.send("/login mia mias-password");
+    mia.expect_within("signed in", HASH_WAIT, |l| l.ends_with("signed in as mia"));
+    mia.send("/revoke 1");
+    mia.expect_within("revoked", HASH_WAIT, |l| {
+        l == "*** token 1 is revoked: it signs nobody in any more"
+    });
+    mia.send("/revoke 1");
+    mia.expect_within("refused", HASH_WAIT, |l| {
+        l == "ERROR you have no token 1: /tokens lists yours"
+    });
+    let mut stale = token_upgrade(server.addr(), &token, false);
+    let (_, welcome) = stale.expect_json("welcome", |e| matches!(e, ServerEvent::Welcome { .. }));
+    assert!(
+        matches!(&welcome, ServerEvent::Welcome { account: None, nick, .. } if nick.is_guest()),
+        "{welcome:?}"
+    );
+    let (_, refused) = stale.expect_json("why", |e| matches!(e, ServerEvent::Error { .. }));
+    assert!(
+        matches!(&refused, ServerEvent::Error { kind: ErrorKind::AuthFailed, message } if message.starts_with("unknown or revoked access token")),
+        "{refused:?}"
+    );
+    // The second token still works.
+    let mut again = LineClient::join(server.addr()).0;
+    again.send(&format!("/login {second}"));
+    again.expect_within("signed in", HASH_WAIT, |l| {
+        l == "*** you are signed in as mia"
+    });
+}
+
+#[test]
+fn a_malformed_token_on_the_upgrade_is_a_400_saying_why() {
+    let (server, _dir) = serve(|_| {});
+    let response = common::http_raw(
+        server.addr(),
+        common::upgrade_request(server.addr(), "Authorization: Bearer nope\r\n").as_bytes(),
+    );
+    assert_eq!(response.status, 400, "{response:?}");
+    assert!(
+        response
+            .body
+            .contains("invalid access token: expected rct_ and 64 hex digits"),
+        "{response:?}"
+    );
+    let basic = common::http_raw(
+        server.addr(),
+        common::upgrade_request(server.addr(), "Authorization: Basic YTpi\r\n").as_bytes(),
+    );
+    assert!(
+        basic
+            .body
+            .contains("Authorization scheme \"Basic\" is not supported"),
+        "{basic:?}"
     );
 }

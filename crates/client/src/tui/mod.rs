@@ -49,6 +49,8 @@ pub struct TuiOptions {
     /// The password of the account `nick`: sign in with it at every connection (without
     /// one, the client asks when the server says the nick is registered).
     pub password: Option<rustchat_proto::Password>,
+    /// An access token to sign in with at every connection (`--token-file`).
+    pub token: Option<rustchat_proto::AccessToken>,
 }
 
 impl Default for TuiOptions {
@@ -60,6 +62,7 @@ impl Default for TuiOptions {
             trust: Trust::default(),
             bell: false,
             password: None,
+            token: None,
         }
     }
 }
@@ -74,6 +77,10 @@ pub async fn run(target: Target, options: TuiOptions) -> Result<(), ClientError>
     if let (Some(nick), Some(password)) = (&options.nick, &options.password) {
         let client = std::mem::take(&mut app.client);
         app.client = client.with_credentials(nick, password.expose().to_owned());
+    }
+    if let Some(token) = &options.token {
+        let client = std::mem::take(&mut app.client);
+        app.client = client.with_token(token.expose().to_owned());
     }
     app.color = std::env::var_os("NO_COLOR").is_none();
     app.bell = options.bell;

@@ -14,7 +14,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use rustchat_proto::Nick;
+use rustchat_proto::{Nick, TokenInfo};
+
+/// Most access tokens one account may hold.
+pub const MAX_TOKENS_PER_ACCOUNT: usize = 100;
 
 /// How long a statement waits for another connection's write lock before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,6 +38,15 @@ const SCHEMA: &str = "
         used_by     TEXT,
         used_at     INTEGER
     );
+    CREATE TABLE IF NOT EXISTS tokens (
+        id        INTEGER PRIMARY KEY,       -- what /revoke takes
+        sha256    TEXT NOT NULL UNIQUE,      -- hex of the token; the token is shown once
+        account   TEXT NOT NULL,             -- the account's key
+        label     TEXT,
+        created   INTEGER NOT NULL,
+        last_used INTEGER
+    );
+    CREATE INDEX IF NOT EXISTS tokens_account ON tokens (account);
     CREATE TABLE IF NOT EXISTS audit (
         id      INTEGER PRIMARY KEY,
         ts      INTEGER NOT NULL,
@@ -129,6 +141,11 @@ pub enum StoreError {
     /// No account has that name.
     #[error("no account is named {0}")]
     NoSuchAccount(String),
+    /// The account holds [`MAX_TOKENS_PER_ACCOUNT`] tokens already.
+    #[error(
+        "{0} has {MAX_TOKENS_PER_ACCOUNT} access tokens already: revoke one first (/tokens, /revoke)"
+    )]
+    TooManyTokens(String),
     /// The change would leave the server without an admin.
     #[error("{0} is the last admin: make another account admin first")]
     LastAdmin(String),
@@ -159,6 +176,14 @@ fn sql_millis(ms: u64) -> i64 {
 pub fn sha256_hex(secret: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh access token: `rct_` and 256 random bits as 64 hex digits.
+pub fn new_access_token() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a token: {e}"))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{}{hex}", rustchat_proto::TOKEN_PREFIX))
 }
 
 /// A fresh invite code: 128 random bits as 32 hex digits.
@@ -391,6 +416,103 @@ impl AccountStore {
         }
         Self::commit_change(tx, audit)?;
         Ok(true)
+    }
+
+    /// Keeps a new token (by its hash) for `account`; its id.
+    pub fn add_token(
+        &mut self,
+        account: &Nick,
+        token: &str,
+        label: Option<&str>,
+        now: u64,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let held: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM tokens WHERE account = ?1",
+            [account.key()],
+            |r| r.get(0),
+        )?;
+        if usize::try_from(held).unwrap_or(usize::MAX) >= MAX_TOKENS_PER_ACCOUNT {
+            return Err(StoreError::TooManyTokens(account.to_string()));
+        }
+        tx.execute(
+            "INSERT INTO tokens (sha256, account, label, created) VALUES (?1, ?2, ?3, ?4)",
+            params![sha256_hex(token), account.key(), label, sql_millis(now)],
+        )?;
+        let id = millis(tx.last_insert_rowid());
+        Self::commit_change(tx, audit)?;
+        Ok(id)
+    }
+
+    /// The account a token signs in to (and the token's id), marking it used now; `None` for
+    /// an unknown or revoked token.
+    pub fn use_token(
+        &mut self,
+        token: &str,
+        now: u64,
+    ) -> Result<Option<(u64, Credentials)>, StoreError> {
+        let found: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT t.id, a.name FROM tokens t JOIN accounts a ON a.key = t.account
+                 WHERE t.sha256 = ?1",
+                [sha256_hex(token)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((id, name)) = found else {
+            return Ok(None);
+        };
+        self.conn.execute(
+            "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
+            params![id, sql_millis(now)],
+        )?;
+        let name = Nick::parse_known(&name)
+            .map_err(|e| StoreError::Corrupt(format!("account name {name:?}: {e}")))?;
+        Ok(self.credentials(&name)?.map(|c| (millis(id), c)))
+    }
+
+    /// An account's tokens, oldest first.
+    pub fn tokens(&self, account: &Nick) -> Result<Vec<TokenInfo>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT id, label, created, last_used FROM tokens WHERE account = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([account.key()], |r| {
+            Ok(TokenInfo {
+                id: millis(r.get(0)?),
+                label: r.get(1)?,
+                created: millis(r.get(2)?),
+                last_used: r.get::<_, Option<i64>>(3)?.map(millis),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes `account`'s token `id`: `false` if it has none by that id.
+    pub fn revoke_token(
+        &mut self,
+        account: &Nick,
+        id: u64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let gone = tx.execute(
+            "DELETE FROM tokens WHERE id = ?1 AND account = ?2",
+            params![i64::try_from(id).unwrap_or(-1), account.key()],
+        )?;
+        if gone == 0 {
+            return Ok(false);
+        }
+        Self::commit_change(tx, audit)?;
+        Ok(true)
+    }
+
+    /// Revokes every token of `account` (a password reset by the operator); how many.
+    pub fn revoke_all_tokens(&mut self, account: &Nick) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM tokens WHERE account = ?1", [account.key()])?)
     }
 
     /// Appends to the audit log.

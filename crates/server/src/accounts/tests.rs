@@ -22,7 +22,8 @@ enum Told {
 struct Fake(Mutex<mpsc::Sender<Told>>);
 
 impl Effects for Fake {
-    fn decided(&self, conn: ConnId, decision: Decision) {
+    fn decided(&self, conn: ConnId, decision: Decision, joining: bool) {
+        assert!(!joining, "these jobs are for joined connections");
         assert_eq!(conn, ConnId(1), "decided for the job's connection");
         let _ = lock(&self.0).send(Told::Decided(decision));
     }
@@ -83,6 +84,7 @@ impl Harness {
             request,
             ticket: ticket.clone(),
             outbox: outbox.clone(),
+            joining: false,
         };
         self.accounts.submit(job).expect("room in the queue");
         loop {
@@ -425,4 +427,53 @@ fn the_database_file_holds_no_password_or_invite_code_in_the_clear() {
         bytes.windows(9).any(|w| w == b"$argon2id"),
         "the hash is there"
     );
+}
+
+#[test]
+fn tokens_sign_in_until_revoked_and_are_kept_hashed() {
+    let h = harness(AccountsConfig::default());
+    h.register("nina", "ninas-password", None);
+    let Decision::Reply(ServerEvent::Token { id, token, label }) = h.run(Request::IssueToken {
+        account: nick("nina"),
+        label: Some("phone".into()),
+    }) else {
+        panic!("no token");
+    };
+    assert_eq!((id, label.as_deref()), (1, Some("phone")));
+    let parsed = rustchat_proto::AccessToken::parse(&token).expect("the form");
+    assert_eq!(
+        h.run(Request::TokenLogin {
+            token: parsed.clone()
+        }),
+        Decision::SignIn {
+            account: nick("nina")
+        }
+    );
+    let listed = h.run(Request::ListTokens {
+        account: nick("nina"),
+    });
+    assert!(
+        matches!(&listed, Decision::Reply(ServerEvent::Tokens { tokens }) if tokens.len() == 1 && tokens[0].last_used.is_some()),
+        "{listed:?}"
+    );
+    // Another account cannot revoke it; its owner can, and then it signs nobody in.
+    h.register("omar", "omars-password", None);
+    let refused = h.run(Request::Revoke {
+        account: nick("omar"),
+        id,
+    });
+    assert_eq!(error_kind(&refused), Some(ErrorKind::NoSuchToken));
+    assert!(matches!(
+        h.run(Request::Revoke {
+            account: nick("nina"),
+            id
+        }),
+        Decision::Reply(ServerEvent::Info { .. })
+    ));
+    let gone = h.run(Request::TokenLogin { token: parsed });
+    assert_eq!(error_kind(&gone), Some(ErrorKind::AuthFailed));
+    h.accounts.close();
+    let bytes = std::fs::read(&h.path).expect("the file reads");
+    let found = bytes.windows(token.len()).any(|w| w == token.as_bytes());
+    assert!(!found, "the token is in the database file");
 }

@@ -83,17 +83,27 @@ impl<'a> Driver<'a> {
                 Action::Command(Command::Quit(_)) => {
                     self.quit_as = self.shared.nick_of(self.conn);
                 }
-                Action::Command(
-                    command @ (Command::Register { .. }
-                    | Command::Login { .. }
-                    | Command::Passwd { .. }),
-                ) => {
+                Action::Command(command) if command.is_for_accounts() => {
                     let ip = self.peer.ip();
                     self.pending = self
                         .shared
                         .submit_account(self.conn, ip, command, &self.outbox);
                     if self.pending.is_some() {
                         break;
+                    }
+                    continue;
+                }
+                // A token on the WebSocket upgrade: the client joins signed in, once the
+                // account service has checked it.
+                Action::Register if session.token().is_some() => {
+                    if let Some(token) = session.take_token() {
+                        let ip = self.peer.ip();
+                        self.pending =
+                            self.shared
+                                .connect_with_token(self.conn, ip, token, &self.outbox);
+                        if self.pending.is_some() {
+                            break;
+                        }
                     }
                     continue;
                 }

@@ -44,35 +44,43 @@ impl Hub {
             return outcome;
         }
         self.registered.insert(account.key().to_owned());
-        if let Some(&holder) = self.nicks.get(account.key())
-            && holder != conn
-        {
-            let was_signed_in = self
-                .sessions
-                .get(&holder)
-                .is_some_and(|s| s.account.as_ref().map(Nick::key) == Some(account.key()));
-            if was_signed_in {
-                if let Some(session) = self.sessions.get_mut(&holder) {
-                    session.account = None;
-                }
-                let reason = format!("{account} signed in from another connection");
-                outcome.push(holder, &Encoded::new(ServerEvent::SignedOut { reason }));
-            } else {
-                let text = format!(
-                    "{account} is a registered nick and its owner signed in: you get a guest \
-                     name — pick another with /nick <name>"
-                );
-                outcome.push(holder, &Encoded::new(ServerEvent::info(text)));
-            }
-            let guest = self.fresh_guest();
-            self.rename(holder, guest, now, &mut outcome);
-        }
+        self.evict(conn, &account, now, &mut outcome);
         if let Some(session) = self.sessions.get_mut(&conn) {
             session.account = Some(account.clone());
         }
         self.rename(conn, account.clone(), now, &mut outcome);
         outcome.push(conn, &Encoded::new(ServerEvent::SignedIn { account }));
         outcome
+    }
+
+    /// Whoever other than `conn` holds `account`'s nick gets a fresh guest name: signed out if
+    /// it was signed in to the account (the newest sign-in wins), else told why.
+    pub(super) fn evict(&mut self, conn: ConnId, account: &Nick, now: u64, outcome: &mut Outcome) {
+        let Some(&holder) = self.nicks.get(account.key()) else {
+            return;
+        };
+        if holder == conn {
+            return;
+        }
+        let was_signed_in = self
+            .sessions
+            .get(&holder)
+            .is_some_and(|s| s.account.as_ref().map(Nick::key) == Some(account.key()));
+        if was_signed_in {
+            if let Some(session) = self.sessions.get_mut(&holder) {
+                session.account = None;
+            }
+            let reason = format!("{account} signed in from another connection");
+            outcome.push(holder, &Encoded::new(ServerEvent::SignedOut { reason }));
+        } else {
+            let text = format!(
+                "{account} is a registered nick and its owner signed in: you get a guest \
+                 name — pick another with /nick <name>"
+            );
+            outcome.push(holder, &Encoded::new(ServerEvent::info(text)));
+        }
+        let guest = self.fresh_guest();
+        self.rename(holder, guest, now, outcome);
     }
 
     /// `/logout`: the session leaves its account and becomes a guest (a fresh guest name, so

@@ -13,25 +13,40 @@ impl Hub {
     /// last `replay_on_join` messages of `#lobby`, if any) and `Members` (if `#lobby` has at
     /// most `members_on_join` members). A `conn` already connected gets an empty outcome.
     pub fn connect(&mut self, conn: ConnId, now: u64) -> Outcome {
+        self.connect_as(conn, None, now)
+    }
+
+    /// [`Hub::connect`] for a client that proved it owns `account` before joining (an access
+    /// token on the WebSocket upgrade): it arrives with the account's nick (taken from whoever
+    /// held it, as [`Hub::sign_in`] does) and its `Welcome` names the account.
+    pub fn connect_as(&mut self, conn: ConnId, account: Option<Nick>, now: u64) -> Outcome {
         if self.sessions.contains_key(&conn) {
             return Outcome::default();
         }
-        let nick = self.fresh_guest();
+        let mut outcome = Outcome::default();
+        let nick = match &account {
+            Some(account) => {
+                self.registered.insert(account.key().to_owned());
+                self.evict(conn, account, now, &mut outcome);
+                account.clone()
+            }
+            None => self.fresh_guest(),
+        };
         self.nicks.insert(nick.key().to_owned(), conn);
         let welcome = ServerEvent::Welcome {
             nick: nick.clone(),
             room: RoomName::lobby(),
             motd: self.config.motd.clone(),
-            account: None,
+            account: account.clone(),
         };
         let session = Session {
             nick,
-            account: None,
+            account,
             rooms: Vec::new(),
             current: None,
         };
         self.sessions.insert(conn, session);
-        let mut outcome = Outcome::reply(conn, welcome);
+        outcome.push(conn, &Encoded::new(welcome));
         self.enter(conn, RoomName::lobby(), now, &mut outcome);
         outcome
     }

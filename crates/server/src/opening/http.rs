@@ -8,6 +8,7 @@ use rustchat_ws::handshake::{HandshakeError, Request, Upgrade, http_response};
 use rustchat_ws::{DeflateConfig, DeflateParams};
 
 use crate::delivery::Wire;
+use rustchat_proto::AccessToken;
 
 /// The chat page, embedded in the binary (no build step, no CDN).
 pub const PAGE: &str = include_str!("../../assets/index.html");
@@ -30,6 +31,9 @@ pub(crate) enum Route {
         wire: Option<Wire>,
         /// permessage-deflate, if the client offered it and we took it.
         deflate: Option<DeflateParams>,
+        /// An access token the client gave (`Authorization: Bearer …` or `?token=…`): it
+        /// joins signed in once the token is checked.
+        token: Option<AccessToken>,
     },
 }
 
@@ -143,7 +147,43 @@ fn ok(request: &Request, content_type: &str, body: &[u8]) -> Bytes {
     http_response(200, "OK", &headers, body)
 }
 
+/// The access token of an upgrade request: `Authorization: Bearer <token>` (for programs),
+/// else a `token` query parameter (browsers cannot set headers on a WebSocket). A token of the
+/// wrong form is refused with the reason; an unknown one is the account service's to refuse.
+fn upgrade_token(request: &Request) -> Result<Option<AccessToken>, String> {
+    let from_header = request.header("authorization").map(|value| {
+        let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            Ok(token.trim())
+        } else {
+            Err(format!(
+                "Authorization scheme {scheme:?} is not supported: expected Bearer <access token>"
+            ))
+        }
+    });
+    let from_query = request.path().split_once('?').and_then(|(_, query)| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("token="))
+    });
+    let text = match (from_header, from_query) {
+        (Some(header), _) => header?,
+        (None, Some(query)) => query,
+        (None, None) => return Ok(None),
+    };
+    AccessToken::parse(text)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
 fn upgrade(request: &Request, ctx: &HttpContext<'_>) -> Route {
+    let token = match upgrade_token(request) {
+        Ok(token) => token,
+        Err(why) => {
+            let body = format!("{why}\n");
+            return Route::Respond(http_response(400, "Bad Request", &[], body.as_bytes()));
+        }
+    };
     let answer = request.upgrade().and_then(|up| {
         check_origin(&up, ctx.allowed_origins)?;
         let chosen = up
@@ -164,6 +204,7 @@ fn upgrade(request: &Request, ctx: &HttpContext<'_>) -> Route {
             response,
             wire,
             deflate,
+            token,
         },
         Err(e) => Route::Respond(e.response()),
     }

@@ -371,7 +371,12 @@ impl Opening {
                 if bytes.starts_with(b"HTTP/1.1 4") || bytes.starts_with(b"HTTP/1.1 5") {
                     self.log_refused(
                         shared,
-                        &format!("{} {}", request.path(), status_and_reason(&bytes)),
+                        // Never the query: it may hold an access token.
+                        &format!(
+                            "{} {}",
+                            request.path().split('?').next().unwrap_or_default(),
+                            status_and_reason(&bytes)
+                        ),
                     );
                 }
                 Step::Answer(bytes)
@@ -380,9 +385,12 @@ impl Opening {
                 response,
                 wire,
                 deflate,
+                token,
             } => Step::Session {
                 preface: response,
-                session: Box::new(driver::ws_session(shared, wire, deflate, &self.buf[used..])),
+                session: Box::new(
+                    driver::ws_session(shared, wire, deflate, &self.buf[used..]).with_token(token),
+                ),
                 tls: None,
             },
         }

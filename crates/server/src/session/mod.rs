@@ -44,6 +44,8 @@ pub struct Session {
     flood: Option<Box<Flood>>,
     /// Asked to be closed ([`Action::Close`]): input is ignored until the driver ends it.
     closing: bool,
+    /// An access token the client gave on the WebSocket upgrade: it joins signed in.
+    token: Option<rustchat_proto::AccessToken>,
 }
 
 /// Flood control's state: the bucket, and what waits for it (see `flood`).
@@ -94,7 +96,24 @@ impl Session {
                 })
             }),
             closing: false,
+            token: None,
         }
+    }
+
+    /// This session joins signed in with `token` (given on the WebSocket upgrade).
+    pub fn with_token(mut self, token: Option<rustchat_proto::AccessToken>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// The token the client joins with, if any.
+    pub fn token(&self) -> Option<&rustchat_proto::AccessToken> {
+        self.token.as_ref()
+    }
+
+    /// Takes the token the client joins with.
+    pub fn take_token(&mut self) -> Option<rustchat_proto::AccessToken> {
+        self.token.take()
     }
 
     /// The transport-specific half.
