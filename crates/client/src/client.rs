@@ -97,6 +97,8 @@ pub struct Client {
     account: Option<String>,
     /// An access token to sign in with on every connection (before any password).
     token: Option<String>,
+    /// Each room's topic, as last told (sanitised).
+    topics: HashMap<String, String>,
     /// The server refused our nick as registered and we have no password for it: the front end
     /// should ask for one ([`Client::take_password_request`]).
     password_wanted: Option<String>,
@@ -141,6 +143,11 @@ impl Client {
     pub fn with_token(mut self, token: String) -> Self {
         self.token = Some(token);
         self
+    }
+
+    /// The topic of `room`, if it has one.
+    pub fn topic(&self, room: &str) -> Option<&str> {
+        self.topics.get(room).map(String::as_str)
     }
 
     /// The account we are signed in to, if the server said so.
@@ -613,9 +620,26 @@ impl Client {
                 }
                 self.show_event_lines(&event);
             }
+            ServerEvent::Topic {
+                ref room, ref text, ..
+            } => {
+                match text {
+                    Some(text) => {
+                        self.topics
+                            .insert(room.to_string(), sanitize(text).into_owned());
+                    }
+                    None => {
+                        self.topics.remove(room.as_str());
+                    }
+                }
+                self.show_event_lines(&event);
+            }
             other @ (ServerEvent::Bye { .. }
             | ServerEvent::Token { .. }
-            | ServerEvent::Tokens { .. }) => self.show_event_lines(&other),
+            | ServerEvent::Tokens { .. }
+            | ServerEvent::Moderated { .. }
+            | ServerEvent::Modes { .. }
+            | ServerEvent::Invited { .. }) => self.show_event_lines(&other),
         }
         send
     }

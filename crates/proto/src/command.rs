@@ -11,6 +11,7 @@
 use thiserror::Error;
 
 use crate::error_kind::{ErrorKind, ErrorReply};
+use crate::moderation::{ModeChange, RoomRole, duration_text};
 use crate::password::{
     AccessToken, MAX_INVITE_BYTES, MAX_PASSWORD_BYTES, MAX_TOKEN_LABEL_CHARS, MIN_PASSWORD_BYTES,
     Password,
@@ -24,7 +25,7 @@ pub const MAX_TEXT_BYTES: usize = 4096;
 pub const MAX_HISTORY: u32 = 500;
 
 /// The slash commands the server knows, as typed (for completion in clients).
-pub const COMMANDS: [&str; 18] = [
+pub const COMMANDS: [&str; 31] = [
     "/nick",
     "/join",
     "/part",
@@ -41,6 +42,19 @@ pub const COMMANDS: [&str; 18] = [
     "/token",
     "/tokens",
     "/revoke",
+    "/room",
+    "/kick",
+    "/ban",
+    "/unban",
+    "/mute",
+    "/unmute",
+    "/op",
+    "/deop",
+    "/voice",
+    "/devoice",
+    "/topic",
+    "/mode",
+    "/invite",
     "/help",
     "/quit",
 ];
@@ -50,7 +64,7 @@ pub const HELP: &str = "\
 commands:
   <text>                 say <text> in your current room (//text says /text)
   /nick <name>           change your nick
-  /join <#room>          join a room (created if new) and make it current
+  /join <#room> [key]    join a room (created if new) and make it current
   /part [#room]          leave a room (default: the current one)
   /msg <nick> <text>     send a private message
   /me <text>             say an action: * you <text>
@@ -65,6 +79,19 @@ commands:
   /token [label]         make an access token for programs and the page (shown once)
   /tokens                list your access tokens
   /revoke <id>           revoke one of your access tokens
+  /room register <#room> become the owner of a room (signed in)
+  /kick <#room> <nick> [reason]           put someone out of a room (operators)
+  /ban <#room> <nick> [10m|2h|7d] [reason] keep someone out (for a while)
+  /unban <#room> <nick>  lift a ban
+  /mute <#room> <nick> [duration]         keep someone quiet in a room
+  /unmute <#room> <nick> let them speak again
+  /op <#room> <nick>     make someone an operator (owner), /deop to undo
+  /deop <#room> <nick>   take operator away
+  /voice <#room> <nick>  let someone speak in a moderated room, /devoice to undo
+  /devoice <#room> <nick> take voice away
+  /topic <#room> [text|-] show, set or clear (-) a room's topic
+  /mode <#room> [+i|-i|+k key|-k|+m|-m|+R|-R] show or change a room's modes
+  /invite <nick> [#room] let someone into an invite-only room
   /help                  this help
   /quit [reason]         leave the server";
 
@@ -116,6 +143,52 @@ pub enum Command {
     Tokens,
     /// Revoke one of the signed-in account's access tokens, by its id.
     Revoke(u64),
+    /// Join a room that has a key (`+k`).
+    JoinKey { room: RoomName, key: String },
+    /// Become the owner of a room (`/room register`).
+    RoomRegister(RoomName),
+    /// Put someone out of a room.
+    Kick {
+        room: RoomName,
+        nick: Nick,
+        reason: Option<String>,
+    },
+    /// Keep someone out of a room, for `duration` ms or until lifted.
+    Ban {
+        room: RoomName,
+        nick: Nick,
+        duration: Option<u64>,
+        reason: Option<String>,
+    },
+    /// Lift a ban.
+    Unban { room: RoomName, nick: Nick },
+    /// Keep someone quiet in a room, for `duration` ms or until lifted.
+    Mute {
+        room: RoomName,
+        nick: Nick,
+        duration: Option<u64>,
+    },
+    /// Let someone speak again.
+    Unmute { room: RoomName, nick: Nick },
+    /// Give (`on`) or take a room role: `/op`, `/deop`, `/voice`, `/devoice`.
+    RoomRole {
+        room: RoomName,
+        nick: Nick,
+        role: RoomRole,
+        on: bool,
+    },
+    /// Show a room's topic (`None`), or set it (`Some(Some(text))`) or clear it (`Some(None)`).
+    Topic {
+        room: RoomName,
+        text: Option<Option<String>>,
+    },
+    /// Show a room's modes (no changes), or change them.
+    Mode {
+        room: RoomName,
+        changes: Vec<ModeChange>,
+    },
+    /// Let someone into an invite-only room (default: the current one).
+    Invite { nick: Nick, room: Option<RoomName> },
 }
 
 /// A line could not be read as a command. Each message says what is expected.
@@ -145,6 +218,21 @@ pub enum CommandError {
     BadTokenLabel { chars: usize },
     #[error("invalid token id {got}: expected the number /tokens shows")]
     BadTokenId { got: String },
+    #[error("unknown mode {got}: the modes are {}", crate::moderation::KNOWN_MODES)]
+    BadMode { got: String },
+    #[error("mode +k needs a key: /mode #room +k <key>")]
+    MissingKey,
+    #[error(
+        "invalid room key: expected 1 to {} characters without spaces",
+        crate::moderation::MAX_KEY_CHARS
+    )]
+    BadKey,
+    #[error("too long: {len} bytes, at most {max}")]
+    NoteTooLong { len: usize, max: usize },
+    #[error(
+        "invalid duration {got}: expected a number and a unit, like 30s, 10m, 2h or 7d (at most 365d)"
+    )]
+    BadDuration { got: String },
     #[error(transparent)]
     Name(#[from] NameError),
 }
@@ -158,7 +246,12 @@ impl ErrorReply for CommandError {
             | Self::BadInvite
             | Self::BadToken
             | Self::BadTokenLabel { .. }
-            | Self::BadTokenId { .. } => ErrorKind::Usage,
+            | Self::BadTokenId { .. }
+            | Self::BadMode { .. }
+            | Self::MissingKey
+            | Self::BadKey
+            | Self::BadDuration { .. } => ErrorKind::Usage,
+            Self::NoteTooLong { .. } => ErrorKind::InvalidText,
             Self::PasswordTooShort { .. } | Self::PasswordTooLong { .. } => {
                 ErrorKind::InvalidPassword
             }
@@ -221,6 +314,65 @@ impl Command {
             Self::Token(label) => with_optional("/token", label.as_ref()),
             Self::Tokens => "/tokens".to_owned(),
             Self::Revoke(id) => format!("/revoke {id}"),
+            Self::JoinKey { room, key } => format!("/join {room} {key}"),
+            Self::RoomRegister(room) => format!("/room register {room}"),
+            Self::Kick { room, nick, reason } => {
+                with_optional(&format!("/kick {room} {nick}"), reason.as_ref())
+            }
+            Self::Ban {
+                room,
+                nick,
+                duration,
+                reason,
+            } => with_optional(
+                &with_optional(
+                    &format!("/ban {room} {nick}"),
+                    duration.map(duration_text).as_ref(),
+                ),
+                reason.as_ref(),
+            ),
+            Self::Unban { room, nick } => format!("/unban {room} {nick}"),
+            Self::Mute {
+                room,
+                nick,
+                duration,
+            } => with_optional(
+                &format!("/mute {room} {nick}"),
+                duration.map(duration_text).as_ref(),
+            ),
+            Self::Unmute { room, nick } => format!("/unmute {room} {nick}"),
+            Self::RoomRole {
+                room,
+                nick,
+                role,
+                on,
+            } => {
+                let name = match (role, on) {
+                    (RoomRole::Operator, true) => "op",
+                    (RoomRole::Operator, false) => "deop",
+                    (RoomRole::Voiced, true) => "voice",
+                    (RoomRole::Voiced, false) => "devoice",
+                };
+                format!("/{name} {room} {nick}")
+            }
+            Self::Topic { room, text: None } => format!("/topic {room}"),
+            Self::Topic {
+                room,
+                text: Some(None),
+            } => format!("/topic {room} -"),
+            Self::Topic {
+                room,
+                text: Some(Some(text)),
+            } => format!("/topic {room} {}", escape_breaks(text)),
+            Self::Mode { room, changes } => {
+                let mut line = format!("/mode {room}");
+                for change in changes {
+                    line.push(' ');
+                    line.push_str(&change.to_string());
+                }
+                line
+            }
+            Self::Invite { nick, room } => with_optional(&format!("/invite {nick}"), room.as_ref()),
         }
     }
 }

@@ -64,6 +64,21 @@ pub enum ErrorKind {
     NotSignedIn,
     /// The signed-in account has no access token with that id.
     NoSuchToken,
+    /// You lack the role this needs (operator, owner, server moderator), or the target is
+    /// protected from you (an owner, an admin).
+    NotPermitted,
+    /// You are banned from that room.
+    Banned,
+    /// You are muted in that room.
+    Muted,
+    /// The room is moderated (`+m`): only voiced members and operators speak.
+    Moderated,
+    /// The room is invite-only (`+i`) and you were not invited.
+    InviteOnly,
+    /// The room has a key (`+k`) and you gave none or a wrong one.
+    BadKey,
+    /// The room lets only signed-in users in (`+R`).
+    RegisteredOnly,
     /// The server is too busy for this request now; the message says when to try again.
     Busy,
     /// A kind this version does not know (sent by a newer server). Never sent by this version.

@@ -16,7 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::error_kind::ErrorKind;
+use crate::moderation::RoomRole;
 use crate::{Nick, RoomName};
 
 /// A message said in a room, live or replayed from history.
@@ -57,6 +60,54 @@ pub struct TokenInfo {
     pub created: u64,
     /// When it last signed someone in, if ever.
     pub last_used: Option<u64>,
+}
+
+/// What a moderator (or the room's owner) did, in a `moderated` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModAction {
+    /// `target` registered the room and owns it (`by` is `target`).
+    Registered,
+    /// `target` was put out of the room.
+    Kicked,
+    /// `target` was banned (until `until`, if set) and put out.
+    Banned,
+    /// `target`'s ban was lifted.
+    Unbanned,
+    /// `target` may not speak in the room (until `until`, if set).
+    Muted,
+    /// `target` may speak again.
+    Unmuted,
+    /// `target` became an operator.
+    Opped,
+    /// `target` is no longer an operator.
+    Deopped,
+    /// `target` may speak in the moderated room.
+    Voiced,
+    /// `target` lost voice.
+    Devoiced,
+    /// A newer server's action this version does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl ModAction {
+    /// The words the line protocol uses (`kicked`, `banned`…).
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::Kicked => "kicked",
+            Self::Banned => "banned",
+            Self::Unbanned => "unbanned",
+            Self::Muted => "muted",
+            Self::Unmuted => "unmuted",
+            Self::Opped => "made operator",
+            Self::Deopped => "took operator from",
+            Self::Voiced => "voiced",
+            Self::Devoiced => "took voice from",
+            Self::Other => "acted on",
+        }
+    }
 }
 
 /// Something the server tells a client.
@@ -108,8 +159,42 @@ pub enum ServerEvent {
     },
     /// Someone (maybe you) who shares a room with you changed nick.
     NickChanged { old: Nick, new: Nick, ts: u64 },
-    /// Answer to `/who`: who is in a room, sorted by nick.
-    Members { room: RoomName, nicks: Vec<Nick> },
+    /// Answer to `/who`: who is in a room, sorted by nick, and the roles of those who have one
+    /// (`{"alice":"operator"}`; absent from older servers).
+    Members {
+        room: RoomName,
+        nicks: Vec<Nick>,
+        #[serde(default)]
+        roles: BTreeMap<String, RoomRole>,
+    },
+    /// Someone moderated a room you are in (or you): `by` did `action` to `target`.
+    Moderated {
+        room: RoomName,
+        action: ModAction,
+        target: Nick,
+        by: Nick,
+        reason: Option<String>,
+        /// When a ban or mute ends (unix ms); `null`: until lifted.
+        until: Option<u64>,
+        ts: u64,
+    },
+    /// A room's topic (on join, on `/topic`, and when it changes); `text` `null`: none.
+    Topic {
+        room: RoomName,
+        text: Option<String>,
+        by: Option<Nick>,
+        ts: u64,
+    },
+    /// A room's modes (on `/mode`, and when they change): like `+imR` (the key is not shown),
+    /// `""` for none.
+    Modes {
+        room: RoomName,
+        modes: String,
+        by: Option<Nick>,
+        ts: u64,
+    },
+    /// `by` invited you into an invite-only room: `/join` it.
+    Invited { room: RoomName, by: Nick },
     /// Answer to `/list`: the rooms, sorted by name.
     Rooms { rooms: Vec<RoomSummary> },
     /// Past messages of a room, oldest first: sent after joining and for `/history`.
@@ -147,6 +232,10 @@ impl ServerEvent {
             Self::SignedIn { .. } => "signed_in",
             Self::SignedOut { .. } => "signed_out",
             Self::Token { .. } => "token",
+            Self::Moderated { .. } => "moderated",
+            Self::Topic { .. } => "topic",
+            Self::Modes { .. } => "modes",
+            Self::Invited { .. } => "invited",
             Self::Tokens { .. } => "tokens",
             Self::Message(_) => "message",
             Self::Private { .. } => "private",

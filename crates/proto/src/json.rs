@@ -17,6 +17,10 @@ use thiserror::Error;
 
 use crate::command::{Command, CommandError, checked_limit, checked_text};
 use crate::error_kind::{ErrorKind, ErrorReply};
+use crate::moderation::{
+    MAX_REASON_BYTES, MAX_TOPIC_BYTES, RoomRole, checked_key, checked_note, duration_text,
+    parse_duration, parse_modes,
+};
 use crate::password::{AccessToken, Password, checked_invite, checked_label};
 use crate::text::{EXCERPT_CHARS, excerpt};
 use crate::{NameError, Nick, RoomName};
@@ -26,7 +30,9 @@ use crate::{NameError, Nick, RoomName};
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
 const KNOWN_TYPES: &str = "say, nick, join, part, msg, me, who, list, history, help, quit, \
-                           register, login, logout, passwd, token, tokens, revoke, command";
+                           register, login, logout, passwd, token, tokens, revoke, \
+                           room_register, kick, ban, unban, mute, unmute, op, deop, voice, \
+                           devoice, topic, mode, invite, command";
 
 /// A JSON message could not be read. Each message says what is expected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -156,6 +162,106 @@ impl Command {
             Self::Token(label) => ("token", vec![("label", label.as_deref().map(Value::from))]),
             Self::Tokens => ("tokens", vec![]),
             Self::Revoke(id) => ("revoke", vec![("id", Some(Value::from(*id)))]),
+            Self::JoinKey { room: name, key } => (
+                "join",
+                vec![("room", string(name.as_str())), ("key", string(key))],
+            ),
+            Self::RoomRegister(name) => ("room_register", vec![("room", string(name.as_str()))]),
+            Self::Kick {
+                room: name,
+                nick,
+                reason,
+            } => (
+                "kick",
+                vec![
+                    ("room", string(name.as_str())),
+                    ("nick", string(nick.as_str())),
+                    ("reason", reason.as_deref().map(Value::from)),
+                ],
+            ),
+            Self::Ban {
+                room: name,
+                nick,
+                duration,
+                reason,
+            } => (
+                "ban",
+                vec![
+                    ("room", string(name.as_str())),
+                    ("nick", string(nick.as_str())),
+                    ("duration", duration.map(|d| Value::from(duration_text(d)))),
+                    ("reason", reason.as_deref().map(Value::from)),
+                ],
+            ),
+            Self::Unban { room: name, nick } => (
+                "unban",
+                vec![
+                    ("room", string(name.as_str())),
+                    ("nick", string(nick.as_str())),
+                ],
+            ),
+            Self::Mute {
+                room: name,
+                nick,
+                duration,
+            } => (
+                "mute",
+                vec![
+                    ("room", string(name.as_str())),
+                    ("nick", string(nick.as_str())),
+                    ("duration", duration.map(|d| Value::from(duration_text(d)))),
+                ],
+            ),
+            Self::Unmute { room: name, nick } => (
+                "unmute",
+                vec![
+                    ("room", string(name.as_str())),
+                    ("nick", string(nick.as_str())),
+                ],
+            ),
+            Self::RoomRole {
+                room: name,
+                nick,
+                role,
+                on,
+            } => (
+                match (role, on) {
+                    (RoomRole::Operator, true) => "op",
+                    (RoomRole::Operator, false) => "deop",
+                    (RoomRole::Voiced, true) => "voice",
+                    (RoomRole::Voiced, false) => "devoice",
+                },
+                vec![
+                    ("room", string(name.as_str())),
+                    ("nick", string(nick.as_str())),
+                ],
+            ),
+            Self::Topic { room: name, text } => (
+                "topic",
+                vec![
+                    ("room", string(name.as_str())),
+                    (
+                        "text",
+                        text.as_ref()
+                            .map(|t| Value::from(t.as_deref().unwrap_or_default())),
+                    ),
+                ],
+            ),
+            Self::Mode {
+                room: name,
+                changes,
+            } => {
+                let modes: Vec<String> = changes.iter().map(ToString::to_string).collect();
+                let modes = (!modes.is_empty()).then(|| Value::from(modes.join(" ")));
+                (
+                    "mode",
+                    vec![("room", string(name.as_str())), ("modes", modes)],
+                )
+            }
+            Self::Invite { nick, room: name } => (
+                "invite",
+                vec![("nick", string(nick.as_str())), ("room", room(name))],
+            ),
             Self::Passwd { old, new } => (
                 "passwd",
                 vec![("old", string(old.expose())), ("new", string(new.expose()))],
@@ -175,7 +281,69 @@ impl Fields<'_> {
         Ok(match self.ty {
             "say" => Command::Say(checked_text(self.string("text")?)?),
             "nick" => Command::Nick(Nick::parse(self.string("nick")?)?),
-            "join" => Command::Join(RoomName::parse(self.string("room")?)?),
+            "join" => {
+                let room = RoomName::parse(self.string("room")?)?;
+                match self.optional_string("key")? {
+                    Some(key) => Command::JoinKey {
+                        room,
+                        key: checked_key(key)?,
+                    },
+                    None => Command::Join(room),
+                }
+            }
+            "room_register" => Command::RoomRegister(RoomName::parse(self.string("room")?)?),
+            "kick" => Command::Kick {
+                room: self.named_room()?,
+                nick: self.target()?,
+                reason: self.note("reason", MAX_REASON_BYTES)?,
+            },
+            "ban" => Command::Ban {
+                room: self.named_room()?,
+                nick: self.target()?,
+                duration: self.duration()?,
+                reason: self.note("reason", MAX_REASON_BYTES)?,
+            },
+            "unban" => Command::Unban {
+                room: self.named_room()?,
+                nick: self.target()?,
+            },
+            "mute" => Command::Mute {
+                room: self.named_room()?,
+                nick: self.target()?,
+                duration: self.duration()?,
+            },
+            "unmute" => Command::Unmute {
+                room: self.named_room()?,
+                nick: self.target()?,
+            },
+            "op" | "deop" | "voice" | "devoice" => Command::RoomRole {
+                room: self.named_room()?,
+                nick: self.target()?,
+                role: if self.ty.ends_with("op") {
+                    RoomRole::Operator
+                } else {
+                    RoomRole::Voiced
+                },
+                on: !self.ty.starts_with("de"),
+            },
+            "topic" => Command::Topic {
+                room: self.named_room()?,
+                text: match self.optional_string("text")? {
+                    None => None,
+                    Some(text) => Some(checked_note(text, MAX_TOPIC_BYTES)?),
+                },
+            },
+            "mode" => Command::Mode {
+                room: self.named_room()?,
+                changes: match self.optional_string("modes")? {
+                    None => Vec::new(),
+                    Some(modes) => parse_modes(&modes.split_whitespace().collect::<Vec<_>>())?,
+                },
+            },
+            "invite" => Command::Invite {
+                nick: self.target()?,
+                room: self.room()?,
+            },
             "part" => Command::Part(self.room()?),
             "msg" => Command::Msg {
                 to: Nick::parse_known(self.string("to")?)?,
@@ -238,6 +406,28 @@ impl Fields<'_> {
                 });
             }
         })
+    }
+
+    fn named_room(&self) -> Result<RoomName, JsonError> {
+        Ok(RoomName::parse(self.string("room")?)?)
+    }
+
+    fn target(&self) -> Result<Nick, JsonError> {
+        Ok(Nick::parse_known(self.string("nick")?)?)
+    }
+
+    fn note(&self, field: &'static str, max: usize) -> Result<Option<String>, JsonError> {
+        match self.optional_string(field)? {
+            Some(text) => Ok(checked_note(text, max)?),
+            None => Ok(None),
+        }
+    }
+
+    fn duration(&self) -> Result<Option<u64>, JsonError> {
+        Ok(self
+            .optional_string("duration")?
+            .map(parse_duration)
+            .transpose()?)
     }
 
     fn string(&self, field: &'static str) -> Result<&str, JsonError> {
@@ -385,7 +575,7 @@ mod tests {
 
     #[test]
     fn shape_errors_say_what_is_expected() {
-        let known = "expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, token, tokens, revoke, command";
+        let known = "expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, token, tokens, revoke, room_register, kick, ban, unban, mute, unmute, op, deop, voice, devoice, topic, mode, invite, command";
         assert_eq!(
             error(r#"{"type":"dance"}"#).to_string(),
             format!("unknown type \"dance\": {known}")

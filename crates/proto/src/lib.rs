@@ -60,6 +60,7 @@ mod json;
 mod json_event;
 mod line;
 mod line_format;
+mod moderation;
 mod names;
 mod nick;
 mod password;
@@ -72,10 +73,14 @@ mod text;
 
 pub use command::{COMMANDS, Command, CommandError, HELP, MAX_HISTORY, MAX_TEXT_BYTES};
 pub use error_kind::{ErrorKind, ErrorReply};
-pub use event::{ChatMessage, RoomSummary, ServerEvent, TokenInfo};
+pub use event::{ChatMessage, ModAction, RoomSummary, ServerEvent, TokenInfo};
 pub use hello::{HELLO_MAX, HelloClient, HelloError, HelloServer, HelloStep, is_hello};
 pub use json::{JsonError, MAX_JSON_BYTES};
 pub use line::{DEFAULT_MAX_LINE, LineCodec, LineError};
+pub use moderation::{
+    KNOWN_MODES, MAX_DURATION_MS, MAX_KEY_CHARS, MAX_REASON_BYTES, MAX_TOPIC_BYTES, Mode,
+    ModeChange, RoomRole, duration_text, parse_duration,
+};
 pub use names::{GUEST_PREFIX, MAX_NICK_LEN, MAX_ROOM_LEN, NameError, RESERVED_NICKS, mentions};
 pub use nick::Nick;
 pub use password::{

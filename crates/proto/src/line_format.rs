@@ -22,8 +22,12 @@
 
 use std::fmt::Write;
 
-use crate::event::{ChatMessage, RoomSummary, ServerEvent, TokenInfo};
+use std::collections::BTreeMap;
+
+use crate::event::{ChatMessage, ModAction, RoomSummary, ServerEvent, TokenInfo};
+use crate::moderation::RoomRole;
 use crate::sanitize::sanitize;
+use crate::text::escape_breaks;
 use crate::{Nick, RoomName};
 
 impl ServerEvent {
@@ -79,7 +83,63 @@ impl ServerEvent {
             Self::NickChanged { old, new, ts } => {
                 timed(&mut out, *ts, &format!("~ {old} is now known as {new}"));
             }
-            Self::Members { room, nicks } => members(&mut out, room, nicks),
+            Self::Members { room, nicks, roles } => members(&mut out, room, nicks, roles),
+            Self::Moderated {
+                room,
+                action,
+                target,
+                by,
+                reason,
+                until,
+                ts,
+            } => {
+                let mut body = match action {
+                    ModAction::Registered => format!("! {target} registered {room} and owns it"),
+                    ModAction::Kicked | ModAction::Banned => {
+                        format!("! {by} {} {target} from {room}", action.verb())
+                    }
+                    _ => format!("! {by} {} {target} in {room}", action.verb()),
+                };
+                if let Some(until) = until {
+                    body += &format!(" until {} UTC", date_time(*until));
+                }
+                if let Some(reason) = reason {
+                    body += &format!(" ({})", sanitize(reason));
+                }
+                timed(&mut out, *ts, &body);
+            }
+            Self::Topic {
+                room,
+                text,
+                by,
+                ts: _,
+            } => {
+                let by = by
+                    .as_ref()
+                    .map(|b| format!(" (set by {b})"))
+                    .unwrap_or_default();
+                match text {
+                    Some(text) => server_lines(
+                        &mut out,
+                        &format!("topic of {room}: {}{by}", escape_breaks(text)),
+                    ),
+                    None => server_lines(&mut out, &format!("{room} has no topic{by}")),
+                }
+            }
+            Self::Modes {
+                room, modes, by, ..
+            } => {
+                let by = by
+                    .as_ref()
+                    .map(|b| format!(" (set by {b})"))
+                    .unwrap_or_default();
+                let modes = if modes.is_empty() { "none" } else { modes };
+                server_lines(&mut out, &format!("modes of {room}: {modes}{by}"));
+            }
+            Self::Invited { room, by } => server_lines(
+                &mut out,
+                &format!("{by} invited you to {room}: /join {room}"),
+            ),
             Self::Rooms { rooms } => room_list(&mut out, rooms),
             Self::History { room, messages } => history(&mut out, room, messages),
             Self::Info { text } => server_lines(&mut out, text),
@@ -206,10 +266,17 @@ fn left(out: &mut String, room: &RoomName, nick: &Nick, ts: u64, reason: Option<
     timed(out, ts, &body);
 }
 
-fn members(out: &mut String, room: &RoomName, nicks: &[Nick]) {
+fn members(out: &mut String, room: &RoomName, nicks: &[Nick], roles: &BTreeMap<String, RoomRole>) {
     let _ = write!(out, "*** members of {room} ({}):", nicks.len());
     for nick in nicks {
-        let _ = write!(out, " {nick}");
+        match roles.get(nick.as_str()) {
+            Some(role) => {
+                let _ = write!(out, " {}{nick}", role.sigil());
+            }
+            None => {
+                let _ = write!(out, " {nick}");
+            }
+        }
     }
     out.push('\n');
 }
@@ -379,9 +446,40 @@ mod tests {
         );
         let members = ServerEvent::Members {
             room: room("rust"),
-            nicks: vec![nick("alice"), nick("bob")],
+            nicks: vec![nick("alice"), nick("bob"), nick("carol")],
+            roles: [
+                ("alice".to_owned(), RoomRole::Operator),
+                ("bob".to_owned(), RoomRole::Voiced),
+            ]
+            .into(),
         };
-        assert_eq!(members.to_line(), "*** members of #rust (2): alice bob\n");
+        assert_eq!(
+            members.to_line(),
+            "*** members of #rust (3): @alice +bob carol\n"
+        );
+        let banned = ServerEvent::Moderated {
+            room: room("rust"),
+            action: ModAction::Banned,
+            target: nick("mallory"),
+            by: nick("alice"),
+            reason: Some("spam".into()),
+            until: Some(1_796_613_720_000),
+            ts: 43_384_000,
+        };
+        assert_eq!(
+            banned.to_line(),
+            "[12:03:04] ! alice banned mallory from #rust until 2026-12-07 03:22 UTC (spam)\n"
+        );
+        let topic = ServerEvent::Topic {
+            room: room("rust"),
+            text: Some("ownership".into()),
+            by: Some(nick("alice")),
+            ts: 0,
+        };
+        assert_eq!(
+            topic.to_line(),
+            "*** topic of #rust: ownership (set by alice)\n"
+        );
         let rooms = vec![
             RoomSummary {
                 room: room("lobby"),

@@ -6,6 +6,10 @@
 //! free text) and refuse anything else with the usage line.
 
 use crate::command::{Command, CommandError, checked_limit, checked_text};
+use crate::moderation::{
+    MAX_REASON_BYTES, MAX_TOPIC_BYTES, RoomRole, checked_key, checked_note, looks_like_duration,
+    parse_duration, parse_modes,
+};
 use crate::password::{AccessToken, Password, checked_invite, checked_label};
 use crate::text::{EXCERPT_CHARS, excerpt};
 use crate::{Nick, RoomName};
@@ -26,7 +30,7 @@ impl Command {
 }
 
 const USAGE_NICK: &str = "/nick <name>";
-const USAGE_JOIN: &str = "/join <#room>";
+const USAGE_JOIN: &str = "/join <#room> [key]";
 const USAGE_PART: &str = "/part [#room]";
 const USAGE_MSG: &str = "/msg <nick> <text>";
 const USAGE_ME: &str = "/me <text>";
@@ -41,6 +45,16 @@ const USAGE_LOGIN: &str = "/login <account> <password> (a password with spaces: 
 const USAGE_LOGOUT: &str = "/logout";
 const USAGE_PASSWD: &str = "/passwd <old password> <new password>";
 const USAGE_TOKENS: &str = "/tokens";
+const USAGE_ROOM: &str = "/room register <#room>";
+const USAGE_KICK: &str = "/kick <#room> <nick> [reason]";
+const USAGE_BAN: &str = "/ban <#room> <nick> [duration like 10m, 2h, 7d] [reason]";
+const USAGE_UNBAN: &str = "/unban <#room> <nick>";
+const USAGE_MUTE: &str = "/mute <#room> <nick> [duration like 10m, 2h, 7d]";
+const USAGE_UNMUTE: &str = "/unmute <#room> <nick>";
+const USAGE_ROLE: &str = "/op, /deop, /voice or /devoice <#room> <nick>";
+const USAGE_TOPIC: &str = "/topic <#room> [text, or - to clear]";
+const USAGE_MODE: &str = "/mode <#room> [+i|-i|+k key|-k|+m|-m|+R|-R ...]";
+const USAGE_INVITE: &str = "/invite <nick> [#room]";
 const USAGE_REVOKE: &str = "/revoke <id> (the number /tokens shows)";
 
 /// Parses what follows the `/`: a command name, then its arguments.
@@ -48,7 +62,115 @@ pub(crate) fn parse_slash(rest: &str) -> Result<Command, CommandError> {
     let (name, args) = split_word(rest);
     match name.to_ascii_lowercase().as_str() {
         "nick" => Ok(Command::Nick(Nick::parse(one_arg(args, USAGE_NICK)?)?)),
-        "join" => Ok(Command::Join(RoomName::parse(one_arg(args, USAGE_JOIN)?)?)),
+        "join" => parse_join(args),
+        "room" => match words::<2>(args, USAGE_ROOM)? {
+            [sub, room] if sub.eq_ignore_ascii_case("register") => {
+                Ok(Command::RoomRegister(RoomName::parse(room)?))
+            }
+            _ => Err(usage(USAGE_ROOM)),
+        },
+        "kick" => {
+            let (room, nick, rest) = room_and_nick(args, USAGE_KICK)?;
+            Ok(Command::Kick {
+                room,
+                nick,
+                reason: checked_note(rest, MAX_REASON_BYTES)?,
+            })
+        }
+        "ban" => {
+            let (room, nick, rest) = room_and_nick(args, USAGE_BAN)?;
+            let (first, after) = split_word(rest);
+            let (duration, reason) = if looks_like_duration(first) {
+                (Some(parse_duration(first)?), after)
+            } else {
+                (None, rest)
+            };
+            Ok(Command::Ban {
+                room,
+                nick,
+                duration,
+                reason: checked_note(reason, MAX_REASON_BYTES)?,
+            })
+        }
+        "unban" => {
+            let [room, nick] = words::<2>(args, USAGE_UNBAN)?;
+            Ok(Command::Unban {
+                room: RoomName::parse(room)?,
+                nick: Nick::parse_known(nick)?,
+            })
+        }
+        "mute" => {
+            let (room, nick, rest) = room_and_nick(args, USAGE_MUTE)?;
+            let duration = match rest.split_whitespace().collect::<Vec<_>>()[..] {
+                [] => None,
+                [word] => Some(parse_duration(word)?),
+                _ => return Err(usage(USAGE_MUTE)),
+            };
+            Ok(Command::Mute {
+                room,
+                nick,
+                duration,
+            })
+        }
+        "unmute" => {
+            let [room, nick] = words::<2>(args, USAGE_UNMUTE)?;
+            Ok(Command::Unmute {
+                room: RoomName::parse(room)?,
+                nick: Nick::parse_known(nick)?,
+            })
+        }
+        "op" | "deop" | "voice" | "devoice" => {
+            let [room, nick] = words::<2>(args, USAGE_ROLE)?;
+            let lower = name.to_ascii_lowercase();
+            let role = if lower.ends_with("op") {
+                RoomRole::Operator
+            } else {
+                RoomRole::Voiced
+            };
+            Ok(Command::RoomRole {
+                room: RoomName::parse(room)?,
+                nick: Nick::parse_known(nick)?,
+                role,
+                on: !lower.starts_with("de"),
+            })
+        }
+        "topic" => {
+            let (room, text) = split_word(args);
+            if room.is_empty() {
+                return Err(usage(USAGE_TOPIC));
+            }
+            let text = match text.trim() {
+                "" => None,
+                "-" => Some(None),
+                text => Some(checked_note(text, MAX_TOPIC_BYTES)?),
+            };
+            Ok(Command::Topic {
+                room: RoomName::parse(room)?,
+                text,
+            })
+        }
+        "mode" => {
+            let words: Vec<&str> = args.split_whitespace().collect();
+            let Some((room, changes)) = words.split_first() else {
+                return Err(usage(USAGE_MODE));
+            };
+            Ok(Command::Mode {
+                room: RoomName::parse(room)?,
+                changes: parse_modes(changes)?,
+            })
+        }
+        "invite" => {
+            let words: Vec<&str> = args.split_whitespace().collect();
+            let (nick, room) = match words[..] {
+                [nick] => (nick, None),
+                [nick, room] => (nick, Some(RoomName::parse(room)?)),
+                _ => return Err(usage(USAGE_INVITE)),
+            };
+            Ok(Command::Invite {
+                nick: Nick::parse_known(nick)?,
+                room,
+            })
+        }
         "part" => Ok(Command::Part(optional_room(args, USAGE_PART)?)),
         "msg" => parse_msg(args),
         "me" => Ok(Command::Me(required_text(args, USAGE_ME)?)),
@@ -146,6 +268,31 @@ fn parse_msg(args: &str) -> Result<Command, CommandError> {
         to: Nick::parse_known(to)?,
         text: checked_text(text)?,
     })
+}
+
+/// `/join #room` or `/join #room key`.
+fn parse_join(args: &str) -> Result<Command, CommandError> {
+    match args.split_whitespace().collect::<Vec<_>>()[..] {
+        [room] => Ok(Command::Join(RoomName::parse(room)?)),
+        [room, key] => Ok(Command::JoinKey {
+            room: RoomName::parse(room)?,
+            key: checked_key(key)?,
+        }),
+        _ => Err(usage(USAGE_JOIN)),
+    }
+}
+
+/// A room, a nick, and the rest of the line.
+fn room_and_nick<'a>(
+    args: &'a str,
+    usage_text: &'static str,
+) -> Result<(RoomName, Nick, &'a str), CommandError> {
+    let (room, rest) = split_word(args);
+    let (nick, rest) = split_word(rest);
+    if room.is_empty() || nick.is_empty() {
+        return Err(usage(usage_text));
+    }
+    Ok((RoomName::parse(room)?, Nick::parse_known(nick)?, rest))
 }
 
 /// Exactly `N` whitespace-separated words, or the usage.
@@ -312,7 +459,28 @@ mod tests {
         let cases = [
             ("/nick", "usage: /nick <name>"),
             ("/nick a b", "usage: /nick <name>"),
-            ("/join", "usage: /join <#room>"),
+            ("/join", "usage: /join <#room> [key]"),
+            ("/join #a key more", "usage: /join <#room> [key]"),
+            ("/kick #a", "usage: /kick <#room> <nick> [reason]"),
+            (
+                "/ban",
+                "usage: /ban <#room> <nick> [duration like 10m, 2h, 7d] [reason]",
+            ),
+            (
+                "/mute #a bob 10m extra",
+                "usage: /mute <#room> <nick> [duration like 10m, 2h, 7d]",
+            ),
+            (
+                "/op #a",
+                "usage: /op, /deop, /voice or /devoice <#room> <nick>",
+            ),
+            ("/room open #a", "usage: /room register <#room>"),
+            ("/topic", "usage: /topic <#room> [text, or - to clear]"),
+            (
+                "/mode",
+                "usage: /mode <#room> [+i|-i|+k key|-k|+m|-m|+R|-R ...]",
+            ),
+            ("/invite", "usage: /invite <nick> [#room]"),
             ("/part #a #b", "usage: /part [#room]"),
             ("/msg", "usage: /msg <nick> <text>"),
             ("/msg bob", "usage: /msg <nick> <text>"),
@@ -457,5 +625,121 @@ mod tests {
             "invalid token id twelve: expected the number /tokens shows"
         );
         assert_eq!(error("/revoke").kind(), ErrorKind::Usage);
+    }
+
+    #[test]
+    fn moderation_commands_parse() {
+        use crate::{Mode, ModeChange, RoomRole};
+        assert_eq!(
+            parsed("/join #club s3cret"),
+            Command::JoinKey {
+                room: room("club"),
+                key: "s3cret".into()
+            }
+        );
+        assert_eq!(
+            parsed("/room register #club"),
+            Command::RoomRegister(room("club"))
+        );
+        assert_eq!(
+            parsed("/kick #club guest-4 stop that"),
+            Command::Kick {
+                room: room("club"),
+                nick: nick("guest-4"),
+                reason: Some("stop that".into())
+            }
+        );
+        assert_eq!(
+            parsed("/ban #club bob 2h spam links"),
+            Command::Ban {
+                room: room("club"),
+                nick: nick("bob"),
+                duration: Some(7_200_000),
+                reason: Some("spam links".into())
+            }
+        );
+        assert_eq!(
+            parsed("/ban #club bob"),
+            Command::Ban {
+                room: room("club"),
+                nick: nick("bob"),
+                duration: None,
+                reason: None
+            }
+        );
+        assert_eq!(
+            parsed("/mute #club bob 10m"),
+            Command::Mute {
+                room: room("club"),
+                nick: nick("bob"),
+                duration: Some(600_000)
+            }
+        );
+        assert_eq!(
+            parsed("/devoice #club bob"),
+            Command::RoomRole {
+                room: room("club"),
+                nick: nick("bob"),
+                role: RoomRole::Voiced,
+                on: false
+            }
+        );
+        assert_eq!(
+            parsed("/topic #club  Rust, mostly "),
+            Command::Topic {
+                room: room("club"),
+                text: Some(Some("Rust, mostly".into()))
+            }
+        );
+        assert_eq!(
+            parsed("/topic #club -"),
+            Command::Topic {
+                room: room("club"),
+                text: Some(None)
+            }
+        );
+        assert_eq!(
+            parsed("/mode #club +ik key -m"),
+            Command::Mode {
+                room: room("club"),
+                changes: vec![
+                    ModeChange {
+                        mode: Mode::InviteOnly,
+                        on: true,
+                        key: None
+                    },
+                    ModeChange {
+                        mode: Mode::Key,
+                        on: true,
+                        key: Some("key".into())
+                    },
+                    ModeChange {
+                        mode: Mode::Moderated,
+                        on: false,
+                        key: None
+                    },
+                ]
+            }
+        );
+        assert_eq!(
+            error("/mode #club +q").to_string(),
+            format!("unknown mode +q: the modes are {}", crate::KNOWN_MODES)
+        );
+        assert_eq!(
+            error("/ban #club bob 400d").to_string(),
+            "invalid duration 400d: expected a number and a unit, like 30s, 10m, 2h or 7d (at most 365d)"
+        );
+        let long = "x".repeat(crate::MAX_REASON_BYTES + 1);
+        assert_eq!(
+            error(&format!("/kick #club bob {long}")).kind(),
+            ErrorKind::InvalidText
+        );
+        assert_eq!(
+            parsed("/invite bob"),
+            Command::Invite {
+                nick: nick("bob"),
+                room: None
+            }
+        );
     }
 }

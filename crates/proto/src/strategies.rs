@@ -63,6 +63,78 @@ pub(crate) fn command() -> impl Strategy<Value = Command> {
         proptest::option::of("[a-zA-Z0-9][a-zA-Z0-9 ]{0,20}[a-zA-Z0-9]").prop_map(Command::Token),
         Just(Command::Tokens),
         any::<u64>().prop_map(Command::Revoke),
+        (room(), "[a-z0-9]{1,32}").prop_map(|(room, key)| Command::JoinKey { room, key }),
+        room().prop_map(Command::RoomRegister),
+        (room(), known_nick(), proptest::option::of(text())).prop_map(|(room, nick, reason)| {
+            Command::Kick {
+                room,
+                nick,
+                reason: reason
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty()),
+            }
+        }),
+        (
+            room(),
+            known_nick(),
+            proptest::option::of(1u64..=365).prop_map(|d| d.map(|d| d * 86_400_000)),
+            proptest::option::of("[a-z][a-z ]{0,20}[a-z]")
+        )
+            .prop_map(|(room, nick, duration, reason)| Command::Ban {
+                room,
+                nick,
+                duration,
+                reason
+            }),
+        (room(), known_nick()).prop_map(|(room, nick)| Command::Unban { room, nick }),
+        (
+            room(),
+            known_nick(),
+            proptest::option::of(1u64..=59).prop_map(|d| d.map(|d| d * 60_000))
+        )
+            .prop_map(|(room, nick, duration)| Command::Mute {
+                room,
+                nick,
+                duration
+            }),
+        (room(), known_nick()).prop_map(|(room, nick)| Command::Unmute { room, nick }),
+        (room(), known_nick(), any::<bool>(), any::<bool>()).prop_map(|(room, nick, op, on)| {
+            Command::RoomRole {
+                room,
+                nick,
+                role: if op {
+                    crate::RoomRole::Operator
+                } else {
+                    crate::RoomRole::Voiced
+                },
+                on,
+            }
+        }),
+        (
+            room(),
+            proptest::option::of(proptest::option::of("[a-z][a-z ]{0,20}[a-z]"))
+        )
+            .prop_map(|(room, text)| Command::Topic { room, text }),
+        (room(), any::<bool>(), any::<bool>()).prop_map(|(room, invite, key)| Command::Mode {
+            room,
+            changes: [
+                invite.then_some(crate::ModeChange {
+                    mode: crate::Mode::InviteOnly,
+                    on: true,
+                    key: None
+                }),
+                key.then(|| crate::ModeChange {
+                    mode: crate::Mode::Key,
+                    on: true,
+                    key: Some("k3y".into())
+                }),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        }),
+        (known_nick(), proptest::option::of(room()))
+            .prop_map(|(nick, room)| Command::Invite { nick, room }),
     ]
 }
 
@@ -175,7 +247,53 @@ pub(crate) fn event() -> impl Strategy<Value = ServerEvent> {
             }),
         (known_nick(), known_nick(), any::<u64>())
             .prop_map(|(old, new, ts)| ServerEvent::NickChanged { old, new, ts }),
-        (room(), nicks).prop_map(|(room, nicks)| ServerEvent::Members { room, nicks }),
+        (room(), nicks).prop_map(|(room, nicks)| {
+            let roles = nicks
+                .iter()
+                .take(1)
+                .map(|n| (n.to_string(), crate::RoomRole::Operator))
+                .collect();
+            ServerEvent::Members { room, nicks, roles }
+        }),
+        (
+            room(),
+            known_nick(),
+            known_nick(),
+            proptest::option::of(any_text()),
+            proptest::option::of(any::<u64>()),
+            any::<u64>()
+        )
+            .prop_map(
+                |(room, target, by, reason, until, ts)| ServerEvent::Moderated {
+                    room,
+                    action: crate::ModAction::Banned,
+                    target,
+                    by,
+                    reason,
+                    until,
+                    ts
+                }
+            ),
+        (
+            room(),
+            proptest::option::of(any_text()),
+            proptest::option::of(known_nick()),
+            any::<u64>()
+        )
+            .prop_map(|(room, text, by, ts)| ServerEvent::Topic { room, text, by, ts }),
+        (
+            room(),
+            "[+ikmR]{0,5}",
+            proptest::option::of(known_nick()),
+            any::<u64>()
+        )
+            .prop_map(|(room, modes, by, ts)| ServerEvent::Modes {
+                room,
+                modes,
+                by,
+                ts
+            }),
+        (room(), known_nick()).prop_map(|(room, by)| ServerEvent::Invited { room, by }),
         rooms.prop_map(|rooms| ServerEvent::Rooms { rooms }),
         (room(), proptest::collection::vec(chat_message(), 0..3))
             .prop_map(|(room, messages)| ServerEvent::History { room, messages }),

@@ -38,11 +38,12 @@ use std::time::{Duration, Instant};
 
 use rustchat_proto::{AccessToken, ErrorKind, Nick, Password, ServerEvent};
 
-use self::store::{AccountStore, AuditEntry, StoreError};
+use self::store::{AccountStore, AuditEntry, Role, StoreError};
 use self::throttle::{Throttle, ThrottleRule, wait_text};
 use crate::clock::Clock;
 use crate::delivery::ConnId;
 use crate::fanout::outbox::Outbox;
+use crate::hub::Signed;
 
 /// Jobs waiting for a worker, at most; past it, requests are refused with `Busy`.
 pub const QUEUE: usize = 1024;
@@ -173,7 +174,7 @@ pub(crate) struct Job {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Decision {
     /// The session proved it owns the account (or has just created it): sign it in.
-    SignIn { account: Nick },
+    SignIn(Signed),
     /// Tell the session this (an error, or a confirmation).
     Reply(ServerEvent),
 }
@@ -182,8 +183,8 @@ pub(crate) enum Decision {
 pub(crate) trait Effects: Send + Sync {
     /// A job for `conn` was decided; `joining`: the connection joins the hub with it.
     fn decided(&self, conn: ConnId, decision: Decision, joining: bool);
-    /// The registered names changed (all of them, by key).
-    fn registered(&self, keys: Vec<String>);
+    /// The accounts changed: all of them, by key, with their server roles.
+    fn accounts(&self, accounts: Vec<(String, Option<Role>)>);
 }
 
 /// The service. See the module docs.
@@ -250,9 +251,9 @@ impl Accounts {
         }
     }
 
-    /// The registered names now (by key), for the hub at startup.
-    pub(crate) fn registered_keys(&self) -> Result<Vec<String>, StoreError> {
-        lock(&self.inner.store).keys()
+    /// The accounts now (by key, with their server roles), for the hub at startup.
+    pub(crate) fn summaries(&self) -> Result<Vec<(String, Option<Role>)>, StoreError> {
+        lock(&self.inner.store).summaries()
     }
 
     /// Starts the workers; `effects` carries out their decisions.
@@ -351,11 +352,11 @@ impl Inner {
         if *seen == Some(revision) {
             return;
         }
-        match store.keys() {
-            Ok(keys) => {
+        match store.summaries() {
+            Ok(accounts) => {
                 drop(store);
                 *seen = Some(revision);
-                effects.registered(keys);
+                effects.accounts(accounts);
             }
             Err(e) => tracing::warn!("accounts: cannot reload the accounts: {e}"),
         }
@@ -461,9 +462,10 @@ impl Inner {
                     registrations.failed(&ip, now);
                 }
                 tracing::info!(target: "rustchat::accounts", account = %nick, %ip, "registered");
-                Ok(Decision::SignIn {
+                Ok(Decision::SignIn(Signed {
                     account: nick.clone(),
-                })
+                    role: None,
+                }))
             }
             Ok(false) => refuse(
                 ErrorKind::RegistrationClosed,
@@ -484,7 +486,7 @@ impl Inner {
         ip: IpAddr,
         account: &Nick,
         password: &Password,
-    ) -> Result<Result<Nick, ServerEvent>, StoreError> {
+    ) -> Result<Result<Signed, ServerEvent>, StoreError> {
         let now = self.clock.now();
         let locked = {
             let throttles = lock(&self.throttles);
@@ -507,7 +509,10 @@ impl Inner {
         }
         let credentials = lock(&self.store).credentials(account)?;
         let name = match credentials {
-            Some(c) if hash::verify(password.expose(), &c.hash) => Some(c.account.name),
+            Some(c) if hash::verify(password.expose(), &c.hash) => Some(Signed {
+                account: c.account.name,
+                role: c.account.role,
+            }),
             Some(_) => None,
             None => {
                 hash::verify_nothing(password.expose());
@@ -548,11 +553,12 @@ impl Inner {
         password: &Password,
     ) -> Result<Decision, StoreError> {
         match self.check_password(ip, account, password)? {
-            Ok(name) => {
-                let audit = self.audit(ip, name.as_str(), "sign_in", Some(name.as_str()));
+            Ok(signed) => {
+                let name = signed.account.as_str();
+                let audit = self.audit(ip, name, "sign_in", Some(name));
                 lock(&self.store).audit(&audit)?;
                 tracing::info!(target: "rustchat::accounts", account = %name, %ip, "signed in");
-                Ok(Decision::SignIn { account: name })
+                Ok(Decision::SignIn(signed))
             }
             Err(refusal) => Ok(Decision::Reply(refusal)),
         }
@@ -586,7 +592,10 @@ impl Inner {
         audit.detail = Some(format!("token {id}"));
         lock(&self.store).audit(&audit)?;
         tracing::info!(target: "rustchat::accounts", account = %name, %ip, token = id, "signed in with a token");
-        Ok(Decision::SignIn { account: name })
+        Ok(Decision::SignIn(Signed {
+            account: name,
+            role: credentials.account.role,
+        }))
     }
 
     fn issue_token(

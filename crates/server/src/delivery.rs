@@ -146,6 +146,8 @@ pub struct Delivery {
 pub struct Outcome {
     /// A room message to append to the history before anyone receives it.
     pub record: Option<ChatMessage>,
+    /// Rules and audit entries to make durable, like `record`, before anyone receives a word.
+    pub state: Vec<crate::rules::StateChange>,
     /// Events to send, in order (per receiver, the order is the order here).
     pub deliveries: Vec<Delivery>,
     /// A connection the server should close after its deliveries are flushed, and why

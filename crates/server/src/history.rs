@@ -42,7 +42,9 @@ fn sql_count(n: usize) -> i64 {
 }
 
 /// The schema this code writes and understands (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2 added `room_rules` (and `audit`, shared with the accounts); a version-1 file is upgraded
+/// in place.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Messages kept per room by [`History::memory`]: the most `/history` can ask for
 /// (`MAX_HISTORY` = 500) with room to spare.
@@ -63,6 +65,11 @@ const SCHEMA: &str = "
     );
     -- \"the last N messages of a room\": an index seek, then a backward scan.
     CREATE INDEX IF NOT EXISTS messages_room_id ON messages (room, id);
+    -- Each room's rules (owner, roles, bans, mutes, topic, modes) as one JSON object.
+    CREATE TABLE IF NOT EXISTS room_rules (
+        room  TEXT PRIMARY KEY,
+        rules TEXT NOT NULL
+    );
 ";
 
 const INSERT: &str =
@@ -192,8 +199,9 @@ impl History {
             });
         }
         if found < SCHEMA_VERSION {
+            let audit = crate::accounts::store::AUDIT_SCHEMA;
             let create = format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {SCHEMA} {audit} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             );
             if let Err(source) = conn.execute_batch(&create) {
                 return Err(HistoryError::Schema { place, source });
@@ -211,6 +219,78 @@ impl History {
     /// Where this store is, as errors say it ("history file /var/lib/rustchat/history.db").
     pub fn place(&self) -> &str {
         &self.place
+    }
+
+    /// Makes rules and audit entries durable, in one transaction (before their events go out).
+    pub fn save_state<'a>(
+        &mut self,
+        changes: impl IntoIterator<Item = &'a crate::rules::StateChange>,
+    ) -> Result<(), HistoryError> {
+        use crate::rules::StateChange;
+        let place = self.place.clone();
+        let fail = |source| HistoryError::State {
+            place: place.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        for change in changes {
+            match change {
+                StateChange::Rules { room, rules } if rules.is_empty() => {
+                    tx.execute("DELETE FROM room_rules WHERE room = ?1", [room.as_str()])
+                        .map_err(fail)?;
+                }
+                StateChange::Rules { room, rules } => {
+                    let json = serde_json::to_string(rules).unwrap_or_default();
+                    tx.execute(
+                        "INSERT INTO room_rules (room, rules) VALUES (?1, ?2)
+                         ON CONFLICT (room) DO UPDATE SET rules = excluded.rules",
+                        params![room.as_str(), json],
+                    )
+                    .map_err(fail)?;
+                }
+                StateChange::Audit {
+                    ts,
+                    actor,
+                    action,
+                    target,
+                    detail,
+                } => {
+                    tx.execute(
+                        "INSERT INTO audit (ts, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![i64::try_from(*ts).unwrap_or(i64::MAX), actor, action, target, detail],
+                    )
+                    .map_err(fail)?;
+                }
+            }
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// Every room's rules (at startup). Rows that do not read back are skipped with a warning.
+    pub fn rules(&self) -> Result<Vec<(RoomName, crate::rules::RoomRules)>, HistoryError> {
+        let read = |source| HistoryError::Read {
+            place: self.place.clone(),
+            source,
+        };
+        let mut statement = self
+            .conn
+            .prepare("SELECT room, rules FROM room_rules")
+            .map_err(read)?;
+        let rows = statement
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(read)?;
+        let mut all = Vec::new();
+        for row in rows {
+            let (room, json) = row.map_err(read)?;
+            match (RoomName::parse(&room), serde_json::from_str(&json)) {
+                (Ok(room), Ok(rules)) => all.push((room, rules)),
+                _ => tracing::warn!(%room, "room rules that do not read back were skipped"),
+            }
+        }
+        Ok(all)
     }
 
     /// Appends the messages in one transaction: all are stored, or none.

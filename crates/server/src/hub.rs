@@ -37,6 +37,7 @@
 mod accounts;
 mod chat;
 mod config;
+mod moderation;
 mod presence;
 mod queries;
 mod room;
@@ -53,7 +54,9 @@ use rustchat_proto::{ChatMessage, Command, ErrorKind, HELP, Nick, RoomName, Serv
 
 pub use self::config::HubConfig;
 use self::rooms::Rooms;
+use crate::accounts::store::Role;
 use crate::delivery::{ConnId, Outcome};
+use crate::rules::RoomRules;
 
 /// Counters for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,6 +88,17 @@ pub struct Hub {
     next_guest: u64,
     /// Names that belong to accounts, by [`Nick::key`] (told by the account service).
     registered: HashSet<String>,
+    /// Rooms' rules (owner, roles, bans, mutes, topic, modes): only rooms that have any.
+    rules: HashMap<RoomName, RoomRules>,
+    /// Who was invited into which room (by identity key), until they join; not kept.
+    invites: HashMap<RoomName, HashSet<String>>,
+}
+
+/// Who a session proved it is: an account, and its server role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub account: Nick,
+    pub role: Option<Role>,
 }
 
 /// One connected client.
@@ -94,6 +108,8 @@ struct Session {
     nick: Nick,
     /// The account it is signed in to (its nick is then the account's name).
     account: Option<Nick>,
+    /// Its account's server role.
+    role: Option<Role>,
     /// The rooms joined, oldest first (at most `max_rooms_per_conn`, so a scan is cheap).
     rooms: Vec<RoomName>,
     /// Where `Say` and `Me` go; always one of `rooms`, `None` when `rooms` is empty.
@@ -113,6 +129,8 @@ impl Hub {
             issued: 0,
             next_guest: 1,
             registered: HashSet::new(),
+            rules: HashMap::new(),
+            invites: HashMap::new(),
         }
     }
 
@@ -170,7 +188,18 @@ impl Hub {
             Command::Say(text) => self.say(conn, text, false, now),
             Command::Me(text) => self.say(conn, text, true, now),
             Command::Nick(nick) => self.change_nick(conn, nick, now),
-            Command::Join(room) => self.join(conn, room, now),
+            Command::Join(room) => self.join(conn, room, None, now),
+            Command::JoinKey { room, key } => self.join(conn, room, Some(&key), now),
+            command @ (Command::RoomRegister(_)
+            | Command::Kick { .. }
+            | Command::Ban { .. }
+            | Command::Unban { .. }
+            | Command::Mute { .. }
+            | Command::Unmute { .. }
+            | Command::RoomRole { .. }
+            | Command::Topic { .. }
+            | Command::Mode { .. }
+            | Command::Invite { .. }) => self.moderate(conn, command, now),
             Command::Part(room) => self.part(conn, room, now),
             Command::Msg { to, text } => self.private(conn, &to, text, now),
             Command::Who(room) => self.who(conn, room),

@@ -53,6 +53,7 @@ pub mod session;
 pub(crate) mod conn;
 pub(crate) mod shared;
 pub mod accounts;
+pub mod rules;
 pub mod hub;
 pub mod delivery;
 pub mod history;

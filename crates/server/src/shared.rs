@@ -59,11 +59,11 @@ impl Effects for HubEffects {
         };
         let now = shared.clock.wall_ms();
         match (decision, joining) {
-            (Decision::SignIn { account }, false) => {
-                shared.with_hub(|hub| hub.sign_in(conn, account, now));
+            (Decision::SignIn(signed), false) => {
+                shared.with_hub(|hub| hub.sign_in(conn, signed, now));
             }
-            (Decision::SignIn { account }, true) => {
-                shared.with_hub(|hub| hub.connect_as(conn, Some(account), now));
+            (Decision::SignIn(signed), true) => {
+                shared.with_hub(|hub| hub.connect_as(conn, Some(signed), now));
             }
             (Decision::Reply(event), false) => shared.submit(Outcome::reply(conn, event)),
             // Joins as a guest, then hears why the token did not sign it in.
@@ -77,9 +77,9 @@ impl Effects for HubEffects {
         }
     }
 
-    fn registered(&self, keys: Vec<String>) {
+    fn accounts(&self, accounts: Vec<(String, Option<crate::accounts::store::Role>)>) {
         if let Some(shared) = self.0.upgrade() {
-            shared.hub().set_registered(keys);
+            shared.hub().set_accounts(accounts);
         }
     }
 }
@@ -126,6 +126,7 @@ impl Shared {
             .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
         let mut hub = Hub::new(hub_config);
         hub.restore(history.recent(config.hub.history_cap)?, history.next_id()?);
+        hub.restore_rules(history.rules()?);
         // The account tables live in the history's file (one file to back up).
         let store = match config.history {
             HistoryMode::File => AccountStore::open(&config.data_dir.join("history.sqlite3")),
@@ -133,9 +134,9 @@ impl Shared {
         }
         .map_err(|source| HistoryError::Accounts { source })?;
         let accounts = Accounts::new(config.accounts, store, clock.clone());
-        hub.set_registered(
+        hub.set_accounts(
             accounts
-                .registered_keys()
+                .summaries()
                 .map_err(|source| HistoryError::Accounts { source })?,
         );
         let registry = Registry::new();
@@ -423,7 +424,11 @@ impl Shared {
     }
 
     fn submit(&self, outcome: Outcome) {
-        if outcome.record.is_none() && outcome.deliveries.is_empty() && outcome.close.is_none() {
+        if outcome.record.is_none()
+            && outcome.state.is_empty()
+            && outcome.deliveries.is_empty()
+            && outcome.close.is_none()
+        {
             return;
         }
         if self.committer.submit(outcome).is_err() {

@@ -253,7 +253,7 @@ fn rooms_join_part_list_and_who(model: Model) {
             "ERROR room name has an invalid character '.' at position 3: use ASCII letters, \
              digits, '_' or '-' after the #",
         ),
-        ("/join", "ERROR usage: /join <#room>"),
+        ("/join", "ERROR usage: /join <#room> [key]"),
     ];
     for (line, want) in cases {
         bob.send(line);

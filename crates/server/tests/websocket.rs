@@ -277,7 +277,7 @@ fn json_events_carry_every_field(model: Model) {
     let (raw, _) = alice.next_json();
     assert_eq!(
         raw,
-        r##"{"type":"members","room":"#lobby","nicks":["guest-1"]}"##
+        r##"{"type":"members","room":"#lobby","nicks":["guest-1"],"roles":{}}"##
     );
 
     alice.send_text(r#"{"type":"nick","nick":"alice"}"#);
@@ -347,7 +347,7 @@ fn json_events_carry_every_field(model: Model) {
     );
     assert_eq!(
         alice.next_json().0,
-        r##"{"type":"members","room":"#rust","nicks":["alice"]}"##
+        r##"{"type":"members","room":"#rust","nicks":["alice"],"roles":{}}"##
     );
     alice.send_text(r##"{"type":"part","room":"#rust"}"##);
     let (raw, event) = alice.next_json();
@@ -367,7 +367,7 @@ fn json_events_carry_every_field(model: Model) {
     let errors = [
         (
             r#"{"type":"dance"}"#,
-            r#"{"type":"error","kind":"invalid_json","message":"unknown type \"dance\": expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, token, tokens, revoke, command"}"#,
+            r#"{"type":"error","kind":"invalid_json","message":"unknown type \"dance\": expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, token, tokens, revoke, room_register, kick, ban, unban, mute, unmute, op, deop, voice, devoice, topic, mode, invite, command"}"#,
         ),
         (
             r#"{"type":"msg","to":"bob"}"#,
@@ -433,7 +433,7 @@ fn the_first_json_message_switches_replies_to_json(model: Model) {
     ws.send_text(r#"  {"type":"who"}"#);
     assert_eq!(
         ws.next_json().0,
-        r##"{"type":"members","room":"#lobby","nicks":["guest-1"]}"##
+        r##"{"type":"members","room":"#lobby","nicks":["guest-1"],"roles":{}}"##
     );
     // From then on, everything is JSON, also the answers to plain lines.
     ws.send_text("/list");
@@ -468,7 +468,7 @@ fn the_line_subprotocol_keeps_lines_even_for_json_requests(model: Model) {
     assert_eq!(
         ws.expect_text("error", |_| true),
         "ERROR unknown type \"dance\": expected one of say, nick, join, part, msg, me, who, list, \
-         history, help, quit, register, login, logout, passwd, token, tokens, revoke, command"
+         history, help, quit, register, login, logout, passwd, token, tokens, revoke, room_register, kick, ban, unban, mute, unmute, op, deop, voice, devoice, topic, mode, invite, command"
     );
     // Offering both picks one of ours; an unknown subprotocol alone gets none.
     let both = WsClient::connect(

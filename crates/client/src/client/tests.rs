@@ -281,6 +281,7 @@ fn errors_private_messages_and_the_rest() {
         ServerEvent::Members {
             room: room("#lobby"),
             nicks: vec![nick("alice")],
+            roles: Default::default(),
         },
     );
     event(
@@ -424,6 +425,7 @@ fn the_nicks_seen_lately_come_first_and_ours_never() {
         ServerEvent::Members {
             room: room("#lobby"),
             nicks: vec![nick("alice"), nick("bob"), nick("carol"), nick("dave")],
+            roles: Default::default(),
         },
     );
     said(&mut client, 1, "#lobby", "carol", "hi");

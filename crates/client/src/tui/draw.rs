@@ -165,6 +165,12 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, app: &App) {
         app.client.nick().unwrap_or("-")
     );
     text.push_str(&format!(" │ {}", app.client.room().unwrap_or("-")));
+    if let Some(account) = app.client.account() {
+        text.push_str(&format!(" (signed in as {account})"));
+    }
+    if let Some(topic) = app.client.room().and_then(|room| app.client.topic(room)) {
+        text.push_str(&format!(" │ {topic}"));
+    }
     match app.rtt {
         Some(rtt) => text.push_str(&format!(" │ rtt {:.1} ms", rtt.as_secs_f64() * 1000.0)),
         None => text.push_str(" │ rtt -"),

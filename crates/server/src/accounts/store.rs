@@ -39,7 +39,7 @@ const SCHEMA: &str = "
         used_at     INTEGER
     );
     CREATE TABLE IF NOT EXISTS tokens (
-        id        INTEGER PRIMARY KEY,       -- what /revoke takes
+        id        INTEGER PRIMARY KEY AUTOINCREMENT, -- what /revoke takes; never reused
         sha256    TEXT NOT NULL UNIQUE,      -- hex of the token; the token is shown once
         account   TEXT NOT NULL,             -- the account's key
         label     TEXT,
@@ -47,20 +47,25 @@ const SCHEMA: &str = "
         last_used INTEGER
     );
     CREATE INDEX IF NOT EXISTS tokens_account ON tokens (account);
-    CREATE TABLE IF NOT EXISTS audit (
-        id      INTEGER PRIMARY KEY,
-        ts      INTEGER NOT NULL,
-        actor   TEXT NOT NULL,               -- an account, a nick, or 'operator' (rustchat admin)
-        action  TEXT NOT NULL,               -- 'sign_in', 'sign_in_failed', 'register', ...
-        target  TEXT,
-        address TEXT,
-        detail  TEXT
-    );
     CREATE TABLE IF NOT EXISTS account_meta (
         key   TEXT PRIMARY KEY,
         value INTEGER NOT NULL
     );
     INSERT OR IGNORE INTO account_meta (key, value) VALUES ('revision', 0);
+";
+
+/// The audit log's table: written by the account service, by `rustchat admin`, and by the
+/// history's committer for moderators' actions (which is why the history creates it too).
+pub(crate) const AUDIT_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS audit (
+        id      INTEGER PRIMARY KEY,
+        ts      INTEGER NOT NULL,
+        actor   TEXT NOT NULL,               -- an account, a nick, or 'operator' (rustchat admin)
+        action  TEXT NOT NULL,               -- 'sign_in', 'sign_in_failed', 'register', 'ban', ...
+        target  TEXT,
+        address TEXT,
+        detail  TEXT
+    );
 ";
 
 /// A server-wide role.
@@ -208,7 +213,7 @@ impl AccountStore {
     }
 
     fn with(conn: Connection) -> Result<Self, StoreError> {
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} {AUDIT_SCHEMA} COMMIT;"))?;
         Ok(Self { conn })
     }
 
@@ -373,11 +378,22 @@ impl AccountStore {
         Ok(accounts)
     }
 
-    /// The keys of every account (what the hub protects).
-    pub fn keys(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self.conn.prepare("SELECT key FROM accounts")?;
-        let keys = statement.query_map([], |r| r.get(0))?;
-        Ok(keys.collect::<Result<_, _>>()?)
+    /// Every account's key and server role (what the hub protects and honours).
+    pub fn summaries(&self) -> Result<Vec<(String, Option<Role>)>, StoreError> {
+        let mut statement = self.conn.prepare("SELECT key, role FROM accounts")?;
+        let rows = statement.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut accounts = Vec::new();
+        for row in rows {
+            let (key, role) = row?;
+            let role = role
+                .map(|r| Role::parse(&r))
+                .transpose()
+                .map_err(StoreError::Corrupt)?;
+            accounts.push((key, role));
+        }
+        Ok(accounts)
     }
 
     /// Keeps an invite code (by its hash) made by `by`.

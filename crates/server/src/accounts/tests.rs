@@ -27,7 +27,8 @@ impl Effects for Fake {
         assert_eq!(conn, ConnId(1), "decided for the job's connection");
         let _ = lock(&self.0).send(Told::Decided(decision));
     }
-    fn registered(&self, keys: Vec<String>) {
+    fn accounts(&self, accounts: Vec<(String, Option<Role>)>) {
+        let keys = accounts.into_iter().map(|(key, _)| key).collect();
         let _ = lock(&self.0).send(Told::Registered(keys));
     }
 }
@@ -125,6 +126,13 @@ impl Harness {
     }
 }
 
+fn signed_in(account: Nick) -> Decision {
+    Decision::SignIn(crate::hub::Signed {
+        account,
+        role: None,
+    })
+}
+
 fn error_kind(decision: &Decision) -> Option<ErrorKind> {
     match decision {
         Decision::Reply(ServerEvent::Error { kind, .. }) => Some(*kind),
@@ -144,9 +152,7 @@ fn register_then_sign_in_with_the_right_password_only() {
     let h = harness(AccountsConfig::default());
     assert_eq!(
         h.register("Alice", "correct-horse", None),
-        Decision::SignIn {
-            account: nick("Alice")
-        }
+        signed_in(nick("Alice"))
     );
     assert_eq!(
         error_kind(&h.register("alice", "another-pass", None)),
@@ -154,12 +160,7 @@ fn register_then_sign_in_with_the_right_password_only() {
         "names are unique case-insensitively"
     );
     // Signed in under the name as registered, whatever case was typed.
-    assert_eq!(
-        h.login("ALICE", "correct-horse"),
-        Decision::SignIn {
-            account: nick("Alice")
-        }
-    );
+    assert_eq!(h.login("ALICE", "correct-horse"), signed_in(nick("Alice")));
     let wrong = h.login("alice", "wrong-horse");
     assert_eq!(error_kind(&wrong), Some(ErrorKind::AuthFailed));
     let nobody = h.login("nobody", "wrong-horse");
@@ -445,9 +446,7 @@ fn tokens_sign_in_until_revoked_and_are_kept_hashed() {
         h.run(Request::TokenLogin {
             token: parsed.clone()
         }),
-        Decision::SignIn {
-            account: nick("nina")
-        }
+        signed_in(nick("nina"))
     );
     let listed = h.run(Request::ListTokens {
         account: nick("nina"),
@@ -472,6 +471,15 @@ fn tokens_sign_in_until_revoked_and_are_kept_hashed() {
     ));
     let gone = h.run(Request::TokenLogin { token: parsed });
     assert_eq!(error_kind(&gone), Some(ErrorKind::AuthFailed));
+    // Ids are never reused: a page holding an old id cannot revoke a newer token by mistake.
+    let newer = h.run(Request::IssueToken {
+        account: nick("nina"),
+        label: None,
+    });
+    assert!(
+        matches!(newer, Decision::Reply(ServerEvent::Token { id: 2, .. })),
+        "{newer:?}"
+    );
     h.accounts.close();
     let bytes = std::fs::read(&h.path).expect("the file reads");
     let found = bytes.windows(token.len()).any(|w| w == token.as_bytes());

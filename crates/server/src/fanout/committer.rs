@@ -409,6 +409,17 @@ impl<F: Fanout> Writer<F> {
 
     /// Appends the batch's records in one transaction; a failure is logged and counted.
     fn commit(&mut self, batch: &[Outcome]) {
+        if batch.iter().any(|outcome| !outcome.state.is_empty()) {
+            let changes = batch.iter().flat_map(|outcome| &outcome.state);
+            if let Err(err) = self.history.save_state(changes) {
+                let errors = self.stats.errors.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::error!(
+                    error = %error_chain(&err),
+                    errors,
+                    "saving room rules failed; they hold until a restart"
+                );
+            }
+        }
         let records = batch.iter().filter_map(|outcome| outcome.record.as_ref());
         let count = records.clone().count() as u64;
         if count == 0 {

@@ -66,6 +66,13 @@ pub enum HistoryError {
         #[source]
         source: crate::accounts::store::StoreError,
     },
+    /// Saving room rules or audit entries failed; nothing of the batch was stored.
+    #[error("cannot save room rules or audit entries in {place}")]
+    State {
+        place: String,
+        #[source]
+        source: rusqlite::Error,
+    },
     /// The committer's writer thread could not be spawned.
     #[error("cannot start the rustchat-history writer thread")]
     Spawn {

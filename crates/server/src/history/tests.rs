@@ -161,7 +161,7 @@ fn a_newer_schema_is_refused_with_a_clear_message() -> TestResult {
         err,
         HistoryError::NewerSchema {
             found: 99,
-            supported: 1,
+            supported: SCHEMA_VERSION,
             ..
         }
     ));
@@ -312,5 +312,63 @@ fn expiry_deletes_the_oldest_in_chunks_and_nothing_younger() -> TestResult {
     assert_eq!(ids(&left), (26..=40).collect::<Vec<_>>());
     assert_eq!(history.next_id()?, 41, "ids go on after the deleted ones");
     history.close()?;
+    Ok(())
+}
+
+#[test]
+fn room_rules_and_audit_entries_are_saved_and_restored_and_a_version_1_file_upgrades() -> TestResult
+{
+    use crate::rules::{RoomRules, Sanction, StateChange};
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("h.db");
+    History::open(&path)?.close()?;
+    // A file as version 1 left it: no room_rules table.
+    let old = Connection::open(&path)?;
+    old.execute_batch("DROP TABLE room_rules; PRAGMA user_version = 1;")?;
+    drop(old);
+    let mut history = History::open(&path)?;
+    let room = rustchat_proto::RoomName::parse("#club")?;
+    let mut rules = RoomRules {
+        owner: Some("Alice".into()),
+        moderated: true,
+        ..RoomRules::default()
+    };
+    rules.bans.insert(
+        "mallory".into(),
+        Sanction {
+            until: Some(99),
+            by: "alice".into(),
+            reason: Some("spam".into()),
+        },
+    );
+    history.save_state(&[
+        StateChange::Rules {
+            room: room.clone(),
+            rules: rules.clone(),
+        },
+        StateChange::Audit {
+            ts: 5,
+            actor: "alice".into(),
+            action: "ban".into(),
+            target: Some("mallory in #club".into()),
+            detail: Some("spam".into()),
+        },
+    ])?;
+    history.close()?;
+    let history = History::open(&path)?;
+    assert_eq!(history.rules()?, vec![(room.clone(), rules)]);
+    let audited: i64 = Connection::open(&path)?.query_row(
+        "SELECT COUNT(*) FROM audit WHERE action = 'ban'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(audited, 1);
+    // Empty rules remove the row.
+    let mut history = history;
+    history.save_state(&[StateChange::Rules {
+        room,
+        rules: RoomRules::default(),
+    }])?;
+    assert!(history.rules()?.is_empty());
     Ok(())
 }

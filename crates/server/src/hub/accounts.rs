@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use rustchat_proto::{ErrorKind, Nick, ServerEvent};
 
-use super::{Hub, refuse};
+use super::{Hub, Signed, refuse};
+use crate::accounts::store::Role;
 use crate::delivery::{ConnId, Encoded, Outcome};
 
 impl Hub {
@@ -15,6 +16,19 @@ impl Hub {
     /// Replaces the whole set (the account service reloads it when the database changes).
     pub fn set_registered(&mut self, keys: impl IntoIterator<Item = String>) {
         self.registered = keys.into_iter().collect::<HashSet<_>>();
+    }
+
+    /// The accounts as the database says now (by key, with their server role): the names to
+    /// protect, and the roles of the sessions signed in to them (an operator granted or took a
+    /// role with `rustchat admin` while they were signed in).
+    pub fn set_accounts(&mut self, accounts: impl IntoIterator<Item = (String, Option<Role>)>) {
+        let roles: std::collections::HashMap<String, Option<Role>> = accounts.into_iter().collect();
+        for session in self.sessions.values_mut() {
+            if let Some(account) = &session.account {
+                session.role = roles.get(account.key()).copied().flatten();
+            }
+        }
+        self.registered = roles.into_keys().collect();
     }
 
     /// Adds one registered name.
@@ -38,7 +52,8 @@ impl Hub {
     /// signed out (`SignedOut`: the newest sign-in wins). `SignedIn` goes to `conn`,
     /// `NickChanged` to everyone who shares a room with a renamed session. A `conn` that has
     /// gone meanwhile gets nothing, and nothing changes.
-    pub fn sign_in(&mut self, conn: ConnId, account: Nick, now: u64) -> Outcome {
+    pub fn sign_in(&mut self, conn: ConnId, signed: Signed, now: u64) -> Outcome {
+        let Signed { account, role } = signed;
         let mut outcome = Outcome::default();
         if !self.sessions.contains_key(&conn) {
             return outcome;
@@ -47,6 +62,7 @@ impl Hub {
         self.evict(conn, &account, now, &mut outcome);
         if let Some(session) = self.sessions.get_mut(&conn) {
             session.account = Some(account.clone());
+            session.role = role;
         }
         self.rename(conn, account.clone(), now, &mut outcome);
         outcome.push(conn, &Encoded::new(ServerEvent::SignedIn { account }));
@@ -69,6 +85,7 @@ impl Hub {
         if was_signed_in {
             if let Some(session) = self.sessions.get_mut(&holder) {
                 session.account = None;
+                session.role = None;
             }
             let reason = format!("{account} signed in from another connection");
             outcome.push(holder, &Encoded::new(ServerEvent::SignedOut { reason }));
@@ -90,6 +107,7 @@ impl Hub {
         let Some(session) = self.sessions.get_mut(&conn) else {
             return Outcome::default();
         };
+        session.role = None;
         if session.account.take().is_none() {
             return refuse(
                 conn,

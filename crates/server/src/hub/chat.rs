@@ -17,7 +17,12 @@ impl Hub {
                            /join #room first (for example /join #lobby)";
             return refuse(conn, ErrorKind::NotInRoom, message);
         };
-        let from = session.nick.clone();
+        if let Err(refusal) = self.may_speak(conn, &room, now) {
+            return *refusal;
+        }
+        let Some(from) = self.sessions.get(&conn).map(|s| s.nick.clone()) else {
+            return Outcome::default();
+        };
         let id = self.issue_id();
         let message = ChatMessage {
             id,

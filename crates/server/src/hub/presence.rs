@@ -2,7 +2,7 @@
 
 use rustchat_proto::{ErrorKind, Nick, RoomName, ServerEvent};
 
-use super::{Hub, Session, inform, no_room, refuse};
+use super::{Hub, Session, Signed, inform, no_room, refuse};
 use crate::delivery::{ConnId, Encoded, Outcome};
 use crate::session::action::Ending;
 
@@ -19,7 +19,11 @@ impl Hub {
     /// [`Hub::connect`] for a client that proved it owns `account` before joining (an access
     /// token on the WebSocket upgrade): it arrives with the account's nick (taken from whoever
     /// held it, as [`Hub::sign_in`] does) and its `Welcome` names the account.
-    pub fn connect_as(&mut self, conn: ConnId, account: Option<Nick>, now: u64) -> Outcome {
+    pub fn connect_as(&mut self, conn: ConnId, signed: Option<Signed>, now: u64) -> Outcome {
+        let (account, role) = match signed {
+            Some(Signed { account, role }) => (Some(account), role),
+            None => (None, None),
+        };
         if self.sessions.contains_key(&conn) {
             return Outcome::default();
         }
@@ -42,6 +46,7 @@ impl Hub {
         let session = Session {
             nick,
             account,
+            role,
             rooms: Vec::new(),
             current: None,
         };
@@ -95,7 +100,13 @@ impl Hub {
     /// `/join #room`: see [`Hub::handle`]. Checks, in order: already a member (make it current,
     /// `Info`), `max_rooms_per_conn` (`Usage`: part one first), `max_rooms` for a new room
     /// (`NoSuchRoom`: it cannot be created; join an existing one).
-    pub(super) fn join(&mut self, conn: ConnId, room: RoomName, now: u64) -> Outcome {
+    pub(super) fn join(
+        &mut self,
+        conn: ConnId,
+        room: RoomName,
+        key: Option<&str>,
+        now: u64,
+    ) -> Outcome {
         let Some(session) = self.sessions.get_mut(&conn) else {
             return Outcome::default();
         };
@@ -117,6 +128,9 @@ impl Hub {
                 session.rooms.len()
             );
             return refuse(conn, ErrorKind::Usage, message);
+        }
+        if let Err(refusal) = self.may_join(conn, &room, key, now) {
+            return *refusal;
         }
         let max = self.config.max_rooms;
         if self.rooms.live(&room).is_none() && self.rooms.live_count() >= max {
@@ -146,8 +160,31 @@ impl Hub {
             );
             return refuse(conn, ErrorKind::NotInRoom, message);
         };
+        let _ = position;
+        let mut outcome = Outcome::default();
+        self.leave_room(conn, &room, None, now, &mut outcome);
+        outcome
+    }
+
+    /// Takes `conn` out of `room` (it is a member): `Left` (with `reason`, for a kick or a ban)
+    /// to the members, the leaver included; if it was current, the leaver is told which room
+    /// is current now.
+    pub(super) fn leave_room(
+        &mut self,
+        conn: ConnId,
+        room: &RoomName,
+        reason: Option<String>,
+        now: u64,
+        outcome: &mut Outcome,
+    ) {
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        let Some(position) = session.rooms.iter().position(|r| r == room) else {
+            return;
+        };
         session.rooms.remove(position);
-        let was_current = session.current.as_ref() == Some(&room);
+        let was_current = session.current.as_ref() == Some(room);
         if was_current {
             session.current = session.rooms.last().cloned();
         }
@@ -156,13 +193,12 @@ impl Hub {
             room: room.clone(),
             nick: session.nick.clone(),
             ts: now,
-            reason: None,
+            reason,
         });
-        let mut outcome = Outcome::default();
-        if let Some(members) = self.rooms.live(&room).map(|r| r.members()) {
+        if let Some(members) = self.rooms.live(room).map(|r| r.members()) {
             outcome.push_all(members.iter().copied(), &left);
         }
-        self.rooms.leave(&room, conn);
+        self.rooms.leave(room, conn);
         if was_current {
             let text = match now_current {
                 Some(current) => format!("your current room is now {current}"),
@@ -170,7 +206,6 @@ impl Hub {
             };
             outcome.push(conn, &Encoded::new(ServerEvent::info(text)));
         }
-        outcome
     }
 
     /// Adds a connected `conn` to `room` (no limit checks) and makes it current: `Joined` to
@@ -206,9 +241,14 @@ impl Hub {
             };
             outcome.push(conn, &Encoded::new(history));
         }
+        if let Some(topic) = self.topic_event(&room) {
+            outcome.push(conn, &Encoded::new(topic));
+        }
         if members <= self.config.members_on_join {
             let nicks = self.sorted_nicks(&room);
-            outcome.push(conn, &Encoded::new(ServerEvent::Members { room, nicks }));
+            let roles = self.member_roles(&room, &nicks);
+            let event = ServerEvent::Members { room, nicks, roles };
+            outcome.push(conn, &Encoded::new(event));
         }
     }
 

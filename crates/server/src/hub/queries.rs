@@ -16,7 +16,8 @@ impl Hub {
             return refuse(conn, ErrorKind::NoSuchRoom, message);
         }
         let nicks = self.sorted_nicks(&room);
-        Outcome::reply(conn, ServerEvent::Members { room, nicks })
+        let roles = self.member_roles(&room, &nicks);
+        Outcome::reply(conn, ServerEvent::Members { room, nicks, roles })
     }
 
     /// `/list`: see [`Hub::handle`].

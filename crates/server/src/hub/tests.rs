@@ -133,6 +133,7 @@ fn connect_sends_welcome_joined_history_members_in_that_order() {
     let members = ServerEvent::Members {
         room: lobby,
         nicks: vec![nick("guest-1"), nick("guest-2")],
+        roles: Default::default(),
     };
     assert_eq!(bob_sees[3], &members);
     assert_eq!(events_for(&outcome, ALICE), [&joined]);
@@ -479,6 +480,7 @@ fn members_are_sent_on_join_only_to_small_rooms() {
     let members = ServerEvent::Members {
         room: room("#two"),
         nicks: vec![nick("alice"), nick("bob")],
+        roles: Default::default(),
     };
     assert_eq!(events_for(&second, BOB).last(), Some(&&members));
     let third = run(&mut hub, CAROL, join("#two"));
@@ -608,6 +610,7 @@ fn who_lists_sorted_members_of_any_room_and_refuses_unknown_ones() {
     let expected = ServerEvent::Members {
         room: room("#rust"),
         nicks: vec![nick("carol"), nick("dave"), nick("Zed")],
+        roles: Default::default(),
     };
     assert_eq!(only_event(&outcome, ALICE), &expected);
     let (kind, text) = error_of(
@@ -926,6 +929,13 @@ fn stats_count_connections_live_rooms_and_issued_ids() {
     );
 }
 
+fn signed(account: Nick) -> super::Signed {
+    super::Signed {
+        account,
+        role: None,
+    }
+}
+
 #[test]
 fn a_registered_nick_is_only_for_its_account() {
     let mut hub = hub_with(HubConfig::default(), &[ALICE, BOB]);
@@ -936,7 +946,7 @@ fn a_registered_nick_is_only_for_its_account() {
         "{refused:?}"
     );
     // Signed in to it, the session may take it (in any case).
-    let outcome = hub.sign_in(BOB, nick("Zed"), 2_000);
+    let outcome = hub.sign_in(BOB, signed(nick("Zed")), 2_000);
     assert!(hub.is_consistent());
     assert_eq!(hub.nick(BOB).map(Nick::as_str), Some("Zed"));
     assert_eq!(hub.account(BOB).map(Nick::as_str), Some("Zed"));
@@ -969,7 +979,7 @@ fn a_registered_nick_is_only_for_its_account() {
 fn signing_in_takes_the_nick_from_a_guest_or_an_older_sign_in() {
     let mut hub = hub_with(HubConfig::default(), &[ALICE, BOB, CAROL]);
     // bob holds "bob" unregistered; its owner registers elsewhere and signs in from CAROL.
-    let outcome = hub.sign_in(CAROL, nick("Bob"), 2_000);
+    let outcome = hub.sign_in(CAROL, signed(nick("Bob")), 2_000);
     assert!(hub.is_consistent());
     assert_eq!(hub.nick(CAROL).map(Nick::as_str), Some("Bob"));
     let renamed = hub.nick(BOB).cloned().expect("still connected");
@@ -980,7 +990,7 @@ fn signing_in_takes_the_nick_from_a_guest_or_an_older_sign_in() {
         "{bob_sees:?}"
     );
     // A second sign-in to the same account signs the first one out.
-    let outcome = hub.sign_in(ALICE, nick("bob"), 3_000);
+    let outcome = hub.sign_in(ALICE, signed(nick("bob")), 3_000);
     assert!(hub.is_consistent());
     assert_eq!(hub.account(CAROL), None);
     assert!(hub.nick(CAROL).is_some_and(Nick::is_guest));
@@ -991,7 +1001,7 @@ fn signing_in_takes_the_nick_from_a_guest_or_an_older_sign_in() {
     assert_eq!(hub.account(ALICE).map(Nick::as_str), Some("bob"));
     // Gone meanwhile: nothing happens.
     assert!(
-        hub.sign_in(ConnId(99), nick("carol"), 4_000)
+        hub.sign_in(ConnId(99), signed(nick("carol")), 4_000)
             .deliveries
             .is_empty()
     );
@@ -1008,7 +1018,7 @@ fn logout_makes_a_guest_and_needs_a_sign_in() {
             ..
         }
     ));
-    hub.sign_in(ALICE, nick("alice"), 2_000);
+    hub.sign_in(ALICE, signed(nick("alice")), 2_000);
     let outcome = run(&mut hub, ALICE, Command::Logout);
     assert_eq!(hub.account(ALICE), None);
     assert!(hub.nick(ALICE).is_some_and(Nick::is_guest));
@@ -1027,5 +1037,437 @@ fn logout_makes_a_guest_and_needs_a_sign_in() {
             kind: ErrorKind::NickRegistered,
             ..
         }
+    ));
+}
+
+/// A hub where alice, bob, carol, dave are connected; alice and bob signed in to their
+/// accounts, alice owns #club, and everyone is in it.
+fn club() -> Hub {
+    let mut hub = four();
+    hub.sign_in(ALICE, signed(nick("alice")), 1_000);
+    hub.sign_in(BOB, signed(nick("bob")), 1_000);
+    for conn in [ALICE, BOB, CAROL, DAVE] {
+        run(&mut hub, conn, join("club"));
+    }
+    let registered = run(&mut hub, ALICE, Command::RoomRegister(room("club")));
+    assert!(
+        matches!(
+            events_for(&registered, DAVE)[..],
+            [ServerEvent::Moderated {
+                action: rustchat_proto::ModAction::Registered,
+                ..
+            }]
+        ),
+        "{registered:?}"
+    );
+    assert!(matches!(
+        registered.state[..],
+        [
+            crate::rules::StateChange::Rules { .. },
+            crate::rules::StateChange::Audit { .. }
+        ]
+    ));
+    hub
+}
+
+fn error_kind_for(outcome: &Outcome, conn: ConnId) -> Option<ErrorKind> {
+    events_for(outcome, conn).iter().find_map(|e| match e {
+        ServerEvent::Error { kind, .. } => Some(*kind),
+        _ => None,
+    })
+}
+
+#[test]
+fn only_operators_moderate_and_nobody_outranks_the_owner() {
+    let mut hub = club();
+    let kick = |nick_name: &str| Command::Kick {
+        room: room("club"),
+        nick: nick(nick_name),
+        reason: None,
+    };
+    let refused = run(&mut hub, CAROL, kick("dave"));
+    assert_eq!(
+        error_kind_for(&refused, CAROL),
+        Some(ErrorKind::NotPermitted)
+    );
+    // Operators need accounts; the owner makes bob one.
+    let op = |nick_name: &str| Command::RoomRole {
+        room: room("club"),
+        nick: nick(nick_name),
+        role: rustchat_proto::RoomRole::Operator,
+        on: true,
+    };
+    assert_eq!(
+        error_kind_for(&run(&mut hub, ALICE, op("carol")), ALICE),
+        Some(ErrorKind::NotSignedIn)
+    );
+    run(&mut hub, ALICE, op("bob"));
+    let who = run(&mut hub, CAROL, Command::Who(Some(room("club"))));
+    assert!(
+        matches!(only_event(&who, CAROL), ServerEvent::Members { roles, .. } if roles.get("alice") == Some(&rustchat_proto::RoomRole::Operator) && roles.get("bob") == Some(&rustchat_proto::RoomRole::Operator)),
+        "{who:?}"
+    );
+    // bob may kick carol, not the owner, and may not hand out operator.
+    let kicked = run(
+        &mut hub,
+        BOB,
+        Command::Kick {
+            room: room("club"),
+            nick: nick("carol"),
+            reason: Some("off topic".into()),
+        },
+    );
+    let carol_sees = events_for(&kicked, CAROL);
+    assert!(
+        matches!(
+            carol_sees[0],
+            ServerEvent::Moderated {
+                action: rustchat_proto::ModAction::Kicked,
+                ..
+            }
+        ),
+        "{carol_sees:?}"
+    );
+    assert!(
+        matches!(carol_sees[1], ServerEvent::Left { reason: Some(r), .. } if r == "kicked by bob: off topic"),
+        "{carol_sees:?}"
+    );
+    assert_eq!(
+        error_kind_for(&run(&mut hub, BOB, kick("alice")), BOB),
+        Some(ErrorKind::NotPermitted)
+    );
+    assert_eq!(
+        error_kind_for(&run(&mut hub, BOB, op("dave")), BOB),
+        Some(ErrorKind::NotPermitted)
+    );
+    assert_eq!(
+        error_kind_for(&run(&mut hub, BOB, kick("carol")), BOB),
+        Some(ErrorKind::NoSuchNick),
+        "carol is out already"
+    );
+}
+
+#[test]
+fn a_ban_puts_out_and_keeps_out_until_it_ends_or_is_lifted() {
+    let mut hub = club();
+    let ban = Command::Ban {
+        room: room("club"),
+        nick: nick("dave"),
+        duration: Some(60_000),
+        reason: Some("spam".into()),
+    };
+    let outcome = hub.handle(ALICE, ban, 10_000);
+    assert!(hub.is_consistent());
+    assert!(matches!(
+        events_for(&outcome, DAVE)[1],
+        ServerEvent::Left { .. }
+    ));
+    let again = hub.handle(DAVE, join("club"), 20_000);
+    assert!(
+        matches!(only_event(&again, DAVE), ServerEvent::Error { kind: ErrorKind::Banned, message } if message == "you are banned from #club for another 50s, by alice (spam)"),
+        "{again:?}"
+    );
+    // A new nick does not help a guest... it changes its key, so +R is the way to keep guests
+    // out; the ban ends on its own.
+    let later = hub.handle(DAVE, join("club"), 70_001);
+    assert!(
+        matches!(events_for(&later, DAVE)[0], ServerEvent::Joined { .. }),
+        "{later:?}"
+    );
+    hub.handle(
+        ALICE,
+        Command::Ban {
+            room: room("club"),
+            nick: nick("dave"),
+            duration: None,
+            reason: None,
+        },
+        80_000,
+    );
+    hub.handle(
+        ALICE,
+        Command::Unban {
+            room: room("club"),
+            nick: nick("dave"),
+        },
+        81_000,
+    );
+    let back = hub.handle(DAVE, join("club"), 82_000);
+    assert!(
+        matches!(events_for(&back, DAVE)[0], ServerEvent::Joined { .. }),
+        "{back:?}"
+    );
+}
+
+#[test]
+fn mutes_and_the_moderated_mode_keep_people_quiet_until_voiced() {
+    let mut hub = club();
+    hub.handle(
+        ALICE,
+        Command::Mute {
+            room: room("club"),
+            nick: nick("carol"),
+            duration: None,
+        },
+        2_000,
+    );
+    let quiet = hub.handle(CAROL, say("hi"), 3_000);
+    assert!(matches!(
+        only_event(&quiet, CAROL),
+        ServerEvent::Error {
+            kind: ErrorKind::Muted,
+            ..
+        }
+    ));
+    assert!(quiet.record.is_none());
+    hub.handle(
+        ALICE,
+        Command::Unmute {
+            room: room("club"),
+            nick: nick("carol"),
+        },
+        4_000,
+    );
+    assert!(hub.handle(CAROL, say("hi"), 5_000).record.is_some());
+    let plus_m = Command::Mode {
+        room: room("club"),
+        changes: vec![rustchat_proto::ModeChange {
+            mode: rustchat_proto::Mode::Moderated,
+            on: true,
+            key: None,
+        }],
+    };
+    let modes = hub.handle(ALICE, plus_m, 6_000);
+    assert!(
+        matches!(events_for(&modes, DAVE)[..], [ServerEvent::Modes { modes, .. }] if modes == "+m")
+    );
+    let refused = hub.handle(DAVE, say("hello?"), 7_000);
+    assert!(matches!(
+        only_event(&refused, DAVE),
+        ServerEvent::Error {
+            kind: ErrorKind::Moderated,
+            ..
+        }
+    ));
+    hub.handle(
+        ALICE,
+        Command::RoomRole {
+            room: room("club"),
+            nick: nick("dave"),
+            role: rustchat_proto::RoomRole::Voiced,
+            on: true,
+        },
+        8_000,
+    );
+    assert!(hub.handle(DAVE, say("thanks"), 9_000).record.is_some());
+    assert!(
+        hub.handle(ALICE, say("ops always speak"), 9_000)
+            .record
+            .is_some()
+    );
+}
+
+#[test]
+fn invite_only_keyed_and_registered_only_rooms() {
+    let mut hub = club();
+    let mode = |letter: rustchat_proto::Mode, key: Option<&str>| Command::Mode {
+        room: room("club"),
+        changes: vec![rustchat_proto::ModeChange {
+            mode: letter,
+            on: true,
+            key: key.map(str::to_owned),
+        }],
+    };
+    for conn in [CAROL, DAVE] {
+        run(&mut hub, conn, Command::Part(Some(room("club"))));
+    }
+    run(
+        &mut hub,
+        ALICE,
+        mode(rustchat_proto::Mode::RegisteredOnly, None),
+    );
+    assert_eq!(
+        error_kind_for(&run(&mut hub, CAROL, join("club")), CAROL),
+        Some(ErrorKind::RegisteredOnly)
+    );
+    run(
+        &mut hub,
+        ALICE,
+        Command::Mode {
+            room: room("club"),
+            changes: vec![rustchat_proto::ModeChange {
+                mode: rustchat_proto::Mode::RegisteredOnly,
+                on: false,
+                key: None,
+            }],
+        },
+    );
+    run(
+        &mut hub,
+        ALICE,
+        mode(rustchat_proto::Mode::Key, Some("s3cret")),
+    );
+    assert_eq!(
+        error_kind_for(&run(&mut hub, CAROL, join("club")), CAROL),
+        Some(ErrorKind::BadKey)
+    );
+    let keyed = run(
+        &mut hub,
+        CAROL,
+        Command::JoinKey {
+            room: room("club"),
+            key: "s3cret".into(),
+        },
+    );
+    assert!(matches!(
+        events_for(&keyed, CAROL)[0],
+        ServerEvent::Joined { .. }
+    ));
+    run(
+        &mut hub,
+        ALICE,
+        mode(rustchat_proto::Mode::InviteOnly, None),
+    );
+    assert_eq!(
+        error_kind_for(
+            &run(
+                &mut hub,
+                DAVE,
+                Command::JoinKey {
+                    room: room("club"),
+                    key: "s3cret".into()
+                }
+            ),
+            DAVE
+        ),
+        Some(ErrorKind::InviteOnly)
+    );
+    let invited = run(
+        &mut hub,
+        ALICE,
+        Command::Invite {
+            nick: nick("dave"),
+            room: Some(room("club")),
+        },
+    );
+    assert!(matches!(
+        events_for(&invited, DAVE)[..],
+        [ServerEvent::Invited { .. }]
+    ));
+    let joined = run(&mut hub, DAVE, join("club"));
+    assert!(
+        matches!(events_for(&joined, DAVE)[0], ServerEvent::Joined { .. }),
+        "an invitation needs no key: {joined:?}"
+    );
+    let shown = run(
+        &mut hub,
+        DAVE,
+        Command::Mode {
+            room: room("club"),
+            changes: vec![],
+        },
+    );
+    assert!(
+        matches!(only_event(&shown, DAVE), ServerEvent::Modes { modes, by: None, .. } if modes == "+ik")
+    );
+}
+
+#[test]
+fn the_topic_is_set_by_operators_and_shown_on_join() {
+    let mut hub = club();
+    let refused = run(
+        &mut hub,
+        CAROL,
+        Command::Topic {
+            room: room("club"),
+            text: Some(Some("mine".into())),
+        },
+    );
+    assert_eq!(
+        error_kind_for(&refused, CAROL),
+        Some(ErrorKind::NotPermitted)
+    );
+    let set = run(
+        &mut hub,
+        ALICE,
+        Command::Topic {
+            room: room("club"),
+            text: Some(Some("Rust, mostly".into())),
+        },
+    );
+    assert!(
+        matches!(events_for(&set, CAROL)[..], [ServerEvent::Topic { text: Some(t), .. }] if t == "Rust, mostly")
+    );
+    run(&mut hub, CAROL, Command::Part(Some(room("club"))));
+    let joined = run(&mut hub, CAROL, join("club"));
+    assert!(
+        events_for(&joined, CAROL).iter().any(|e| matches!(e, ServerEvent::Topic { text: Some(t), by: Some(b), .. } if t == "Rust, mostly" && b.as_str() == "alice")),
+        "{joined:?}"
+    );
+}
+
+#[test]
+fn server_staff_moderate_everywhere_but_a_moderator_not_an_admin() {
+    let mut hub = four();
+    hub.sign_in(
+        ALICE,
+        super::Signed {
+            account: nick("alice"),
+            role: Some(crate::accounts::store::Role::Admin),
+        },
+        1_000,
+    );
+    hub.sign_in(
+        BOB,
+        super::Signed {
+            account: nick("bob"),
+            role: Some(crate::accounts::store::Role::Moderator),
+        },
+        1_000,
+    );
+    // An unregistered room: staff may still kick.
+    let kicked = run(
+        &mut hub,
+        BOB,
+        Command::Kick {
+            room: RoomName::lobby(),
+            nick: nick("carol"),
+            reason: None,
+        },
+    );
+    assert!(
+        matches!(events_for(&kicked, CAROL)[0], ServerEvent::Moderated { .. }),
+        "{kicked:?}"
+    );
+    let refused = run(
+        &mut hub,
+        BOB,
+        Command::Ban {
+            room: RoomName::lobby(),
+            nick: nick("alice"),
+            duration: None,
+            reason: None,
+        },
+    );
+    assert_eq!(error_kind_for(&refused, BOB), Some(ErrorKind::NotPermitted));
+    let banned = run(
+        &mut hub,
+        ALICE,
+        Command::Ban {
+            room: RoomName::lobby(),
+            nick: nick("bob"),
+            duration: None,
+            reason: None,
+        },
+    );
+    assert!(error_kind_for(&banned, ALICE).is_none(), "{banned:?}");
+    // Staff are never kept out by a ban (an admin unbans themselves if need be).
+    run(&mut hub, ALICE, Command::Part(None));
+    assert!(matches!(
+        events_for(
+            &run(&mut hub, ALICE, Command::Join(RoomName::lobby())),
+            ALICE
+        )[0],
+        ServerEvent::Joined { .. }
     ));
 }

@@ -1,0 +1,186 @@
+//! End to end: room moderation over real sockets — registering a room, operators, kick,
+//! ban, mute, modes, invite, topic — over lines and JSON, under the models, and surviving a
+//! restart.
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use rustchat_proto::{ErrorKind, ModAction, ServerEvent};
+use rustchat_server::config::Model;
+
+use common::{LineClient, WsClient, async_model, pool, serve, threads, untimed};
+
+const HASH_WAIT: Duration = Duration::from_secs(20);
+
+/// A line client named `nick`, registered and signed in.
+fn account(addr: std::net::SocketAddr, nick: &str) -> LineClient {
+    let mut client = LineClient::named(addr, nick);
+    client.send(&format!("/register {nick}-password"));
+    client.expect_within("signed in", HASH_WAIT, |l| {
+        l.ends_with(&format!("signed in as {nick}"))
+    });
+    client
+}
+
+fn owners_and_operators_moderate_a_room(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
+    let addr = server.addr();
+    let mut alice = account(addr, "alice");
+    let mut bob = account(addr, "bob");
+    let mut carol = LineClient::named(addr, "carol");
+    for client in [&mut alice, &mut bob, &mut carol] {
+        client.send("/join #club");
+        client.expect("our join", |l| {
+            untimed(l).starts_with("-> ") && l.ends_with("joined #club")
+        });
+    }
+    carol.send("/room register #club");
+    carol.expect_exact(
+        "ERROR rooms are registered by accounts: /login first, then /room register #club",
+    );
+    alice.send("/room register #club");
+    carol.expect_event("! alice registered #club and owns it");
+    bob.send("/kick #club carol");
+    bob.expect_exact("ERROR only its operators may do that in #club");
+    alice.send("/op #club bob");
+    bob.expect_event("! alice made operator bob in #club");
+    bob.send("/who #club");
+    bob.expect_exact("*** members of #club (3): @alice @bob carol");
+    alice.send("/topic #club Rust, mostly");
+    carol.expect_exact("*** topic of #club: Rust, mostly (set by alice)");
+
+    // A timed ban puts carol out and keeps her out, saying for how long and why.
+    bob.send("/ban #club carol 10m spam links");
+    carol.expect("the ban", |l| {
+        untimed(l).starts_with("! bob banned carol from #club until ")
+            && l.ends_with("(spam links)")
+    });
+    carol.expect_event("<- carol left #club (banned by bob: spam links)");
+    carol.send("/join #club");
+    carol.expect_exact("ERROR you are banned from #club for another 10m, by bob (spam links)");
+    bob.send("/unban #club carol");
+    carol.expect_event("! bob unbanned carol in #club");
+    carol.send("/join #club");
+    carol.expect_exact("*** topic of #club: Rust, mostly (set by alice)");
+
+    // Moderated: carol is quiet until voiced; a mute silences even the voiced.
+    alice.send("/mode #club +m");
+    carol.expect_exact("*** modes of #club: +m (set by alice)");
+    carol.send("hello?");
+    carol.expect_exact(
+        "ERROR #club is moderated (+m): only voiced members and operators speak — ask an operator for /voice",
+    );
+    bob.send("/voice #club carol");
+    carol.expect_event("! bob voiced carol in #club");
+    carol.send("thanks");
+    alice.expect_event("#club <carol> thanks");
+    bob.send("/mute #club carol 5m");
+    carol.expect("the mute", |l| {
+        untimed(l).starts_with("! bob muted carol in #club until ")
+    });
+    carol.send("still here");
+    carol.expect_exact("ERROR you are muted in #club for another 5m: nobody hears you there");
+    bob.send("/mode #club +q");
+    bob.expect("the refusal", |l| {
+        l.starts_with("ERROR unknown mode +q: the modes are +i (invite only)")
+    });
+    bob.send("/deop #club alice");
+    bob.expect_exact("ERROR only its owner or server staff may do that in #club");
+}
+
+fn invite_only_and_keyed_rooms_over_json(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
+    let addr = server.addr();
+    let mut alice = account(addr, "alice");
+    alice.send("/join #vault");
+    alice.expect_event("-> alice joined #vault");
+    alice.send("/room register #vault");
+    alice.expect_event("! alice registered #vault and owns it");
+    alice.send("/mode #vault +ik s3cret");
+    alice.expect_exact("*** modes of #vault: +ik (set by alice)");
+    let mut dave = WsClient::named_json(addr, "dave");
+    dave.send_text(r##"{"type":"join","room":"#vault","key":"s3cret"}"##);
+    let (_, refused) = dave.expect_json("refusal", |e| matches!(e, ServerEvent::Error { .. }));
+    assert!(
+        matches!(
+            refused,
+            ServerEvent::Error {
+                kind: ErrorKind::InviteOnly,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    alice.send("/invite dave #vault");
+    alice.expect_exact("*** dave is invited to #vault");
+    dave.expect_json("the invitation", |e| matches!(e, ServerEvent::Invited { room, by } if room.as_str() == "#vault" && by.as_str() == "alice"));
+    dave.send_text(r##"{"type":"join","room":"#vault"}"##);
+    dave.expect_json(
+        "joined",
+        |e| matches!(e, ServerEvent::Joined { room, .. } if room.as_str() == "#vault"),
+    );
+    dave.send_text(r##"{"type":"kick","room":"#vault","nick":"alice"}"##);
+    let (_, refused) = dave.expect_json("refusal", |e| matches!(e, ServerEvent::Error { .. }));
+    assert!(
+        matches!(
+            refused,
+            ServerEvent::Error {
+                kind: ErrorKind::NotPermitted,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    alice.send("/kick #vault dave bye now");
+    let (_, kicked) = dave.expect_json("the kick", |e| matches!(e, ServerEvent::Moderated { .. }));
+    assert!(
+        matches!(&kicked, ServerEvent::Moderated { action: ModAction::Kicked, by, reason: Some(r), .. } if by.as_str() == "alice" && r == "bye now"),
+        "{kicked:?}"
+    );
+}
+
+scenarios!(async_model: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json);
+scenarios!(threads: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json);
+scenarios!(pool: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json);
+
+#[test]
+fn rooms_rules_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = rustchat_server::server::start(common::config(dir.path())).expect("starts");
+    let mut alice = account(server.addr(), "alice");
+    alice.send("/join #club");
+    alice.expect_event("-> alice joined #club");
+    alice.send("/room register #club");
+    alice.expect_event("! alice registered #club and owns it");
+    alice.send("/topic #club kept");
+    alice.expect_exact("*** topic of #club: kept (set by alice)");
+    alice.send("/mode #club +R");
+    alice.expect_exact("*** modes of #club: +R (set by alice)");
+    alice.send("/ban #club mallory");
+    alice.expect_event("! alice banned mallory from #club");
+    drop(alice);
+    server.shutdown().expect("a clean shutdown");
+
+    let server = rustchat_server::server::start(common::config(dir.path())).expect("restarts");
+    let mut guest = LineClient::named(server.addr(), "mallory");
+    guest.send("/join #club");
+    guest.expect_exact("ERROR you are banned from #club, by alice");
+    let mut other = LineClient::named(server.addr(), "erin");
+    other.send("/join #club");
+    other.expect_exact("ERROR #club is for signed-in users only (+R): /login or /register first");
+    other.send("/topic #club");
+    other.expect_exact("*** topic of #club: kept (set by alice)");
+    other.send("/mode #club");
+    other.expect_exact("*** modes of #club: +R");
+    let mut back = LineClient::join(server.addr()).0;
+    back.send("/login alice alice-password");
+    back.expect_within("signed in", HASH_WAIT, |l| {
+        l == "*** you are signed in as alice"
+    });
+    back.send("/join #club");
+    back.expect_exact("*** topic of #club: kept (set by alice)");
+    back.send("/who #club");
+    back.expect_exact("*** members of #club (1): @alice");
+}
