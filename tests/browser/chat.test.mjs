@@ -8,7 +8,11 @@
 // carol (the terminal). Each says something and sees the others; a message holding HTML renders
 // as literal text, escape sequences and bidi overrides as visible escapes; private messages, the
 // room list, history on join, reconnection with nick and room restored, keyboard use and the
-// phone-width layout are checked. Given an https:// URL (a server with TLS on, whose certificate
+// phone-width layout are checked. Then accounts: page A registers alice through the sign-in form
+// (a too-short password refused in the form first), stays signed in across a reload (its saved
+// token on the WebSocket upgrade), page B's /nick alice opens the form, a typed /login is never
+// shown or recalled, page A signs out (its token revoked), signs in again through the form, and
+// page B registers a new name (the nick first). A password never reaches the page's text. Given an https:// URL (a server with TLS on, whose certificate
 // comes from a CA made by the test: the pages are told to accept it), the pages load over https
 // and must talk wss:// to the same origin, while the terminal stays on plaintext. Screenshots go to DIR
 // (default target/browser); --update-docs also writes docs/screenshot-page.png.
@@ -27,6 +31,9 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OVERALL_TIMEOUT_MS = 60_000;
 const WAIT_MS = 5_000;
 const XSS = '<script>alert(1)</script><b>x</b>';
+const PASSWORD = 'Tr0ubadour & 3 horses';
+const WRONG_PASSWORD = 'not-alices-9-password';
+const SIGNIN_KEY = 'rustchat-signin';
 
 const args = process.argv.slice(2);
 const url = args.find((a) => /^https?:\/\//.test(a));
@@ -126,6 +133,9 @@ async function openPage(browser, name) {
       constructor(...a) {
         super(...a);
         window.__sockets.push(this);
+        // The first frames each socket receives, for checks on the welcome.
+        this.__frames = [];
+        this.addEventListener('message', (e) => { if (this.__frames.length < 20) this.__frames.push(e.data); });
       }
     };
   });
@@ -431,6 +441,160 @@ async function main() {
       await bob.keyboard.press('Escape');
       await bob.waitForSelector('#members', { state: 'hidden' });
       assert(await bob.$$eval('#log li.msg.own', (lis) => lis.length) === sent, 'closing a drawer sends nothing');
+    });
+
+    // ---- accounts ---------------------------------------------------------------------------
+    let token; // page A's saved sign-in: {account, token, id}
+    await check('sign-in form: page A registers its nick; a too-short password is refused in the form', async () => {
+      await alice.click('#signin-open');
+      await alice.waitForSelector('#signin', { state: 'visible' });
+      assert(await alice.inputValue('#signin-name') === 'alice', 'the form offers the current nick');
+      assert(await alice.evaluate(() => document.activeElement?.id) === 'signin-password', 'the focus is on the password');
+      await alice.fill('#signin-password', 'short');
+      await alice.click('#signin-register');
+      await waitForText(alice, '#signin-error', 'password too short: 5 bytes, expected at least 8');
+      assert(await alice.isVisible('#signin'), 'the dialog stays open after a failure');
+      await alice.screenshot({ path: path.join(screenshots, 'screenshot-page-signin.png') });
+      await alice.fill('#signin-password', PASSWORD);
+      await alice.click('#signin-register');
+      await alice.waitForSelector('#signin', { state: 'hidden' });
+      await waitForText(alice, '#account', 'signed in as alice');
+      assert(await alice.isHidden('#signin-open') && await alice.isVisible('#signout'), 'the header offers Sign out');
+      token = await (await alice.waitForFunction((key) => {
+        const saved = JSON.parse(localStorage.getItem(key) || 'null');
+        return saved?.token && saved;
+      }, SIGNIN_KEY)).jsonValue();
+      assert(token.account === 'alice' && /^rct_[0-9a-f]{64}$/.test(token.token) && Number.isInteger(token.id), `saved: ${JSON.stringify(token)}`);
+    });
+
+    await check('the password is nowhere in the page: text, inputs, storage', async () => {
+      const leaks = await alice.evaluate((password) => ({
+        text: document.documentElement.textContent.includes(password),
+        inputs: [...document.querySelectorAll('input')].filter((i) => i.value.includes(password)).map((i) => i.id),
+        storage: JSON.stringify({ ...localStorage, ...sessionStorage }).includes(password),
+      }), PASSWORD);
+      assert(!leaks.text && !leaks.inputs.length && !leaks.storage, `the password leaked: ${JSON.stringify(leaks)}`);
+    });
+
+    await check('a reload stays signed in: the token goes on the upgrade and the welcome names the account', async () => {
+      await alice.reload();
+      await alice.waitForSelector('#status[data-state=connected]', { timeout: 8000 });
+      await waitForText(alice, '#account', 'signed in as alice');
+      await alice.waitForFunction(() => document.querySelector('#room-title').textContent === '#rust'
+        && document.querySelector('#nick').value === 'alice', null, { timeout: 8000 });
+      const seen = await alice.evaluate((key) => ({
+        url: window.__sockets[0]?.url,
+        first: window.__sockets[0]?.__frames[0],
+        saved: JSON.parse(localStorage.getItem(key) || 'null'),
+      }), SIGNIN_KEY);
+      assert(seen.url?.endsWith(`/ws?token=${token.token}`), `the socket opened ${seen.url}`);
+      const welcome = JSON.parse(seen.first);
+      assert(welcome.type === 'welcome' && welcome.account === 'alice' && welcome.nick === 'alice', `first event: ${seen.first}`);
+      assert(seen.saved?.token === token.token, `the saved token is kept: ${JSON.stringify(seen.saved)}`);
+      const log = (await texts(alice, '#log li')).join('\n');
+      assert(!log.includes('expired') && !log.includes('is registered'), `after a signed-in reload:\n${log}`);
+    });
+
+    await check("page B's /nick to the registered name opens the sign-in form with it (phone width)", async () => {
+      await type(bob, '/nick alice');
+      await bob.waitForSelector('#signin', { state: 'visible' });
+      await waitForText(bob, '#signin-error', 'nick alice is registered — /login alice <password> if it is yours');
+      assert(await bob.inputValue('#signin-name') === 'alice', 'the form is filled in with the name');
+      assert(await bob.inputValue('#nick') === 'bob', 'bob keeps his nick');
+      const box = await bob.evaluate(() => {
+        const r = document.querySelector('#signin').getBoundingClientRect();
+        return { left: r.left, right: r.right, page: document.documentElement.scrollWidth };
+      });
+      assert(box.left >= 0 && box.right <= 390 && box.page <= 390, `the dialog does not fit the phone: ${JSON.stringify(box)}`);
+      await bob.screenshot({ path: path.join(screenshots, 'screenshot-page-phone-signin.png') });
+      await bob.keyboard.press('Escape');
+      await bob.waitForSelector('#signin', { state: 'hidden' });
+      assert(await bob.evaluate(() => document.activeElement?.id) === 'text', 'Escape gives the focus back to the message box');
+    });
+
+    await check('a /login typed in the message box is never shown nor recalled with the arrows', async () => {
+      const sent = await bob.$$eval('#log li', (lis) => lis.length);
+      await type(bob, `/login alice ${WRONG_PASSWORD}`);
+      await waitForText(bob, '#log li.error', 'wrong account name or password');
+      assert(await bob.inputValue('#text') === '', 'the message box is emptied');
+      const recalled = [];
+      for (let i = 0; i < 20; i += 1) {
+        await bob.press('#text', 'ArrowUp');
+        recalled.push(await bob.inputValue('#text'));
+      }
+      await bob.fill('#text', '');
+      assert(recalled.includes('/nick alice') && !recalled.some((l) => l.includes(WRONG_PASSWORD)), `recalled: ${JSON.stringify(recalled)}`);
+      const shownText = await bob.evaluate(() => document.documentElement.textContent);
+      assert(!shownText.includes(WRONG_PASSWORD), 'the typed password is in the page');
+      assert(await bob.$$eval('#log li', (lis) => lis.length) > sent, 'the refusal is in the log');
+    });
+
+    await check('page A signs out: header and storage cleared, the token revoked', async () => {
+      await alice.click('#signout');
+      await alice.waitForFunction(() => !document.querySelector('#account').textContent.includes('signed in')
+        && !document.querySelector('#signin-open').hidden && document.querySelector('#signout').hidden
+        && /^guest-\d+$/.test(document.querySelector('#nick').value));
+      await waitForText(alice, '#log li', 'You are signed out.');
+      assert(await alice.evaluate((key) => localStorage.getItem(key)) === null, 'localStorage still holds the sign-in');
+      // A fresh connection with the old token joins as a guest and hears why.
+      const frames = await alice.evaluate(async (token) => {
+        const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+        const ws = new WebSocket(`${scheme}${location.host}/ws?token=${token}`, 'rustchat.json');
+        const got = [];
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, 4000);
+          const done = () => { clearTimeout(timer); resolve(); };
+          ws.onmessage = (e) => { got.push(JSON.parse(e.data)); if (got.some((f) => f.type === 'error')) done(); };
+          ws.onclose = done;
+        });
+        ws.close();
+        return got;
+      }, token.token);
+      const welcome = frames.find((f) => f.type === 'welcome');
+      const refused = frames.find((f) => f.type === 'error');
+      assert(welcome?.account === null && /^guest-\d+$/.test(welcome.nick), `the revoked token signed in: ${JSON.stringify(frames)}`);
+      assert(refused?.kind === 'auth_failed', `no auth_failed after the welcome: ${JSON.stringify(frames)}`);
+    });
+
+    await check('page A signs in again with the form: a wrong password is refused in it, Enter submits', async () => {
+      await alice.click('#signin-open');
+      await alice.waitForSelector('#signin', { state: 'visible' });
+      assert(await alice.evaluate(() => document.activeElement?.id) === 'signin-name', 'a guest starts at the name');
+      await alice.fill('#signin-name', 'alice');
+      await alice.fill('#signin-password', WRONG_PASSWORD);
+      await alice.click('#signin-submit');
+      await waitForText(alice, '#signin-error', 'wrong account name or password');
+      assert(await alice.isVisible('#signin'), 'the dialog stays open after a wrong password');
+      await alice.fill('#signin-password', PASSWORD);
+      await alice.press('#signin-password', 'Enter');
+      await alice.waitForSelector('#signin', { state: 'hidden' });
+      await waitForText(alice, '#account', 'signed in as alice');
+      await alice.waitForFunction(() => document.querySelector('#nick').value === 'alice');
+      const saved = await (await alice.waitForFunction((key) => JSON.parse(localStorage.getItem(key) || 'null'), SIGNIN_KEY)).jsonValue();
+      // (The id may be the revoked one's again: ids are the table's row ids.)
+      assert(saved.account === 'alice' && /^rct_[0-9a-f]{64}$/.test(saved.token) && saved.token !== token.token, `a new token is saved: ${JSON.stringify(saved)}`);
+      const shownText = await alice.evaluate(() => document.documentElement.textContent);
+      assert(!shownText.includes(PASSWORD) && !shownText.includes(WRONG_PASSWORD), 'a password is in the page');
+      await type(alice, '/tokens');
+      await waitForText(alice, '#log li.info', 'Your access tokens (1):');
+      const list = (await texts(alice, '#log li.info .text')).find((t) => t.startsWith('Your access tokens'));
+      assert(/browser page .* \(this browser\)/.test(list) && !list.includes('rct_'), `the token list: ${list}`);
+    });
+
+    await check('page B registers a new name from the form: the nick first, then the account', async () => {
+      await bob.click('#signin-open');
+      await bob.waitForSelector('#signin', { state: 'visible' });
+      await bob.fill('#signin-name', 'bobcat');
+      await bob.fill('#signin-password', PASSWORD);
+      await bob.click('#signin-register');
+      await bob.waitForSelector('#signin', { state: 'hidden' });
+      await waitForText(bob, '#account', 'signed in as bobcat');
+      assert(await bob.inputValue('#nick') === 'bobcat', 'the nick is the account');
+      await waitForText(alice, '#log li.notice', 'bob is now known as bobcat');
+      await bob.waitForFunction((key) => JSON.parse(localStorage.getItem(key) || 'null')?.account === 'bobcat', SIGNIN_KEY);
+      const size = await bob.evaluate(() => document.documentElement.scrollWidth);
+      assert(size <= 390, `the signed-in header overflows the phone: ${size}`);
+      await bob.screenshot({ path: path.join(screenshots, 'screenshot-page-phone-signed-in.png') });
     });
 
     await check('no page errors, console errors or dialogs', async () => {
