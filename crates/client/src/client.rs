@@ -36,6 +36,8 @@ pub struct Entry {
 pub enum EntryKind {
     /// Said in a room; `own` when we said it.
     Chat {
+        /// The message's id (a `redacted` event names it).
+        id: u64,
         room: String,
         from: String,
         text: String,
@@ -620,6 +622,23 @@ impl Client {
                 }
                 self.show_event_lines(&event);
             }
+            ServerEvent::Redacted {
+                ref room,
+                id,
+                ref by,
+                ref reason,
+                ts,
+            } => {
+                // Gone from the screen as from the history.
+                self.entries.retain(
+                    |e| !matches!(&e.kind, EntryKind::Chat { id: gone, .. } if *gone == id),
+                );
+                let why = reason
+                    .as_deref()
+                    .map(|r| format!(" ({})", sanitize(r)))
+                    .unwrap_or_default();
+                self.presence(ts, format!("{by} removed a message from {room}{why}"));
+            }
             ServerEvent::Topic {
                 ref room, ref text, ..
             } => {
@@ -694,6 +713,7 @@ impl Client {
             self.saw(from);
         }
         let kind = EntryKind::Chat {
+            id: message.id,
             room,
             from: from.to_owned(),
             text: sanitize(&message.text).into_owned(),

@@ -25,7 +25,7 @@ pub const MAX_TEXT_BYTES: usize = 4096;
 pub const MAX_HISTORY: u32 = 500;
 
 /// The slash commands the server knows, as typed (for completion in clients).
-pub const COMMANDS: [&str; 31] = [
+pub const COMMANDS: [&str; 37] = [
     "/nick",
     "/join",
     "/part",
@@ -55,6 +55,12 @@ pub const COMMANDS: [&str; 31] = [
     "/topic",
     "/mode",
     "/invite",
+    "/redact",
+    "/suspend",
+    "/unsuspend",
+    "/kline",
+    "/unkline",
+    "/klines",
     "/help",
     "/quit",
 ];
@@ -92,6 +98,12 @@ commands:
   /topic <#room> [text|-] show, set or clear (-) a room's topic
   /mode <#room> [+i|-i|+k key|-k|+m|-m|+R|-R] show or change a room's modes
   /invite <nick> [#room] let someone into an invite-only room
+  /redact <id> [reason]  remove a message from its room's history (yours; operators: any)
+  /suspend <account> [reason]  sign an account out and keep it out (server staff)
+  /unsuspend <account>   let a suspended account sign in again
+  /kline <address or range> [duration] [reason]  refuse connections from it (server staff)
+  /unkline <address or range>  lift an address ban
+  /klines                list the address bans
   /help                  this help
   /quit [reason]         leave the server";
 
@@ -189,6 +201,26 @@ pub enum Command {
     },
     /// Let someone into an invite-only room (default: the current one).
     Invite { nick: Nick, room: Option<RoomName> },
+    /// Remove message `id` from its room's history, for everyone.
+    Redact { id: u64, reason: Option<String> },
+    /// Sign an account out everywhere and refuse its sign-ins (server staff).
+    Suspend {
+        account: Nick,
+        reason: Option<String>,
+    },
+    /// Let a suspended account sign in again.
+    Unsuspend(Nick),
+    /// Refuse connections from an address or range, for `duration` ms or until lifted (server
+    /// staff) — IRC's K-line.
+    Kline {
+        net: ipnet::IpNet,
+        duration: Option<u64>,
+        reason: Option<String>,
+    },
+    /// Lift an address ban.
+    Unkline(ipnet::IpNet),
+    /// List the address bans.
+    Klines,
 }
 
 /// A line could not be read as a command. Each message says what is expected.
@@ -233,6 +265,12 @@ pub enum CommandError {
         "invalid duration {got}: expected a number and a unit, like 30s, 10m, 2h or 7d (at most 365d)"
     )]
     BadDuration { got: String },
+    #[error("invalid message id {got}: expected the number of a message (its id)")]
+    BadMessageId { got: String },
+    #[error(
+        "invalid address {got}: expected an IP address or a range like 203.0.113.0/24 or 2001:db8::/32"
+    )]
+    BadAddress { got: String },
     #[error(transparent)]
     Name(#[from] NameError),
 }
@@ -250,7 +288,9 @@ impl ErrorReply for CommandError {
             | Self::BadMode { .. }
             | Self::MissingKey
             | Self::BadKey
-            | Self::BadDuration { .. } => ErrorKind::Usage,
+            | Self::BadDuration { .. }
+            | Self::BadMessageId { .. }
+            | Self::BadAddress { .. } => ErrorKind::Usage,
             Self::NoteTooLong { .. } => ErrorKind::InvalidText,
             Self::PasswordTooShort { .. } | Self::PasswordTooLong { .. } => {
                 ErrorKind::InvalidPassword
@@ -264,7 +304,8 @@ impl ErrorReply for CommandError {
 impl Command {
     /// Whether the server's account service answers this command (it checks or makes
     /// credentials): `/register`, `/login`, `/passwd`, `/token`, `/tokens`, `/revoke`.
-    /// `/logout` needs no credentials and is the hub's.
+    /// (`/suspend` and `/unsuspend` too: they change an account.) `/logout` needs no
+    /// credentials and is the hub's.
     pub fn is_for_accounts(&self) -> bool {
         matches!(
             self,
@@ -275,6 +316,8 @@ impl Command {
                 | Self::Token(_)
                 | Self::Tokens
                 | Self::Revoke(_)
+                | Self::Suspend { .. }
+                | Self::Unsuspend(_)
         )
     }
 
@@ -373,6 +416,24 @@ impl Command {
                 line
             }
             Self::Invite { nick, room } => with_optional(&format!("/invite {nick}"), room.as_ref()),
+            Self::Redact { id, reason } => with_optional(&format!("/redact {id}"), reason.as_ref()),
+            Self::Suspend { account, reason } => {
+                with_optional(&format!("/suspend {account}"), reason.as_ref())
+            }
+            Self::Unsuspend(account) => format!("/unsuspend {account}"),
+            Self::Kline {
+                net,
+                duration,
+                reason,
+            } => with_optional(
+                &with_optional(
+                    &format!("/kline {net}"),
+                    duration.map(duration_text).as_ref(),
+                ),
+                reason.as_ref(),
+            ),
+            Self::Unkline(net) => format!("/unkline {net}"),
+            Self::Klines => "/klines".to_owned(),
         }
     }
 }

@@ -79,6 +79,10 @@ pub enum ErrorKind {
     BadKey,
     /// The room lets only signed-in users in (`+R`).
     RegisteredOnly,
+    /// The account is suspended: it cannot sign in.
+    Suspended,
+    /// No message with that id is kept (any more) in a room's recent history.
+    NoSuchMessage,
     /// The server is too busy for this request now; the message says when to try again.
     Busy,
     /// A kind this version does not know (sent by a newer server). Never sent by this version.

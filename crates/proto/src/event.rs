@@ -195,6 +195,15 @@ pub enum ServerEvent {
     },
     /// `by` invited you into an invite-only room: `/join` it.
     Invited { room: RoomName, by: Nick },
+    /// Message `id` of `room` was removed by `by`: stop showing it (it is gone from the
+    /// history too).
+    Redacted {
+        room: RoomName,
+        id: u64,
+        by: Nick,
+        reason: Option<String>,
+        ts: u64,
+    },
     /// Answer to `/list`: the rooms, sorted by name.
     Rooms { rooms: Vec<RoomSummary> },
     /// Past messages of a room, oldest first: sent after joining and for `/history`.
@@ -236,6 +245,7 @@ impl ServerEvent {
             Self::Topic { .. } => "topic",
             Self::Modes { .. } => "modes",
             Self::Invited { .. } => "invited",
+            Self::Redacted { .. } => "redacted",
             Self::Tokens { .. } => "tokens",
             Self::Message(_) => "message",
             Self::Private { .. } => "private",

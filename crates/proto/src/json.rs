@@ -19,7 +19,7 @@ use crate::command::{Command, CommandError, checked_limit, checked_text};
 use crate::error_kind::{ErrorKind, ErrorReply};
 use crate::moderation::{
     MAX_REASON_BYTES, MAX_TOPIC_BYTES, RoomRole, checked_key, checked_note, duration_text,
-    parse_duration, parse_modes,
+    parse_address_range, parse_duration, parse_modes,
 };
 use crate::password::{AccessToken, Password, checked_invite, checked_label};
 use crate::text::{EXCERPT_CHARS, excerpt};
@@ -32,7 +32,8 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 const KNOWN_TYPES: &str = "say, nick, join, part, msg, me, who, list, history, help, quit, \
                            register, login, logout, passwd, token, tokens, revoke, \
                            room_register, kick, ban, unban, mute, unmute, op, deop, voice, \
-                           devoice, topic, mode, invite, command";
+                           devoice, topic, mode, invite, redact, suspend, unsuspend, kline, \
+                           unkline, klines, command";
 
 /// A JSON message could not be read. Each message says what is expected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -262,6 +263,35 @@ impl Command {
                 "invite",
                 vec![("nick", string(nick.as_str())), ("room", room(name))],
             ),
+            Self::Redact { id, reason } => (
+                "redact",
+                vec![
+                    ("id", Some(Value::from(*id))),
+                    ("reason", reason.as_deref().map(Value::from)),
+                ],
+            ),
+            Self::Suspend { account, reason } => (
+                "suspend",
+                vec![
+                    ("account", string(account.as_str())),
+                    ("reason", reason.as_deref().map(Value::from)),
+                ],
+            ),
+            Self::Unsuspend(account) => ("unsuspend", vec![("account", string(account.as_str()))]),
+            Self::Kline {
+                net,
+                duration,
+                reason,
+            } => (
+                "kline",
+                vec![
+                    ("address", string(&net.to_string())),
+                    ("duration", duration.map(|d| Value::from(duration_text(d)))),
+                    ("reason", reason.as_deref().map(Value::from)),
+                ],
+            ),
+            Self::Unkline(net) => ("unkline", vec![("address", string(&net.to_string()))]),
+            Self::Klines => ("klines", vec![]),
             Self::Passwd { old, new } => (
                 "passwd",
                 vec![("old", string(old.expose())), ("new", string(new.expose()))],
@@ -340,6 +370,22 @@ impl Fields<'_> {
                     Some(modes) => parse_modes(&modes.split_whitespace().collect::<Vec<_>>())?,
                 },
             },
+            "redact" => Command::Redact {
+                id: self.id()?,
+                reason: self.note("reason", MAX_REASON_BYTES)?,
+            },
+            "suspend" => Command::Suspend {
+                account: Nick::parse(self.string("account")?)?,
+                reason: self.note("reason", MAX_REASON_BYTES)?,
+            },
+            "unsuspend" => Command::Unsuspend(Nick::parse(self.string("account")?)?),
+            "kline" => Command::Kline {
+                net: parse_address_range(self.string("address")?)?,
+                duration: self.duration()?,
+                reason: self.note("reason", MAX_REASON_BYTES)?,
+            },
+            "unkline" => Command::Unkline(parse_address_range(self.string("address")?)?),
+            "klines" => Command::Klines,
             "invite" => Command::Invite {
                 nick: self.target()?,
                 room: self.room()?,
@@ -406,6 +452,21 @@ impl Fields<'_> {
                 });
             }
         })
+    }
+
+    /// The `id` field: a token's (`revoke`) or a message's (`redact`).
+    fn id(&self) -> Result<u64, JsonError> {
+        match self.object.get("id") {
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .ok_or_else(|| CommandError::BadMessageId { got: n.to_string() }.into()),
+            Some(other) => Err(wrong_type("id", "a number", other)),
+            None => Err(JsonError::MissingField {
+                ty: self.ty.to_owned(),
+                field: "id",
+                expected: "a number",
+            }),
+        }
     }
 
     fn named_room(&self) -> Result<RoomName, JsonError> {
@@ -575,7 +636,7 @@ mod tests {
 
     #[test]
     fn shape_errors_say_what_is_expected() {
-        let known = "expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, token, tokens, revoke, room_register, kick, ban, unban, mute, unmute, op, deop, voice, devoice, topic, mode, invite, command";
+        let known = "expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, token, tokens, revoke, room_register, kick, ban, unban, mute, unmute, op, deop, voice, devoice, topic, mode, invite, redact, suspend, unsuspend, kline, unkline, klines, command";
         assert_eq!(
             error(r#"{"type":"dance"}"#).to_string(),
             format!("unknown type \"dance\": {known}")

@@ -75,11 +75,13 @@ pub use command::{COMMANDS, Command, CommandError, HELP, MAX_HISTORY, MAX_TEXT_B
 pub use error_kind::{ErrorKind, ErrorReply};
 pub use event::{ChatMessage, ModAction, RoomSummary, ServerEvent, TokenInfo};
 pub use hello::{HELLO_MAX, HelloClient, HelloError, HelloServer, HelloStep, is_hello};
+/// Address ranges (`/kline`), as the `ipnet` crate has them.
+pub use ipnet::IpNet;
 pub use json::{JsonError, MAX_JSON_BYTES};
 pub use line::{DEFAULT_MAX_LINE, LineCodec, LineError};
 pub use moderation::{
     KNOWN_MODES, MAX_DURATION_MS, MAX_KEY_CHARS, MAX_REASON_BYTES, MAX_TOPIC_BYTES, Mode,
-    ModeChange, RoomRole, duration_text, parse_duration,
+    ModeChange, RoomRole, duration_text, parse_address_range, parse_duration,
 };
 pub use names::{GUEST_PREFIX, MAX_NICK_LEN, MAX_ROOM_LEN, NameError, RESERVED_NICKS, mentions};
 pub use nick::Nick;

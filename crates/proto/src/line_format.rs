@@ -136,6 +136,23 @@ impl ServerEvent {
                 let modes = if modes.is_empty() { "none" } else { modes };
                 server_lines(&mut out, &format!("modes of {room}: {modes}{by}"));
             }
+            Self::Redacted {
+                room,
+                id,
+                by,
+                reason,
+                ts,
+            } => {
+                let reason = reason
+                    .as_deref()
+                    .map(|r| format!(" ({})", sanitize(r)))
+                    .unwrap_or_default();
+                timed(
+                    &mut out,
+                    *ts,
+                    &format!("! {by} removed message {id} from {room}{reason}"),
+                );
+            }
             Self::Invited { room, by } => server_lines(
                 &mut out,
                 &format!("{by} invited you to {room}: /join {room}"),

@@ -184,6 +184,20 @@ pub fn parse_duration(word: &str) -> Result<u64, CommandError> {
     }
 }
 
+/// Reads an address (`203.0.113.7`, `2001:db8::1`: just it) or a range (`203.0.113.0/24`).
+/// The range is normalised: `203.0.113.7/24` is `203.0.113.0/24`.
+pub fn parse_address_range(word: &str) -> Result<ipnet::IpNet, CommandError> {
+    let bad = || CommandError::BadAddress {
+        got: crate::text::excerpt(word, crate::text::EXCERPT_CHARS),
+    };
+    if let Ok(addr) = word.parse::<std::net::IpAddr>() {
+        return Ok(ipnet::IpNet::from(addr));
+    }
+    word.parse::<ipnet::IpNet>()
+        .map(|net| net.trunc())
+        .map_err(|_| bad())
+}
+
 /// Whether a word reads as a duration (so `/ban #r bob 10m spam` takes `10m` as one).
 pub(crate) fn looks_like_duration(word: &str) -> bool {
     word.len() >= 2
@@ -222,6 +236,25 @@ mod tests {
         assert_eq!(duration_text(7_200_000), "2h");
         assert_eq!(duration_text(90_000), "90s");
         assert!(looks_like_duration("10m") && !looks_like_duration("spam"));
+    }
+
+    #[test]
+    fn addresses_and_ranges() {
+        assert_eq!(
+            parse_address_range("203.0.113.7").map(|n| n.to_string()),
+            Ok("203.0.113.7/32".into())
+        );
+        assert_eq!(
+            parse_address_range("203.0.113.7/24").map(|n| n.to_string()),
+            Ok("203.0.113.0/24".into())
+        );
+        assert_eq!(
+            parse_address_range("2001:db8::/32").map(|n| n.to_string()),
+            Ok("2001:db8::/32".into())
+        );
+        for bad in ["", "nope", "10.0.0.0/33", "10.0.0/8"] {
+            assert!(parse_address_range(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use crate::command::{Command, CommandError, checked_limit, checked_text};
 use crate::moderation::{
     MAX_REASON_BYTES, MAX_TOPIC_BYTES, RoomRole, checked_key, checked_note, looks_like_duration,
-    parse_duration, parse_modes,
+    parse_address_range, parse_duration, parse_modes,
 };
 use crate::password::{AccessToken, Password, checked_invite, checked_label};
 use crate::text::{EXCERPT_CHARS, excerpt};
@@ -55,6 +55,12 @@ const USAGE_ROLE: &str = "/op, /deop, /voice or /devoice <#room> <nick>";
 const USAGE_TOPIC: &str = "/topic <#room> [text, or - to clear]";
 const USAGE_MODE: &str = "/mode <#room> [+i|-i|+k key|-k|+m|-m|+R|-R ...]";
 const USAGE_INVITE: &str = "/invite <nick> [#room]";
+const USAGE_REDACT: &str = "/redact <message id> [reason]";
+const USAGE_SUSPEND: &str = "/suspend <account> [reason]";
+const USAGE_UNSUSPEND: &str = "/unsuspend <account>";
+const USAGE_KLINE: &str = "/kline <address or range> [duration like 10m, 2h, 7d] [reason]";
+const USAGE_UNKLINE: &str = "/unkline <address or range>";
+const USAGE_KLINES: &str = "/klines";
 const USAGE_REVOKE: &str = "/revoke <id> (the number /tokens shows)";
 
 /// Parses what follows the `/`: a command name, then its arguments.
@@ -159,6 +165,54 @@ pub(crate) fn parse_slash(rest: &str) -> Result<Command, CommandError> {
                 changes: parse_modes(changes)?,
             })
         }
+        "redact" => {
+            let (id, reason) = split_word(args);
+            if id.is_empty() {
+                return Err(usage(USAGE_REDACT));
+            }
+            Ok(Command::Redact {
+                id: id.parse().map_err(|_| CommandError::BadMessageId {
+                    got: excerpt(id, EXCERPT_CHARS),
+                })?,
+                reason: checked_note(reason, MAX_REASON_BYTES)?,
+            })
+        }
+        "suspend" => {
+            let (account, reason) = split_word(args);
+            if account.is_empty() {
+                return Err(usage(USAGE_SUSPEND));
+            }
+            Ok(Command::Suspend {
+                account: Nick::parse(account)?,
+                reason: checked_note(reason, MAX_REASON_BYTES)?,
+            })
+        }
+        "unsuspend" => Ok(Command::Unsuspend(Nick::parse(one_arg(
+            args,
+            USAGE_UNSUSPEND,
+        )?)?)),
+        "kline" => {
+            let (net, rest) = split_word(args);
+            if net.is_empty() {
+                return Err(usage(USAGE_KLINE));
+            }
+            let (first, after) = split_word(rest);
+            let (duration, reason) = if looks_like_duration(first) {
+                (Some(parse_duration(first)?), after)
+            } else {
+                (None, rest)
+            };
+            Ok(Command::Kline {
+                net: parse_address_range(net)?,
+                duration,
+                reason: checked_note(reason, MAX_REASON_BYTES)?,
+            })
+        }
+        "unkline" => Ok(Command::Unkline(parse_address_range(one_arg(
+            args,
+            USAGE_UNKLINE,
+        )?)?)),
+        "klines" => no_args(args, USAGE_KLINES, Command::Klines),
         "invite" => {
             let words: Vec<&str> = args.split_whitespace().collect();
             let (nick, room) = match words[..] {

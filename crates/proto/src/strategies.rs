@@ -135,6 +135,21 @@ pub(crate) fn command() -> impl Strategy<Value = Command> {
         }),
         (known_nick(), proptest::option::of(room()))
             .prop_map(|(nick, room)| Command::Invite { nick, room }),
+        (any::<u64>(), proptest::option::of("[a-z][a-z ]{0,20}[a-z]"))
+            .prop_map(|(id, reason)| Command::Redact { id, reason }),
+        (nick(), proptest::option::of("[a-z][a-z ]{0,20}[a-z]"))
+            .prop_map(|(account, reason)| Command::Suspend { account, reason }),
+        nick().prop_map(Command::Unsuspend),
+        (any::<[u8; 4]>(), 8u8..=32, proptest::option::of(1u64..=30)).prop_map(
+            |(octets, prefix, days)| Command::Kline {
+                net: ipnet::IpNet::new(std::net::IpAddr::from(octets), prefix)
+                    .map(|n| n.trunc())
+                    .expect("a valid prefix"),
+                duration: days.map(|d| d * 86_400_000),
+                reason: None,
+            }
+        ),
+        Just(Command::Klines),
     ]
 }
 
@@ -294,6 +309,20 @@ pub(crate) fn event() -> impl Strategy<Value = ServerEvent> {
                 ts
             }),
         (room(), known_nick()).prop_map(|(room, by)| ServerEvent::Invited { room, by }),
+        (
+            room(),
+            any::<u64>(),
+            known_nick(),
+            proptest::option::of(any_text()),
+            any::<u64>()
+        )
+            .prop_map(|(room, id, by, reason, ts)| ServerEvent::Redacted {
+                room,
+                id,
+                by,
+                reason,
+                ts
+            }),
         rooms.prop_map(|rooms| ServerEvent::Rooms { rooms }),
         (room(), proptest::collection::vec(chat_message(), 0..3))
             .prop_map(|(room, messages)| ServerEvent::History { room, messages }),

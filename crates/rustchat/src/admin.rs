@@ -71,6 +71,15 @@ enum AdminCommand {
     },
     /// Take an account's server role away (never the last admin's).
     Revoke { name: String },
+    /// Sign an account out everywhere and refuse its sign-ins (never the last admin).
+    Suspend {
+        name: String,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Let a suspended account sign in again.
+    Unsuspend { name: String },
     /// Make single-use invite codes (for --registration invite), printed one a line.
     Invite {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -189,6 +198,24 @@ pub(crate) fn run(args: AdminArgs) -> anyhow::Result<()> {
             let name = account_name(&name)?;
             store.set_role(&name, None, &operator("revoke", Some(name.as_str()), None))?;
             println!("{name} has no server role now");
+        }
+        AdminCommand::Suspend { name, reason } => {
+            let name = account_name(&name)?;
+            let audit = operator("suspend", Some(name.as_str()), reason);
+            if store.set_suspended(&name, true, &audit)? {
+                println!("{name} is suspended: signed out within a second, and cannot sign in");
+            } else {
+                println!("{name} was suspended already");
+            }
+        }
+        AdminCommand::Unsuspend { name } => {
+            let name = account_name(&name)?;
+            let audit = operator("unsuspend", Some(name.as_str()), None);
+            if store.set_suspended(&name, false, &audit)? {
+                println!("{name} may sign in again");
+            } else {
+                println!("{name} was not suspended");
+            }
         }
         AdminCommand::Invite { count } => {
             for _ in 0..count {

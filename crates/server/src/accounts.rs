@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use rustchat_proto::{AccessToken, ErrorKind, Nick, Password, ServerEvent};
 
-use self::store::{AccountStore, AuditEntry, Role, StoreError};
+use self::store::{AccountStore, AccountSummary, AuditEntry, Role, StoreError};
 use self::throttle::{Throttle, ThrottleRule, wait_text};
 use crate::clock::Clock;
 use crate::delivery::ConnId;
@@ -155,6 +155,14 @@ pub(crate) enum Request {
         account: Nick,
         id: u64,
     },
+    /// Suspend `account` (`on`) or lift it, asked by server staff `by` with role `role`.
+    Suspend {
+        by: Nick,
+        role: Role,
+        account: Nick,
+        reason: Option<String>,
+        on: bool,
+    },
 }
 
 /// One request on its way to a worker.
@@ -177,14 +185,21 @@ pub(crate) enum Decision {
     SignIn(Signed),
     /// Tell the session this (an error, or a confirmation).
     Reply(ServerEvent),
+    /// `account` was suspended (`on`) or let back by `by`: sign it out everywhere.
+    Suspended {
+        account: Nick,
+        by: Nick,
+        reason: Option<String>,
+        on: bool,
+    },
 }
 
 /// Carries out the service's decisions in the server (the hub, the committer).
 pub(crate) trait Effects: Send + Sync {
     /// A job for `conn` was decided; `joining`: the connection joins the hub with it.
     fn decided(&self, conn: ConnId, decision: Decision, joining: bool);
-    /// The accounts changed: all of them, by key, with their server roles.
-    fn accounts(&self, accounts: Vec<(String, Option<Role>)>);
+    /// The accounts changed: all of them, with their server roles and suspensions.
+    fn accounts(&self, accounts: Vec<AccountSummary>);
 }
 
 /// The service. See the module docs.
@@ -252,7 +267,7 @@ impl Accounts {
     }
 
     /// The accounts now (by key, with their server roles), for the hub at startup.
-    pub(crate) fn summaries(&self) -> Result<Vec<(String, Option<Role>)>, StoreError> {
+    pub(crate) fn summaries(&self) -> Result<Vec<AccountSummary>, StoreError> {
         lock(&self.inner.store).summaries()
     }
 
@@ -379,6 +394,13 @@ impl Inner {
                 .tokens(account)
                 .map(|tokens| Decision::Reply(ServerEvent::Tokens { tokens })),
             Request::Revoke { account, id } => self.revoke(job.ip, account, *id),
+            Request::Suspend {
+                by,
+                role,
+                account,
+                reason,
+                on,
+            } => self.suspend(job.ip, by, *role, account, reason.clone(), *on),
         };
         result.unwrap_or_else(|e| {
             tracing::error!("accounts: {e}");
@@ -509,10 +531,19 @@ impl Inner {
         }
         let credentials = lock(&self.store).credentials(account)?;
         let name = match credentials {
-            Some(c) if hash::verify(password.expose(), &c.hash) => Some(Signed {
-                account: c.account.name,
-                role: c.account.role,
-            }),
+            Some(c) if hash::verify(password.expose(), &c.hash) => {
+                if c.account.suspended {
+                    let text = format!(
+                        "the account {} is suspended: it cannot sign in (ask the server's staff)",
+                        c.account.name
+                    );
+                    return Ok(Err(ServerEvent::error(ErrorKind::Suspended, text)));
+                }
+                Some(Signed {
+                    account: c.account.name,
+                    role: c.account.role,
+                })
+            }
             Some(_) => None,
             None => {
                 hash::verify_nothing(password.expose());
@@ -564,6 +595,48 @@ impl Inner {
         }
     }
 
+    fn suspend(
+        &self,
+        ip: IpAddr,
+        by: &Nick,
+        role: Role,
+        account: &Nick,
+        reason: Option<String>,
+        on: bool,
+    ) -> Result<Decision, StoreError> {
+        let refuse = |kind, text: String| Ok(Decision::Reply(ServerEvent::error(kind, text)));
+        let Some(target) = lock(&self.store).credentials(account)? else {
+            return refuse(
+                ErrorKind::NoSuchNick,
+                format!("no account is named {account}"),
+            );
+        };
+        let name = target.account.name;
+        if target.account.role == Some(Role::Admin) && role != Role::Admin {
+            return refuse(
+                ErrorKind::NotPermitted,
+                format!("{name} is an admin: only an admin may suspend an admin"),
+            );
+        }
+        let action = if on { "suspend" } else { "unsuspend" };
+        let mut audit = self.audit(ip, by.as_str(), action, Some(name.as_str()));
+        audit.detail.clone_from(&reason);
+        match lock(&self.store).set_suspended(&name, on, &audit) {
+            Ok(true) => Ok(Decision::Suspended {
+                account: name,
+                by: by.clone(),
+                reason,
+                on,
+            }),
+            Ok(false) => Ok(Decision::Reply(ServerEvent::info(format!(
+                "{name} is {} already",
+                if on { "suspended" } else { "not suspended" }
+            )))),
+            Err(e @ StoreError::LastAdmin(_)) => refuse(ErrorKind::NotPermitted, e.to_string()),
+            Err(e) => Err(e),
+        }
+    }
+
     fn token_login(&self, ip: IpAddr, token: &AccessToken) -> Result<Decision, StoreError> {
         let now = self.clock.now();
         if let Err(wait) = lock(&self.throttles).addresses.check(&ip, now) {
@@ -588,6 +661,15 @@ impl Inner {
             )));
         };
         let name = credentials.account.name;
+        if credentials.account.suspended {
+            let text = format!(
+                "the account {name} is suspended: it cannot sign in (ask the server's staff)"
+            );
+            return Ok(Decision::Reply(ServerEvent::error(
+                ErrorKind::Suspended,
+                text,
+            )));
+        }
         let mut audit = self.audit(ip, name.as_str(), "sign_in", Some(name.as_str()));
         audit.detail = Some(format!("token {id}"));
         lock(&self.store).audit(&audit)?;

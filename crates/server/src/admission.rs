@@ -45,6 +45,8 @@ pub(crate) enum Refusal {
     AddressFull { limit: usize },
     /// This address opens connections faster than `--connect-rate`.
     AddressRate { per_second: f64 },
+    /// This address is banned (`/kline`), for `remaining_ms` more or until lifted.
+    Banned { remaining_ms: Option<u64> },
 }
 
 impl Refusal {
@@ -62,6 +64,15 @@ impl Refusal {
                 "connecting too fast from your address: at most {per_second} new connections \
                  a second — wait a moment and try again"
             ),
+            Self::Banned {
+                remaining_ms: Some(ms),
+            } => format!(
+                "your address is banned from this server for another {} min",
+                ms.div_ceil(60_000)
+            ),
+            Self::Banned { remaining_ms: None } => {
+                "your address is banned from this server".to_owned()
+            }
         }
     }
 
@@ -71,6 +82,7 @@ impl Refusal {
             Self::Full { .. } => (503, "Service Unavailable", "5"),
             Self::AddressFull { .. } => (429, "Too Many Requests", "5"),
             Self::AddressRate { .. } => (429, "Too Many Requests", "1"),
+            Self::Banned { .. } => (403, "Forbidden", "3600"),
         }
     }
 }

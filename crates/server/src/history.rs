@@ -70,6 +70,13 @@ const SCHEMA: &str = "
         room  TEXT PRIMARY KEY,
         rules TEXT NOT NULL
     );
+    -- Address bans (/kline): refused at accept.
+    CREATE TABLE IF NOT EXISTS address_bans (
+        net    TEXT PRIMARY KEY,             -- '203.0.113.0/24'
+        until  INTEGER,                      -- unix ms; NULL: until lifted
+        by     TEXT NOT NULL,
+        reason TEXT
+    );
 ";
 
 const INSERT: &str =
@@ -251,6 +258,31 @@ impl History {
                     )
                     .map_err(fail)?;
                 }
+                StateChange::Redact { id } => {
+                    tx.execute(
+                        "DELETE FROM messages WHERE id = ?1",
+                        [i64::try_from(*id).unwrap_or(-1)],
+                    )
+                    .map_err(fail)?;
+                }
+                StateChange::Kline(kline) => {
+                    tx.execute(
+                        "INSERT INTO address_bans (net, until, by, reason) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (net) DO UPDATE SET until = excluded.until, by = excluded.by,
+                         reason = excluded.reason",
+                        params![
+                            kline.net.to_string(),
+                            kline.until.map(|u| i64::try_from(u).unwrap_or(i64::MAX)),
+                            kline.by,
+                            kline.reason
+                        ],
+                    )
+                    .map_err(fail)?;
+                }
+                StateChange::Unkline(net) => {
+                    tx.execute("DELETE FROM address_bans WHERE net = ?1", [net.to_string()])
+                        .map_err(fail)?;
+                }
                 StateChange::Audit {
                     ts,
                     actor,
@@ -288,6 +320,44 @@ impl History {
             match (RoomName::parse(&room), serde_json::from_str(&json)) {
                 (Ok(room), Ok(rules)) => all.push((room, rules)),
                 _ => tracing::warn!(%room, "room rules that do not read back were skipped"),
+            }
+        }
+        Ok(all)
+    }
+
+    /// Every address ban (at startup).
+    pub fn klines(&self) -> Result<Vec<crate::rules::Kline>, HistoryError> {
+        let read = |source| HistoryError::Read {
+            place: self.place.clone(),
+            source,
+        };
+        let mut statement = self
+            .conn
+            .prepare("SELECT net, until, by, reason FROM address_bans")
+            .map_err(read)?;
+        let rows = statement
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .map_err(read)?;
+        let mut all = Vec::new();
+        for row in rows {
+            let (net, until, by, reason) = row.map_err(read)?;
+            match net.parse() {
+                Ok(net) => all.push(crate::rules::Kline {
+                    net,
+                    until: until.map(|u| u64::try_from(u).unwrap_or(0)),
+                    by,
+                    reason,
+                }),
+                Err(_) => {
+                    tracing::warn!(%net, "an address ban that does not read back was skipped")
+                }
             }
         }
         Ok(all)

@@ -199,7 +199,14 @@ impl Hub {
             | Command::RoomRole { .. }
             | Command::Topic { .. }
             | Command::Mode { .. }
-            | Command::Invite { .. }) => self.moderate(conn, command, now),
+            | Command::Invite { .. }
+            | Command::Redact { .. }) => self.moderate(conn, command, now),
+            // Address bans are the server's (they act at accept), not the hub's.
+            Command::Kline { .. } | Command::Unkline(_) | Command::Klines => refuse(
+                conn,
+                ErrorKind::Internal,
+                "internal error: address bans are answered by the server",
+            ),
             Command::Part(room) => self.part(conn, room, now),
             Command::Msg { to, text } => self.private(conn, &to, text, now),
             Command::Who(room) => self.who(conn, room),
@@ -216,7 +223,9 @@ impl Hub {
             | Command::LoginToken(_)
             | Command::Token(_)
             | Command::Tokens
-            | Command::Revoke(_) => refuse(
+            | Command::Revoke(_)
+            | Command::Suspend { .. }
+            | Command::Unsuspend(_) => refuse(
                 conn,
                 ErrorKind::Internal,
                 "internal error: account commands are answered by the account service",

@@ -54,6 +54,7 @@ pub(crate) mod conn;
 pub(crate) mod shared;
 pub mod accounts;
 pub mod rules;
+pub(crate) mod klines;
 pub mod hub;
 pub mod delivery;
 pub mod history;

@@ -88,6 +88,12 @@ pub enum StateChange {
         room: rustchat_proto::RoomName,
         rules: RoomRules,
     },
+    /// A message removed by `/redact`: it goes from the history too.
+    Redact { id: u64 },
+    /// An address ban (`/kline`), as it is now.
+    Kline(Kline),
+    /// An address ban lifted.
+    Unkline(ipnet::IpNet),
     /// A moderation action for the audit log.
     Audit {
         ts: u64,
@@ -96,4 +102,21 @@ pub enum StateChange {
         target: Option<String>,
         detail: Option<String>,
     },
+}
+
+/// A server-wide ban of an address or range: its connections are refused at accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kline {
+    pub net: ipnet::IpNet,
+    /// Until when (unix ms); `None`: until lifted.
+    pub until: Option<u64>,
+    pub by: String,
+    pub reason: Option<String>,
+}
+
+impl Kline {
+    /// Whether it still holds at `now`.
+    pub fn holds(&self, now: u64) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub tls: Option<Tls>,
     /// Registration and sign-in, off the hub.
     accounts: Accounts,
+    /// Address bans, checked at accept.
+    klines: crate::klines::Klines,
 }
 
 /// The account service's way into the hub (it holds the server weakly: the server owns it).
@@ -66,6 +68,17 @@ impl Effects for HubEffects {
                 shared.with_hub(|hub| hub.connect_as(conn, Some(signed), now));
             }
             (Decision::Reply(event), false) => shared.submit(Outcome::reply(conn, event)),
+            (
+                Decision::Suspended {
+                    account,
+                    by,
+                    reason,
+                    on,
+                },
+                _,
+            ) => {
+                shared.with_hub(|hub| hub.suspended(conn, &account, &by, reason, on, now));
+            }
             // Joins as a guest, then hears why the token did not sign it in.
             (Decision::Reply(event), true) => {
                 shared.with_hub(|hub| {
@@ -77,9 +90,10 @@ impl Effects for HubEffects {
         }
     }
 
-    fn accounts(&self, accounts: Vec<(String, Option<crate::accounts::store::Role>)>) {
+    fn accounts(&self, accounts: Vec<crate::accounts::store::AccountSummary>) {
         if let Some(shared) = self.0.upgrade() {
-            shared.hub().set_accounts(accounts);
+            let now = shared.clock.wall_ms();
+            shared.with_hub(|hub| hub.set_accounts(accounts, now));
         }
     }
 }
@@ -127,6 +141,7 @@ impl Shared {
         let mut hub = Hub::new(hub_config);
         hub.restore(history.recent(config.hub.history_cap)?, history.next_id()?);
         hub.restore_rules(history.rules()?);
+        let klines = crate::klines::Klines::new(history.klines()?);
         // The account tables live in the history's file (one file to back up).
         let store = match config.history {
             HistoryMode::File => AccountStore::open(&config.data_dir.join("history.sqlite3")),
@@ -138,6 +153,7 @@ impl Shared {
             accounts
                 .summaries()
                 .map_err(|source| HistoryError::Accounts { source })?,
+            0,
         );
         let registry = Registry::new();
         let metrics = Arc::new(Metrics::default());
@@ -165,6 +181,7 @@ impl Shared {
             next_conn: AtomicU64::new(1),
             tls,
             accounts,
+            klines,
         };
         let shared = Arc::new(shared);
         let effects = Arc::new(HubEffects(Arc::downgrade(&shared)));
@@ -180,7 +197,10 @@ impl Shared {
     /// [`release`](Self::release)d once when it ends.
     pub(crate) fn admit(&self, peer: SocketAddr) -> Result<(), Refusal> {
         self.metrics.connection_opened();
-        let admitted = if self.metrics.open_now() >= self.config.max_connections as u64 {
+        let banned = self.klines.banned(peer.ip(), self.clock.wall_ms());
+        let admitted = if let Some(remaining_ms) = banned {
+            Err(Refusal::Banned { remaining_ms })
+        } else if self.metrics.open_now() >= self.config.max_connections as u64 {
             Err(Refusal::Full {
                 limit: self.config.max_connections,
             })
@@ -249,7 +269,12 @@ impl Shared {
                     // formatting escapes control characters and bidi overrides for the operator.
                     tracing::debug!(target: "rustchat::chat", %conn, "{text:?}");
                 }
-                self.with_hub(|hub| hub.handle(conn, command, now));
+                match command {
+                    rustchat_proto::Command::Kline { .. }
+                    | rustchat_proto::Command::Unkline(_)
+                    | rustchat_proto::Command::Klines => self.kline(conn, command, now),
+                    command => self.with_hub(|hub| hub.handle(conn, command, now)),
+                }
             }
             // Replies go through the committer too, so they never overtake earlier events.
             Action::Reply(event) => self.submit(Outcome::reply(conn, event)),
@@ -320,6 +345,33 @@ impl Shared {
                 Command::Revoke(id) => Ok(Request::Revoke {
                     account: account.cloned().unwrap_or_else(|| nick.clone()),
                     id,
+                }),
+                Command::Suspend { .. } | Command::Unsuspend(_) if hub.staff(conn).is_none() => {
+                    refuse(
+                        ErrorKind::NotPermitted,
+                        "only server moderators and admins suspend accounts".into(),
+                    )
+                }
+                Command::Suspend {
+                    account: target,
+                    reason,
+                } => Ok(Request::Suspend {
+                    by: nick.clone(),
+                    role: hub
+                        .role(conn)
+                        .unwrap_or(crate::accounts::store::Role::Moderator),
+                    account: target,
+                    reason,
+                    on: true,
+                }),
+                Command::Unsuspend(target) => Ok(Request::Suspend {
+                    by: nick.clone(),
+                    role: hub
+                        .role(conn)
+                        .unwrap_or(crate::accounts::store::Role::Moderator),
+                    account: target,
+                    reason: None,
+                    on: false,
                 }),
                 Command::Passwd { old, new } => match account {
                     Some(account) => Ok(Request::Passwd {
@@ -398,6 +450,86 @@ impl Shared {
             self.submit(Outcome::reply(conn, busy));
         }
         None
+    }
+
+    /// `/kline`, `/unkline`, `/klines`: server staff only. A change is written (with its audit
+    /// entry) by the committer before the answer goes out; new connections from the range are
+    /// refused at once (those already open stay: kick or ban them in their rooms).
+    fn kline(&self, conn: ConnId, command: Command, now: u64) {
+        use crate::rules::{Kline, StateChange};
+        let Some(by) = self.hub().staff(conn) else {
+            let refusal = ServerEvent::error(
+                ErrorKind::NotPermitted,
+                "only server moderators and admins ban addresses",
+            );
+            return self.submit(Outcome::reply(conn, refusal));
+        };
+        let audit = |action: &str, target: String, detail: Option<String>| StateChange::Audit {
+            ts: now,
+            actor: by.to_string(),
+            action: action.to_owned(),
+            target: Some(target),
+            detail,
+        };
+        let mut outcome = Outcome::default();
+        let reply = match command {
+            Command::Kline {
+                net,
+                duration,
+                reason,
+            } => {
+                let kline = Kline {
+                    net,
+                    until: duration.map(|d| now.saturating_add(d)),
+                    by: by.to_string(),
+                    reason: reason.clone(),
+                };
+                if self.klines.add(kline.clone(), now) {
+                    outcome.state.push(StateChange::Kline(kline));
+                    outcome.state.push(audit("kline", net.to_string(), reason));
+                    let how_long = duration
+                        .map(|d| format!(" for {}", rustchat_proto::duration_text(d)))
+                        .unwrap_or_default();
+                    ServerEvent::info(format!(
+                        "connections from {net} are refused now{how_long} (those open stay)"
+                    ))
+                } else {
+                    ServerEvent::error(
+                        ErrorKind::Usage,
+                        format!(
+                            "{} address bans already, the most kept: lift some with /unkline",
+                            crate::klines::MAX_KLINES
+                        ),
+                    )
+                }
+            }
+            Command::Unkline(net) => {
+                if self.klines.remove(&net) {
+                    outcome.state.push(StateChange::Unkline(net));
+                    outcome.state.push(audit("unkline", net.to_string(), None));
+                    ServerEvent::info(format!("{net} may connect again"))
+                } else {
+                    ServerEvent::error(
+                        ErrorKind::NoSuchNick,
+                        format!("{net} is not banned: /klines lists the bans"),
+                    )
+                }
+            }
+            _ => {
+                let list = self.klines.list(now);
+                let mut text = format!("address bans ({}):", list.len());
+                for kline in list {
+                    let until = kline.until.map_or("until lifted".to_owned(), |u| {
+                        format!("for another {} min", u.saturating_sub(now).div_ceil(60_000))
+                    });
+                    let reason = kline.reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                    text += &format!("\n  {} {until}, by {}{reason}", kline.net, kline.by);
+                }
+                ServerEvent::info(text)
+            }
+        };
+        outcome.push(conn, &crate::delivery::Encoded::new(reply));
+        self.submit(outcome);
     }
 
     /// The nick `conn` has in the chat, if it has joined.

@@ -184,3 +184,140 @@ fn rooms_rules_survive_a_restart() {
     back.send("/who #club");
     back.expect_exact("*** members of #club (1): @alice");
 }
+
+/// Creates an admin account in the data directory's database before the server starts (as
+/// `rustchat admin create-account NAME --role admin` does).
+fn make_admin(dir: &std::path::Path, name: &str, password: &str) {
+    use rustchat_server::accounts::{hash, store};
+    let mut accounts =
+        store::AccountStore::open(&dir.join("history.sqlite3")).expect("the account store opens");
+    let audit = store::AuditEntry {
+        ts: 0,
+        actor: "operator".into(),
+        action: "create_account".into(),
+        target: Some(name.into()),
+        address: None,
+        detail: None,
+    };
+    let nick = rustchat_proto::Nick::parse(name).expect("a valid name");
+    let hashed = hash::hash(password).expect("hashed");
+    accounts
+        .create(&nick, &hashed, Some(store::Role::Admin), 0, &audit)
+        .expect("created");
+}
+
+#[test]
+fn staff_suspend_accounts_ban_addresses_and_redact_messages() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    make_admin(dir.path(), "boss", "boss-password");
+    let server = rustchat_server::server::start(common::config(dir.path())).expect("starts");
+    let addr = server.addr();
+    let mut boss = LineClient::join(addr).0;
+    boss.send("/login boss boss-password");
+    boss.expect_within("signed in", HASH_WAIT, |l| {
+        l == "*** you are signed in as boss"
+    });
+    let mut mallory = WsClient::named_json(addr, "mallory");
+    mallory.send_text(r#"{"type":"register","password":"mallorys-password"}"#);
+    mallory.expect_json("signed in", |e| matches!(e, ServerEvent::SignedIn { .. }));
+
+    // Redact: the message leaves everyone's screen and the history.
+    mallory.send_text(r#"{"type":"say","text":"my password is hunter2"}"#);
+    let (_, said) = mallory.expect_json("the echo", |e| matches!(e, ServerEvent::Message(_)));
+    let ServerEvent::Message(said) = said else {
+        unreachable!()
+    };
+    boss.expect_event("#lobby <mallory> my password is hunter2");
+    boss.send(&format!("/redact {} leaked a password", said.id));
+    boss.expect_event(&format!(
+        "! boss removed message {} from #lobby (leaked a password)",
+        said.id
+    ));
+    mallory.expect_json(
+        "the redaction",
+        |e| matches!(e, ServerEvent::Redacted { id, .. } if *id == said.id),
+    );
+    boss.send("/history #lobby");
+    boss.expect_exact("*** no history in #lobby");
+    boss.send(&format!("/redact {}", said.id));
+    boss.expect("the refusal", |l| {
+        l.starts_with(&format!("ERROR no message {} among", said.id))
+    });
+
+    // Suspend: signed out at once, refused at sign-in, until lifted.
+    mallory.send_text(r#"{"type":"suspend","account":"boss"}"#);
+    let (_, refused) = mallory.expect_json("refusal", |e| matches!(e, ServerEvent::Error { .. }));
+    assert!(
+        matches!(
+            refused,
+            ServerEvent::Error {
+                kind: ErrorKind::NotPermitted,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    boss.send("/suspend mallory spamming");
+    boss.expect_within("done", HASH_WAIT, |l| {
+        l == "*** mallory is suspended: signed out, and cannot sign in"
+    });
+    mallory.expect_json("signed out", |e| {
+        matches!(e, ServerEvent::SignedOut { reason } if reason == "your account was suspended by boss: spamming")
+    });
+    mallory.send_text(r#"{"type":"login","account":"mallory","password":"mallorys-password"}"#);
+    let (_, refused) = mallory.expect_json("refusal", |e| matches!(e, ServerEvent::Error { .. }));
+    assert!(
+        matches!(
+            refused,
+            ServerEvent::Error {
+                kind: ErrorKind::Suspended,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    boss.send("/unsuspend mallory");
+    boss.expect_within("done", HASH_WAIT, |l| l == "*** mallory may sign in again");
+    mallory.send_text(r#"{"type":"login","account":"mallory","password":"mallorys-password"}"#);
+    mallory.expect_json("signed in", |e| matches!(e, ServerEvent::SignedIn { .. }));
+
+    // Address bans: new connections from the range are refused, saying why; lifted, let in.
+    boss.send("/kline 127.0.0.0/8 10m testing");
+    boss.expect_exact("*** connections from 127.0.0.0/8 are refused now for 10m (those open stay)");
+    let mut refused = LineClient::connect(addr);
+    refused.send("");
+    let lines = refused.expect_eof();
+    assert_eq!(
+        lines,
+        ["ERROR your address is banned from this server for another 10 min"],
+        "{lines:?}"
+    );
+    boss.send("/klines");
+    boss.expect_exact("*** address bans (1):");
+    boss.expect("the ban", |l| {
+        l.starts_with("***   127.0.0.0/8 for another 10 min, by boss (testing)")
+    });
+    drop(mallory);
+    drop(boss);
+    server.shutdown().expect("a clean shutdown");
+
+    // The ban holds after a restart; the audit log has every action.
+    let server = rustchat_server::server::start(common::config(dir.path())).expect("restarts");
+    let mut refused = LineClient::connect(server.addr());
+    refused.send("");
+    assert_eq!(
+        refused.expect_eof(),
+        ["ERROR your address is banned from this server for another 10 min"]
+    );
+    let log =
+        rustchat_server::accounts::store::AccountStore::open(&dir.path().join("history.sqlite3"))
+            .and_then(|s| s.audit_log(100))
+            .expect("the audit log reads");
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    for action in ["redact", "suspend", "unsuspend", "kline", "sign_in"] {
+        assert!(
+            actions.contains(&action),
+            "{action} missing from {actions:?}"
+        );
+    }
+}

@@ -367,7 +367,7 @@ fn json_events_carry_every_field(model: Model) {
     let errors = [
         (
             r#"{"type":"dance"}"#,
-            r#"{"type":"error","kind":"invalid_json","message":"unknown type \"dance\": expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, token, tokens, revoke, room_register, kick, ban, unban, mute, unmute, op, deop, voice, devoice, topic, mode, invite, command"}"#,
+            r#"{"type":"error","kind":"invalid_json","message":"unknown type \"dance\": expected one of say, nick, join, part, msg, me, who, list, history, help, quit, register, login, logout, passwd, token, tokens, revoke, room_register, kick, ban, unban, mute, unmute, op, deop, voice, devoice, topic, mode, invite, redact, suspend, unsuspend, kline, unkline, klines, command"}"#,
         ),
         (
             r#"{"type":"msg","to":"bob"}"#,
@@ -468,7 +468,7 @@ fn the_line_subprotocol_keeps_lines_even_for_json_requests(model: Model) {
     assert_eq!(
         ws.expect_text("error", |_| true),
         "ERROR unknown type \"dance\": expected one of say, nick, join, part, msg, me, who, list, \
-         history, help, quit, register, login, logout, passwd, token, tokens, revoke, room_register, kick, ban, unban, mute, unmute, op, deop, voice, devoice, topic, mode, invite, command"
+         history, help, quit, register, login, logout, passwd, token, tokens, revoke, room_register, kick, ban, unban, mute, unmute, op, deop, voice, devoice, topic, mode, invite, redact, suspend, unsuspend, kline, unkline, klines, command"
     );
     // Offering both picks one of ours; an unknown subprotocol alone gets none.
     let both = WsClient::connect(

@@ -64,6 +64,7 @@ fn own_messages_are_marked_and_text_is_sanitised() {
         Entry {
             ts: Some(2000),
             kind: EntryKind::Chat {
+                id: 2,
                 room: "#lobby".into(),
                 from: "bob".into(),
                 text: "\\x1b[31mred\\u{202e}".into(),
@@ -635,4 +636,38 @@ fn lines_with_passwords_are_marked_secret() {
     for line in ["hello /login", "/nick bob", "/logout"] {
         assert!(!holds_secret(line), "{line}");
     }
+}
+
+#[test]
+fn a_redacted_message_leaves_the_screen() {
+    let mut client = Client::new(None, None);
+    welcome(&mut client, "alice");
+    event(
+        &mut client,
+        ServerEvent::Message(message(7, "#lobby", "bob", "oops, a password")),
+    );
+    event(
+        &mut client,
+        ServerEvent::Message(message(8, "#lobby", "bob", "fine")),
+    );
+    event(
+        &mut client,
+        ServerEvent::Redacted {
+            room: room("#lobby"),
+            id: 7,
+            by: nick("bob"),
+            reason: Some("typo".into()),
+            ts: 9,
+        },
+    );
+    let texts: Vec<&str> = client
+        .entries()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Chat { text, .. } => Some(text.as_str()),
+            EntryKind::Presence(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["fine", "bob removed a message from #lobby (typo)"]);
 }

@@ -280,6 +280,7 @@ impl<'a> Styles<'a> {
                 text,
                 action,
                 own,
+                ..
             } => {
                 if self.room != Some(room.as_str()) {
                     spans.push(Span::styled(format!("{room} "), dim));

@@ -111,6 +111,15 @@ pub struct Account {
     pub suspended: bool,
 }
 
+/// One account as the server's hub needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSummary {
+    /// The name, lowercase.
+    pub key: String,
+    pub role: Option<Role>,
+    pub suspended: bool,
+}
+
 /// What an account needs to sign in.
 #[derive(Debug, Clone)]
 pub struct Credentials {
@@ -378,22 +387,72 @@ impl AccountStore {
         Ok(accounts)
     }
 
-    /// Every account's key and server role (what the hub protects and honours).
-    pub fn summaries(&self) -> Result<Vec<(String, Option<Role>)>, StoreError> {
-        let mut statement = self.conn.prepare("SELECT key, role FROM accounts")?;
+    /// Every account's key, server role and suspension (what the hub protects and honours).
+    pub fn summaries(&self) -> Result<Vec<AccountSummary>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT key, role, suspended FROM accounts")?;
         let rows = statement.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
         })?;
         let mut accounts = Vec::new();
         for row in rows {
-            let (key, role) = row?;
+            let (key, role, suspended) = row?;
             let role = role
                 .map(|r| Role::parse(&r))
                 .transpose()
                 .map_err(StoreError::Corrupt)?;
-            accounts.push((key, role));
+            accounts.push(AccountSummary {
+                key,
+                role,
+                suspended,
+            });
         }
         Ok(accounts)
+    }
+
+    /// Suspends an account (`on`) or lifts its suspension; `false` if it was so already.
+    /// Refuses to suspend the last admin.
+    pub fn set_suspended(
+        &mut self,
+        name: &Nick,
+        on: bool,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let current: Option<(Option<String>, bool)> = tx
+            .query_row(
+                "SELECT role, suspended FROM accounts WHERE key = ?1",
+                [name.key()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((role, suspended)) = current else {
+            return Err(StoreError::NoSuchAccount(name.to_string()));
+        };
+        if suspended == on {
+            return Ok(false);
+        }
+        if on && role.as_deref() == Some("admin") {
+            let admins: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM accounts WHERE role = 'admin' AND suspended = 0",
+                [],
+                |r| r.get(0),
+            )?;
+            if admins <= 1 {
+                return Err(StoreError::LastAdmin(name.to_string()));
+            }
+        }
+        tx.execute(
+            "UPDATE accounts SET suspended = ?2 WHERE key = ?1",
+            params![name.key(), on],
+        )?;
+        Self::commit_change(tx, audit)?;
+        Ok(true)
     }
 
     /// Keeps an invite code (by its hash) made by `by`.

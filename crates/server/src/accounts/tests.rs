@@ -27,8 +27,8 @@ impl Effects for Fake {
         assert_eq!(conn, ConnId(1), "decided for the job's connection");
         let _ = lock(&self.0).send(Told::Decided(decision));
     }
-    fn accounts(&self, accounts: Vec<(String, Option<Role>)>) {
-        let keys = accounts.into_iter().map(|(key, _)| key).collect();
+    fn accounts(&self, accounts: Vec<super::store::AccountSummary>) {
+        let keys = accounts.into_iter().map(|a| a.key).collect();
         let _ = lock(&self.0).send(Told::Registered(keys));
     }
 }

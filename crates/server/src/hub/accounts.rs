@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use rustchat_proto::{ErrorKind, Nick, ServerEvent};
 
 use super::{Hub, Signed, refuse};
-use crate::accounts::store::Role;
+use crate::accounts::store::{AccountSummary, Role};
 use crate::delivery::{ConnId, Encoded, Outcome};
 
 impl Hub {
@@ -21,14 +21,92 @@ impl Hub {
     /// The accounts as the database says now (by key, with their server role): the names to
     /// protect, and the roles of the sessions signed in to them (an operator granted or took a
     /// role with `rustchat admin` while they were signed in).
-    pub fn set_accounts(&mut self, accounts: impl IntoIterator<Item = (String, Option<Role>)>) {
-        let roles: std::collections::HashMap<String, Option<Role>> = accounts.into_iter().collect();
+    ///
+    /// A session signed in to an account that is suspended now is signed out.
+    pub fn set_accounts(
+        &mut self,
+        accounts: impl IntoIterator<Item = AccountSummary>,
+        now: u64,
+    ) -> Outcome {
+        let accounts: std::collections::HashMap<String, AccountSummary> =
+            accounts.into_iter().map(|a| (a.key.clone(), a)).collect();
+        let mut suspended = Vec::new();
         for session in self.sessions.values_mut() {
             if let Some(account) = &session.account {
-                session.role = roles.get(account.key()).copied().flatten();
+                let summary = accounts.get(account.key());
+                session.role = summary.and_then(|a| a.role);
+                if summary.is_some_and(|a| a.suspended) {
+                    suspended.push(account.clone());
+                }
             }
         }
-        self.registered = roles.into_keys().collect();
+        self.registered = accounts.into_keys().collect();
+        let mut outcome = Outcome::default();
+        for account in suspended {
+            let reason = "your account was suspended by the server's operator".to_owned();
+            self.sign_out_everywhere(&account, &reason, now, &mut outcome);
+        }
+        outcome
+    }
+
+    /// The server's role of `conn`'s account, if it is signed in to one that has one.
+    pub fn role(&self, conn: ConnId) -> Option<Role> {
+        self.sessions.get(&conn)?.role
+    }
+
+    /// `account` was suspended (`on`) by `by` (from `conn`) or let back: its sessions are
+    /// signed out (`SignedOut` saying who and why), and `conn` is told it is done.
+    pub fn suspended(
+        &mut self,
+        conn: ConnId,
+        account: &Nick,
+        by: &Nick,
+        reason: Option<String>,
+        on: bool,
+        now: u64,
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
+        let done = if on {
+            let why = reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            let text = format!("your account was suspended by {by}{why}");
+            self.sign_out_everywhere(account, &text, now, &mut outcome);
+            format!("{account} is suspended: signed out, and cannot sign in")
+        } else {
+            format!("{account} may sign in again")
+        };
+        outcome.push(conn, &Encoded::new(ServerEvent::info(done)));
+        outcome
+    }
+
+    /// Signs out every session signed in to `account`, giving each a guest name.
+    fn sign_out_everywhere(
+        &mut self,
+        account: &Nick,
+        reason: &str,
+        now: u64,
+        outcome: &mut Outcome,
+    ) {
+        let holders: Vec<ConnId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.account.as_ref().map(Nick::key) == Some(account.key()))
+            .map(|(conn, _)| *conn)
+            .collect();
+        for holder in holders {
+            if let Some(session) = self.sessions.get_mut(&holder) {
+                session.account = None;
+                session.role = None;
+            }
+            let event = ServerEvent::SignedOut {
+                reason: reason.to_owned(),
+            };
+            outcome.push(holder, &Encoded::new(event));
+            let guest = self.fresh_guest();
+            self.rename(holder, guest, now, outcome);
+        }
     }
 
     /// Adds one registered name.
@@ -39,6 +117,19 @@ impl Hub {
     /// Whether `nick` belongs to an account.
     pub fn is_registered(&self, nick: &Nick) -> bool {
         self.registered.contains(nick.key())
+    }
+
+    /// `conn`'s nick if it is server staff (signed in to an account with a server role).
+    pub fn staff(&self, conn: ConnId) -> Option<Nick> {
+        let session = self.sessions.get(&conn)?;
+        session.role.map(|_| session.nick.clone())
+    }
+
+    /// `conn`'s nick and server role, if it is signed in.
+    pub fn signed(&self, conn: ConnId) -> Option<(Nick, Option<Role>)> {
+        let session = self.sessions.get(&conn)?;
+        session.account.as_ref()?;
+        Some((session.nick.clone(), session.role))
     }
 
     /// The account `conn` is signed in to, if any.

@@ -253,6 +253,17 @@ impl Hub {
         })
     }
 
+    /// The modes a joiner of `room` is shown, if it has any.
+    pub(super) fn modes_event(&self, room: &RoomName, now: u64) -> Option<ServerEvent> {
+        let modes = self.rules.get(room)?.modes();
+        (!modes.is_empty()).then(|| ServerEvent::Modes {
+            room: room.clone(),
+            modes,
+            by: None,
+            ts: now,
+        })
+    }
+
     /// The moderation commands: see the module docs for who may.
     pub(super) fn moderate(&mut self, conn: ConnId, command: Command, now: u64) -> Outcome {
         match command {
@@ -294,6 +305,7 @@ impl Hub {
             Command::Topic { room, text } => self.topic(conn, room, text, now),
             Command::Mode { room, changes } => self.modes(conn, room, changes, now),
             Command::Invite { nick, room } => self.invite(conn, &nick, room, now),
+            Command::Redact { id, reason } => self.redact(conn, id, reason, now),
             _ => Outcome::default(),
         }
     }
@@ -652,6 +664,58 @@ impl Hub {
         outcome
             .state
             .push(audit(now, &by, "invite", &target_text, None));
+        outcome
+    }
+
+    /// `/redact`: the author (signed in as the name it was said under), the room's operators
+    /// and server staff may remove a message still among its room's recent ones.
+    fn redact(&mut self, conn: ConnId, id: u64, reason: Option<String>, now: u64) -> Outcome {
+        let Some((room, message)) = self.rooms.find_message(id) else {
+            return refuse(
+                conn,
+                ErrorKind::NoSuchMessage,
+                format!(
+                    "no message {id} among the rooms' recent messages: only the last {} of a \
+                     room can be removed",
+                    self.config.history_cap
+                ),
+            );
+        };
+        let (room, author) = (room.clone(), message.from.clone());
+        let Some(session) = self.sessions.get(&conn) else {
+            return Outcome::default();
+        };
+        let by = session.nick.clone();
+        let own = session
+            .account
+            .as_ref()
+            .is_some_and(|account| account.key() == author.key());
+        if !own && self.rank(conn, &room) < Rank::Operator {
+            return refuse(
+                conn,
+                ErrorKind::NotPermitted,
+                format!(
+                    "only its author (signed in) and the operators of {room} may remove message {id}"
+                ),
+            );
+        }
+        self.rooms.remove_message(&room, id);
+        let event = ServerEvent::Redacted {
+            room: room.clone(),
+            id,
+            by: by.clone(),
+            reason: reason.clone(),
+            ts: now,
+        };
+        let mut outcome = self.announce(&room, event.clone());
+        if !self.rooms.live(&room).is_some_and(|r| r.contains(conn)) {
+            outcome.push(conn, &Encoded::new(event));
+        }
+        outcome.state.push(StateChange::Redact { id });
+        let target = format!("message {id} of {author} in {room}");
+        outcome
+            .state
+            .push(audit(now, &by, "redact", &target, reason));
         outcome
     }
 

@@ -244,6 +244,9 @@ impl Hub {
         if let Some(topic) = self.topic_event(&room) {
             outcome.push(conn, &Encoded::new(topic));
         }
+        if let Some(modes) = self.modes_event(&room, now) {
+            outcome.push(conn, &Encoded::new(modes));
+        }
         if members <= self.config.members_on_join {
             let nicks = self.sorted_nicks(&room);
             let roles = self.member_roles(&room, &nicks);

@@ -72,6 +72,20 @@ impl Room {
         }
     }
 
+    /// The kept message with id `id` (ids grow: a binary search).
+    pub(super) fn message(&self, id: u64) -> Option<&ChatMessage> {
+        let at = self.history.binary_search_by_key(&id, |m| m.id).ok()?;
+        self.history.get(at)
+    }
+
+    /// Forgets the kept message with id `id`; whether there was one.
+    pub(super) fn remove_message(&mut self, id: u64) -> bool {
+        match self.history.binary_search_by_key(&id, |m| m.id) {
+            Ok(at) => self.history.remove(at).is_some(),
+            Err(_) => false,
+        }
+    }
+
     /// Whether the room keeps any message.
     pub(super) fn has_history(&self) -> bool {
         !self.history.is_empty()

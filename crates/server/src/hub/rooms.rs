@@ -58,6 +58,20 @@ impl Rooms {
         self.map.get(name)
     }
 
+    /// The room keeping message `id` in its recent history, and the message.
+    pub(super) fn find_message(&self, id: u64) -> Option<(&RoomName, &ChatMessage)> {
+        self.map
+            .iter()
+            .find_map(|(name, room)| room.message(id).map(|m| (name, m)))
+    }
+
+    /// Forgets message `id` of room `name`; whether it was kept.
+    pub(super) fn remove_message(&mut self, name: &RoomName, id: u64) -> bool {
+        self.map
+            .get_mut(name)
+            .is_some_and(|room| room.remove_message(id))
+    }
+
     /// How many rooms have members.
     pub(super) fn live_count(&self) -> usize {
         self.live
