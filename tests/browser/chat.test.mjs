@@ -12,7 +12,12 @@
 // (a too-short password refused in the form first), stays signed in across a reload (its saved
 // token on the WebSocket upgrade), page B's /nick alice opens the form, a typed /login is never
 // shown or recalled, page A signs out (its token revoked), signs in again through the form, and
-// page B registers a new name (the nick first). A password never reaches the page's text. Given an https:// URL (a server with TLS on, whose certificate
+// page B registers a new name (the nick first). A password never reaches the page's text.
+// Then room moderation: signed-in alice registers #club and sets a topic (HTML in it stays text;
+// page B sees it in the room header, cut with an ellipsis at phone width), page B signs out and
+// joins as the guest bob, sees alice marked @, is voiced (+ on both pages, live) and devoiced,
+// is refused with the moderated error under +m, is kicked (told so; #club leaves its rooms),
+// banned for 10 minutes, and comes back through an invitation's Join button. Given an https:// URL (a server with TLS on, whose certificate
 // comes from a CA made by the test: the pages are told to accept it), the pages load over https
 // and must talk wss:// to the same origin, while the terminal stays on plaintext. Screenshots go to DIR
 // (default target/browser); --update-docs also writes docs/screenshot-page.png.
@@ -34,6 +39,7 @@ const XSS = '<script>alert(1)</script><b>x</b>';
 const PASSWORD = 'Tr0ubadour & 3 horses';
 const WRONG_PASSWORD = 'not-alices-9-password';
 const SIGNIN_KEY = 'rustchat-signin';
+const TOPIC = 'Rust club <b>weekly</b>: bring your questions about lifetimes, async, unsafe and macros; newcomers welcome, meetings on Thursdays at 18:00 UTC';
 
 const args = process.argv.slice(2);
 const url = args.find((a) => /^https?:\/\//.test(a));
@@ -168,6 +174,27 @@ async function waitForMessage(page, from, text, selector = 'li.msg') {
 async function waitForText(page, selector, text) {
   await page.waitForFunction(({ selector, text }) => [...document.querySelectorAll(selector)]
     .some((e) => e.textContent.includes(text)), { selector, text });
+}
+
+/** Waits for a log entry shown in the current view (not one of another room's) holding `text`. */
+async function waitForShown(page, selector, text) {
+  await page.waitForFunction(({ selector, text }) => [...document.querySelectorAll(`#log ${selector}`)]
+    .some((li) => li.checkVisibility() && li.textContent.includes(text)), { selector, text }).catch(async () => {
+    const log = await visibleLog(page);
+    throw new Error(`no visible ${selector} with ${JSON.stringify(text)}; visible log:\n    ${log.join('\n    ')}`);
+  });
+}
+
+/** The current room's member list as shown: `@alice`, `+bob`, `carol`. */
+const memberList = (page) => page.$$eval('#member-list li button', (buttons) => buttons
+  .map((b) => (b.querySelector('.role')?.textContent ?? '') + b.querySelector('.member-name').textContent));
+
+async function waitForMembers(page, want) {
+  await page.waitForFunction((want) => [...document.querySelectorAll('#member-list li button')]
+    .map((b) => (b.querySelector('.role')?.textContent ?? '') + b.querySelector('.member-name').textContent)
+    .join() === want.join(), want).catch(async () => {
+    throw new Error(`the member list is ${JSON.stringify(await memberList(page))}, not ${JSON.stringify(want)}`);
+  });
 }
 
 const visibleLog = (page) => page.$$eval('#log li', (lis) => lis.filter((li) => li.checkVisibility()).map((li) => li.textContent));
@@ -595,6 +622,112 @@ async function main() {
       const size = await bob.evaluate(() => document.documentElement.scrollWidth);
       assert(size <= 390, `the signed-in header overflows the phone: ${size}`);
       await bob.screenshot({ path: path.join(screenshots, 'screenshot-page-phone-signed-in.png') });
+    });
+
+    // ---- room moderation -------------------------------------------------------------------
+    await check('moderation: page A registers #club and sets a topic, shown in its header as text', async () => {
+      await type(alice, '/join #club');
+      await alice.waitForFunction(() => document.querySelector('#room-title').textContent === '#club');
+      assert(await alice.isHidden('#room-topic'), 'a room without a topic shows none');
+      await type(alice, '/room register #club');
+      await waitForShown(alice, 'li.mod', 'You registered #club and own it');
+      await waitForMembers(alice, ['@alice']);
+      await type(alice, `/topic #club ${TOPIC}`);
+      await alice.waitForFunction((topic) => document.querySelector('#topic-text').textContent === topic
+        && document.querySelector('#room-topic').title === topic && document.querySelector('#room-topic').checkVisibility(), TOPIC);
+      await waitForShown(alice, 'li.mod', `Topic of #club: ${TOPIC} (set by alice)`);
+      assert(await alice.$$eval('#room-topic *', (els) => els.filter((e) => e.matches('b, script')).length) === 0, 'HTML in the topic became elements');
+      const mark = await alice.$eval('#member-list .role', (e) => ({ title: e.title, hidden: e.getAttribute('aria-hidden'), label: e.parentElement.querySelector('.sr-only')?.textContent }));
+      assert(mark.title === 'operator' && mark.hidden === 'true' && mark.label === ', operator', `the operator mark: ${JSON.stringify(mark)}`);
+    });
+
+    await check('moderation: page B signs out, joins #club as the guest bob, and sees the topic and @alice', async () => {
+      await bob.click('#signout');
+      await bob.waitForFunction(() => /^guest-\d+$/.test(document.querySelector('#nick').value) && document.querySelector('#signout').hidden);
+      await bob.fill('#nick', 'bob');
+      await bob.press('#nick', 'Enter');
+      await type(bob, '/join #club');
+      await bob.waitForFunction(() => document.querySelector('#room-title').textContent === '#club');
+      await waitForMembers(alice, ['@alice', 'bob']);
+      await bob.waitForFunction((topic) => document.querySelector('#topic-text').textContent === topic
+        && document.querySelector('#room-topic').title === topic, TOPIC);
+      await waitForShown(bob, 'li.mod', `Topic of #club: ${TOPIC} (set by alice)`);
+      // At phone width the long topic is cut with an ellipsis, and nothing overflows the page.
+      const fit = await bob.evaluate(() => {
+        const topic = document.querySelector('#room-topic');
+        return { cut: topic.scrollWidth > topic.clientWidth, overflow: getComputedStyle(topic).textOverflow,
+          right: topic.getBoundingClientRect().right, page: document.documentElement.scrollWidth };
+      });
+      assert(fit.cut && fit.overflow === 'ellipsis' && fit.right <= 390 && fit.page <= 390, `the topic at phone width: ${JSON.stringify(fit)}`);
+      await bob.screenshot({ path: path.join(screenshots, 'screenshot-page-phone-topic.png') });
+      await waitForMembers(bob, ['@alice', 'bob']);
+    });
+
+    await check('moderation: voicing bob marks him + on both pages at once; /op of a guest is refused', async () => {
+      await type(alice, '/voice #club bob');
+      await waitForShown(alice, 'li.mod', 'You gave bob voice in #club');
+      await waitForShown(bob, 'li.mod.you', 'alice gave you voice in #club');
+      await waitForMembers(alice, ['@alice', '+bob']);
+      await waitForMembers(bob, ['@alice', '+bob']);
+      const voiced = await bob.$eval('#member-list .role-voiced', (e) => ({ title: e.title, label: e.parentElement.querySelector('.sr-only')?.textContent }));
+      assert(voiced.title === 'voiced' && voiced.label === ', voiced', `the voiced mark: ${JSON.stringify(voiced)}`);
+      await type(alice, '/op #club bob');
+      await waitForShown(alice, 'li.error', 'bob is not signed in: operators must have accounts');
+      await alice.screenshot({ path: path.join(screenshots, 'screenshot-page-moderation.png') });
+    });
+
+    await check('moderation: under +m the voiced guest speaks; devoiced, he is refused with the moderated error', async () => {
+      await type(alice, '/mode #club +m');
+      for (const page of [alice, bob]) await waitForShown(page, 'li.mod', 'modes of #club: +m (set by alice)');
+      await type(bob, 'voiced, so you hear me');
+      await waitForMessage(alice, 'bob', 'voiced, so you hear me');
+      await type(alice, '/devoice #club bob');
+      await waitForMembers(bob, ['@alice', 'bob']);
+      await waitForMembers(alice, ['@alice', 'bob']);
+      await type(bob, 'can anyone hear me?');
+      await waitForShown(bob, 'li.error', '#club is moderated (+m): only voiced members and operators speak');
+      // The refusal comes before anything is sent to the room: nobody got the line.
+      for (const page of [alice, bob]) {
+        assert(!(await texts(page, '#log li.msg .text')).includes('can anyone hear me?'), 'a refused message was shown');
+      }
+      await type(bob, '/topic #club taken over');
+      await waitForShown(bob, 'li.error', 'only the operators of #club set its topic');
+      assert(await bob.textContent('#topic-text') === TOPIC, 'the topic is unchanged');
+    });
+
+    await check('moderation: a kicked guest is told, #club leaves his rooms; a ban keeps him out', async () => {
+      await type(alice, '/kick #club bob spamming <i>links</i>');
+      await waitForShown(bob, 'li.mod.you.removed', 'alice kicked you from #club (spamming <i>links</i>) — you are no longer in #club');
+      await bob.waitForFunction(() => {
+        const button = document.querySelector('#room-list button[data-room="#club"]');
+        return document.querySelector('#room-title').textContent !== '#club'
+          && (!button || (button.classList.contains('room-out') && !button.hasAttribute('aria-current')))
+          && document.querySelector('#room-topic').hidden;
+      });
+      assert(await bob.$$eval('#log li.mod.you i', (els) => els.length) === 0, 'HTML in the reason became an element');
+      await waitForShown(alice, 'li.mod', 'You kicked bob from #club (spamming <i>links</i>)');
+      await waitForShown(alice, 'li.notice', 'bob left #club (kicked by alice: spamming <i>links</i>)');
+      await waitForMembers(alice, ['@alice']);
+      await type(alice, '/ban #club bob 10m flooding');
+      await bob.waitForFunction(() => [...document.querySelectorAll('#log li.mod.you.removed')]
+        .some((li) => li.checkVisibility() && /alice banned you from #club until \d\d:\d\d \(flooding\)$/.test(li.textContent)));
+      await type(bob, '/join #club');
+      await waitForShown(bob, 'li.error', 'you are banned from #club for another 10m, by alice (flooding)');
+    });
+
+    await check('moderation: unbanned, refused by +i, invited: the Join button brings page B back', async () => {
+      await type(alice, '/unban #club bob');
+      await waitForShown(bob, 'li.mod.you', 'alice lifted the ban on you in #club');
+      await type(alice, '/mode #club +i');
+      await waitForShown(alice, 'li.mod', 'modes of #club: +im (set by alice)');
+      await type(bob, '/join #club');
+      await waitForShown(bob, 'li.error', '#club is invite-only (+i)');
+      await type(alice, '/invite bob #club');
+      await waitForShown(bob, 'li.mod.you', 'alice invited you to #club — Join #club or type /join #club');
+      await bob.click('#log li.mod.you:not([hidden]) button:text-is("Join #club")');
+      await bob.waitForFunction((topic) => document.querySelector('#room-title').textContent === '#club'
+        && document.querySelector('#topic-text').textContent === topic, TOPIC);
+      await waitForMembers(alice, ['@alice', 'bob']);
     });
 
     await check('no page errors, console errors or dialogs', async () => {
