@@ -17,7 +17,8 @@
 // page B sees it in the room header, cut with an ellipsis at phone width), page B signs out and
 // joins as the guest bob, sees alice marked @, is voiced (+ on both pages, live) and devoiced,
 // is refused with the moderated error under +m, is kicked (told so; #club leaves its rooms),
-// banned for 10 minutes, and comes back through an invitation's Join button. Given an https:// URL (a server with TLS on, whose certificate
+// banned for 10 minutes, and comes back through an invitation's Join button; a message alice
+// redacts leaves both pages. Given an https:// URL (a server with TLS on, whose certificate
 // comes from a CA made by the test: the pages are told to accept it), the pages load over https
 // and must talk wss:// to the same origin, while the terminal stays on plaintext. Screenshots go to DIR
 // (default target/browser); --update-docs also writes docs/screenshot-page.png.
@@ -728,6 +729,21 @@ async function main() {
       await bob.waitForFunction((topic) => document.querySelector('#room-title').textContent === '#club'
         && document.querySelector('#topic-text').textContent === topic, TOPIC);
       await waitForMembers(alice, ['@alice', 'bob']);
+    });
+
+    await check('moderation: a redacted message leaves both pages, with a notice saying who removed it', async () => {
+      // #club is still +m and bob unvoiced: alice (an operator) speaks, bob sees it.
+      await type(alice, 'this one was a mistake');
+      await waitForMessage(bob, 'alice', 'this one was a mistake');
+      const id = await alice.$$eval('#log li.msg', (items) => items
+        .filter((li) => li.querySelector('.text')?.textContent === 'this one was a mistake')
+        .map((li) => li.dataset.messageId)[0]);
+      assert(/^\d+$/.test(id ?? ''), `the message has no id: ${id}`);
+      await type(alice, `/redact ${id} off topic`);
+      for (const page of [alice, bob]) {
+        await waitForShown(page, 'li.mod', 'removed a message from #club (off topic)');
+        await page.waitForFunction((id) => !document.querySelector(`#log li[data-message-id="${id}"]`), id);
+      }
     });
 
     await check('no page errors, console errors or dialogs', async () => {
