@@ -734,7 +734,7 @@ async function main() {
     await check('moderation: a redacted message leaves both pages, with a notice saying who removed it', async () => {
       // #club is still +m and bob unvoiced: alice (an operator) speaks, bob sees it.
       await type(alice, 'this one was a mistake');
-      await waitForMessage(bob, 'alice', 'this one was a mistake');
+      for (const page of [alice, bob]) await waitForMessage(page, 'alice', 'this one was a mistake');
       const id = await alice.$$eval('#log li.msg', (items) => items
         .filter((li) => li.querySelector('.text')?.textContent === 'this one was a mistake')
         .map((li) => li.dataset.messageId)[0]);

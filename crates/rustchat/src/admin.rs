@@ -80,6 +80,13 @@ enum AdminCommand {
     },
     /// Let a suspended account sign in again.
     Unsuspend { name: String },
+    /// List the address bans (`/kline`).
+    Klines,
+    /// Lift an address ban (the way back in if staff banned their own range).
+    Unkline {
+        /// The address or range, as `/klines` shows it.
+        range: String,
+    },
     /// Make single-use invite codes (for --registration invite), printed one a line.
     Invite {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -215,6 +222,32 @@ pub(crate) fn run(args: AdminArgs) -> anyhow::Result<()> {
                 println!("{name} may sign in again");
             } else {
                 println!("{name} was not suspended");
+            }
+        }
+        AdminCommand::Klines => {
+            let klines = store.klines()?;
+            println!("{} address bans", klines.len());
+            for kline in klines {
+                let until = kline
+                    .until
+                    .map_or("until lifted".to_owned(), |u| format!("until {}", utc(u)));
+                let reason = kline.reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                println!(
+                    "{}",
+                    rustchat_proto::sanitize(&format!(
+                        "{} {until}, by {}{reason}",
+                        kline.net, kline.by
+                    ))
+                );
+            }
+        }
+        AdminCommand::Unkline { range } => {
+            let net = rustchat_proto::parse_address_range(&range)?;
+            let audit = operator("unkline", Some(&net.to_string()), None);
+            if store.unkline(&net, &audit)? {
+                println!("{net} may connect again (a running server lets it in within a second)");
+            } else {
+                bail!("{net} is not banned: rustchat admin klines lists the bans");
             }
         }
         AdminCommand::Invite { count } => {

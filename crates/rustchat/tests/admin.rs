@@ -127,6 +127,39 @@ fn accounts_made_by_admin_while_the_server_runs_are_protected_and_sign_in() {
     guest.send("/login kim kims-password");
     guest.expect(|l| l == "*** you are signed in as Kim");
 
+    // A moderator bans their own range by mistake; the operator lifts it from the shell.
+    guest.send("/kline 127.0.0.0/8 oops");
+    guest.expect(|l| l.starts_with("*** connections from 127.0.0.0/8 are refused now"));
+    let refused = |addr| {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        // A banned client is answered and closed at once; another is greeted and kept.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut answer = String::new();
+        let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+        answer
+    };
+    assert_eq!(
+        refused(server.addr),
+        "ERROR your address is banned from this server\n"
+    );
+    let listed = stdout(&admin(dir.path(), &["klines"], ""));
+    assert!(
+        listed.starts_with("1 address bans\n127.0.0.0/8 until lifted, by Kim (oops)"),
+        "{listed}"
+    );
+    let lifted = admin(dir.path(), &["unkline", "127.0.0.0/8"], "");
+    assert!(lifted.status.success(), "{lifted:?}");
+    let deadline = Instant::now() + WAIT;
+    while refused(server.addr).starts_with("ERROR your address is banned") {
+        assert!(
+            Instant::now() < deadline,
+            "the server never noticed the lifted ban"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     // A reset password applies at the next sign-in; the audit log shows it all.
     let reset = admin(
         dir.path(),

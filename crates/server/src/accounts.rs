@@ -45,8 +45,10 @@ use crate::delivery::ConnId;
 use crate::fanout::outbox::Outbox;
 use crate::hub::Signed;
 
-/// Jobs waiting for a worker, at most; past it, requests are refused with `Busy`.
-pub const QUEUE: usize = 1024;
+/// Jobs waiting for a worker, at most; past it, requests are refused with `Busy`. A waiting
+/// session reads nothing (not even a WebSocket pong), so the queue must drain well within the
+/// keepalive's 20 s: 256 hashes of ~25 ms on one worker are about 6 s.
+pub const QUEUE: usize = 256;
 
 /// How often the database's revision is checked for changes made by `rustchat admin`.
 pub const WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -200,6 +202,8 @@ pub(crate) trait Effects: Send + Sync {
     fn decided(&self, conn: ConnId, decision: Decision, joining: bool);
     /// The accounts changed: all of them, with their server roles and suspensions.
     fn accounts(&self, accounts: Vec<AccountSummary>);
+    /// The address bans as the database has them (`rustchat admin unkline` lifted one).
+    fn klines(&self, klines: Vec<crate::rules::Kline>);
 }
 
 /// The service. See the module docs.
@@ -367,13 +371,20 @@ impl Inner {
         if *seen == Some(revision) {
             return;
         }
-        match store.summaries() {
-            Ok(accounts) => {
+        // In memory, the history's bans are in another database: only a file has them all.
+        let klines = store.is_file().then(|| store.klines()).transpose();
+        match (store.summaries(), klines) {
+            (Ok(accounts), Ok(klines)) => {
                 drop(store);
                 *seen = Some(revision);
                 effects.accounts(accounts);
+                if let Some(klines) = klines {
+                    effects.klines(klines);
+                }
             }
-            Err(e) => tracing::warn!("accounts: cannot reload the accounts: {e}"),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("accounts: cannot reload the accounts or address bans: {e}");
+            }
         }
     }
 

@@ -70,13 +70,6 @@ const SCHEMA: &str = "
         room  TEXT PRIMARY KEY,
         rules TEXT NOT NULL
     );
-    -- Address bans (/kline): refused at accept.
-    CREATE TABLE IF NOT EXISTS address_bans (
-        net    TEXT PRIMARY KEY,             -- '203.0.113.0/24'
-        until  INTEGER,                      -- unix ms; NULL: until lifted
-        by     TEXT NOT NULL,
-        reason TEXT
-    );
 ";
 
 const INSERT: &str =
@@ -207,8 +200,10 @@ impl History {
         }
         if found < SCHEMA_VERSION {
             let audit = crate::accounts::store::AUDIT_SCHEMA;
+            let klines = crate::klines::KLINES_SCHEMA;
             let create = format!(
-                "BEGIN IMMEDIATE; {SCHEMA} {audit} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {SCHEMA} {audit} {klines} PRAGMA user_version = {SCHEMA_VERSION}; \
+                 COMMIT;"
             );
             if let Err(source) = conn.execute_batch(&create) {
                 return Err(HistoryError::Schema { place, source });
@@ -243,7 +238,9 @@ impl History {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
+        let mut bans_changed = false;
         for change in changes {
+            bans_changed |= matches!(change, StateChange::Kline(_) | StateChange::Unkline(_));
             match change {
                 StateChange::Rules { room, rules } if rules.is_empty() => {
                     tx.execute("DELETE FROM room_rules WHERE room = ?1", [room.as_str()])
@@ -298,6 +295,24 @@ impl History {
                 }
             }
         }
+        // The account service reloads the bans when this moves (it reads the file apart from
+        // this connection: a reload that read before this commit is corrected a second later).
+        if bans_changed && !self.in_memory {
+            let watched: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'account_meta')",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(fail)?;
+            if watched {
+                tx.execute(
+                    "UPDATE account_meta SET value = value + 1 WHERE key = 'revision'",
+                    [],
+                )
+                .map_err(fail)?;
+            }
+        }
         tx.commit().map_err(fail)
     }
 
@@ -327,40 +342,10 @@ impl History {
 
     /// Every address ban (at startup).
     pub fn klines(&self) -> Result<Vec<crate::rules::Kline>, HistoryError> {
-        let read = |source| HistoryError::Read {
+        crate::klines::read(&self.conn).map_err(|source| HistoryError::Read {
             place: self.place.clone(),
             source,
-        };
-        let mut statement = self
-            .conn
-            .prepare("SELECT net, until, by, reason FROM address_bans")
-            .map_err(read)?;
-        let rows = statement
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                ))
-            })
-            .map_err(read)?;
-        let mut all = Vec::new();
-        for row in rows {
-            let (net, until, by, reason) = row.map_err(read)?;
-            match net.parse() {
-                Ok(net) => all.push(crate::rules::Kline {
-                    net,
-                    until: until.map(|u| u64::try_from(u).unwrap_or(0)),
-                    by,
-                    reason,
-                }),
-                Err(_) => {
-                    tracing::warn!(%net, "an address ban that does not read back was skipped")
-                }
-            }
-        }
-        Ok(all)
+        })
     }
 
     /// Appends the messages in one transaction: all are stored, or none.

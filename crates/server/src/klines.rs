@@ -4,6 +4,11 @@
 //!
 //! The list is small (operators add ranges one by one) and read on every accept, so it is a
 //! plain vector behind a `RwLock`: readers never wait for each other.
+//!
+//! `rustchat admin unkline` lifts a ban in the database beside a running server — the way back
+//! in for staff who banned their own range. The account service's watcher reloads the list
+//! when the database's revision moves (a ban's commit moves it too, so a reload that read just
+//! before a new ban was committed is corrected within a second).
 
 use std::net::IpAddr;
 use std::sync::RwLock;
@@ -11,6 +16,44 @@ use std::sync::RwLock;
 use ipnet::IpNet;
 
 use crate::rules::Kline;
+
+/// The address bans' table, in the history's database (the committer writes it; the account
+/// store and `rustchat admin` read it and lift bans, so either creates it).
+pub(crate) const KLINES_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS address_bans (
+        net    TEXT PRIMARY KEY,             -- '203.0.113.0/24'
+        until  INTEGER,                      -- unix ms; NULL: until lifted
+        by     TEXT NOT NULL,
+        reason TEXT
+    );
+";
+
+/// Every address ban in the database; rows that do not read back are skipped with a warning.
+pub(crate) fn read(conn: &rusqlite::Connection) -> Result<Vec<Kline>, rusqlite::Error> {
+    let mut statement = conn.prepare("SELECT net, until, by, reason FROM address_bans")?;
+    let rows = statement.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<i64>>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+        ))
+    })?;
+    let mut all = Vec::new();
+    for row in rows {
+        let (net, until, by, reason) = row?;
+        match net.parse() {
+            Ok(net) => all.push(Kline {
+                net,
+                until: until.map(|u| u64::try_from(u).unwrap_or(0)),
+                by,
+                reason,
+            }),
+            Err(_) => tracing::warn!(%net, "an address ban that does not read back was skipped"),
+        }
+    }
+    Ok(all)
+}
 
 /// Most address bans kept: past it, `/kline` is refused (lift some first).
 pub(crate) const MAX_KLINES: usize = 10_000;
@@ -47,6 +90,11 @@ impl Klines {
         }
         list.push(kline);
         true
+    }
+
+    /// Replaces the whole list (the database changed beside the server: `rustchat admin`).
+    pub(crate) fn replace(&self, list: Vec<Kline>) {
+        *self.list.write().unwrap_or_else(|p| p.into_inner()) = list;
     }
 
     /// Lifts the ban of exactly `net`; whether there was one.
@@ -94,5 +142,28 @@ mod tests {
         assert!(klines.remove(&"2001:db8::/32".parse().expect("a range")));
         assert_eq!(klines.banned(v6, 5_000), None);
         assert_eq!(klines.list(5_000), Vec::<Kline>::new());
+    }
+
+    #[test]
+    fn the_list_is_bounded() {
+        let klines = Klines::default();
+        for n in 0..MAX_KLINES {
+            let net = IpNet::from(IpAddr::from(
+                (u32::try_from(n).expect("small")).to_be_bytes(),
+            ));
+            let kline = Kline {
+                net,
+                until: None,
+                by: "alice".into(),
+                reason: None,
+            };
+            assert!(klines.add(kline, 0), "ban {n} fits");
+        }
+        assert!(
+            !klines.add(kline("203.0.113.0/24", None), 0),
+            "the list is full"
+        );
+        // Replacing a range that is there already still works.
+        assert!(klines.add(kline("0.0.0.5/32", Some(9)), 0));
     }
 }

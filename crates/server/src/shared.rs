@@ -90,6 +90,12 @@ impl Effects for HubEffects {
         }
     }
 
+    fn klines(&self, klines: Vec<crate::rules::Kline>) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.klines.replace(klines);
+        }
+    }
+
     fn accounts(&self, accounts: Vec<crate::accounts::store::AccountSummary>) {
         if let Some(shared) = self.0.upgrade() {
             let now = shared.clock.wall_ms();

@@ -175,6 +175,8 @@ pub enum StoreError {
 #[derive(Debug)]
 pub struct AccountStore {
     conn: Connection,
+    /// In a file (shared with the history and `rustchat admin`), not in memory.
+    file: bool,
 }
 
 fn millis(n: i64) -> u64 {
@@ -213,17 +215,26 @@ impl AccountStore {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let _: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-        Self::with(conn)
+        Self::with(conn, true)
     }
 
     /// A store in memory (for `--history memory`: nothing survives the process).
     pub fn memory() -> Result<Self, StoreError> {
-        Self::with(Connection::open_in_memory()?)
+        Self::with(Connection::open_in_memory()?, false)
     }
 
-    fn with(conn: Connection) -> Result<Self, StoreError> {
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} {AUDIT_SCHEMA} COMMIT;"))?;
-        Ok(Self { conn })
+    fn with(conn: Connection, file: bool) -> Result<Self, StoreError> {
+        let klines = crate::klines::KLINES_SCHEMA;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {SCHEMA} {AUDIT_SCHEMA} {klines} COMMIT;"
+        ))?;
+        Ok(Self { conn, file })
+    }
+
+    /// Whether the store is the history's file (else it is in memory, apart from the history,
+    /// and knows nothing of the address bans the history keeps).
+    pub fn is_file(&self) -> bool {
+        self.file
     }
 
     /// The change counter: different from the last read means something changed.
@@ -588,6 +599,23 @@ impl AccountStore {
         Ok(self
             .conn
             .execute("DELETE FROM tokens WHERE account = ?1", [account.key()])?)
+    }
+
+    /// The address bans (`/kline`), as the database has them.
+    pub fn klines(&self) -> Result<Vec<crate::rules::Kline>, StoreError> {
+        Ok(crate::klines::read(&self.conn)?)
+    }
+
+    /// Lifts the address ban of exactly `net` (from `rustchat admin`: a running server notices
+    /// within a second); whether there was one.
+    pub fn unkline(&mut self, net: &ipnet::IpNet, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let gone = tx.execute("DELETE FROM address_bans WHERE net = ?1", [net.to_string()])?;
+        if gone == 0 {
+            return Ok(false);
+        }
+        Self::commit_change(tx, audit)?;
+        Ok(true)
     }
 
     /// Appends to the audit log.

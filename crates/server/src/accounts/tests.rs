@@ -27,6 +27,8 @@ impl Effects for Fake {
         assert_eq!(conn, ConnId(1), "decided for the job's connection");
         let _ = lock(&self.0).send(Told::Decided(decision));
     }
+    fn klines(&self, _: Vec<crate::rules::Kline>) {}
+
     fn accounts(&self, accounts: Vec<super::store::AccountSummary>) {
         let keys = accounts.into_iter().map(|a| a.key).collect();
         let _ = lock(&self.0).send(Told::Registered(keys));
@@ -484,4 +486,71 @@ fn tokens_sign_in_until_revoked_and_are_kept_hashed() {
     let bytes = std::fs::read(&h.path).expect("the file reads");
     let found = bytes.windows(token.len()).any(|w| w == token.as_bytes());
     assert!(!found, "the token is in the database file");
+}
+
+#[test]
+fn the_queue_is_bounded_and_a_full_one_gives_the_job_back() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = AccountStore::open(&dir.path().join("db")).expect("the store opens");
+    // No worker started: nothing leaves the queue.
+    let accounts = Accounts::new(AccountsConfig::default(), store, ManualClock::new());
+    let job = || Job {
+        conn: ConnId(1),
+        ip: ADDRESS,
+        request: Request::ListTokens {
+            account: nick("nobody"),
+        },
+        ticket: Arc::new(Ticket::default()),
+        outbox: Outbox::new(
+            SlowPolicy::new(1 << 20, Duration::from_secs(2)),
+            Wire::Line,
+            None,
+        ),
+        joining: false,
+    };
+    for n in 0..QUEUE {
+        assert!(accounts.submit(job()).is_ok(), "job {n} fits");
+    }
+    let refused = accounts.submit(job()).expect_err("the queue is full");
+    assert_eq!(
+        refused.conn,
+        ConnId(1),
+        "the caller gets its job back to answer `busy`"
+    );
+    accounts.close();
+    assert!(
+        accounts.submit(job()).is_err(),
+        "a closed service takes nothing"
+    );
+}
+
+#[test]
+fn an_account_holds_at_most_max_tokens() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut store = AccountStore::open(&dir.path().join("db")).expect("the store opens");
+    let audit = AuditEntry {
+        ts: 0,
+        actor: "pia".into(),
+        action: "token_issued".into(),
+        target: None,
+        address: None,
+        detail: None,
+    };
+    store
+        .create(&nick("pia"), "x", None, 0, &audit)
+        .expect("created");
+    for n in 0..store::MAX_TOKENS_PER_ACCOUNT {
+        store
+            .add_token(&nick("pia"), &format!("token-{n}"), None, 0, &audit)
+            .expect("fits");
+    }
+    let full = store.add_token(&nick("pia"), "one-more", None, 0, &audit);
+    assert!(
+        matches!(&full, Err(StoreError::TooManyTokens(name)) if name == "pia"),
+        "{full:?}"
+    );
+    assert_eq!(
+        full.map_err(|e| e.to_string()).err().as_deref(),
+        Some("pia has 100 access tokens already: revoke one first (/tokens, /revoke)")
+    );
 }

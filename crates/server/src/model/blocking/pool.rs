@@ -66,6 +66,10 @@ struct Line {
     /// Workers waiting for a connection (or woken for one and not back yet): the first this
     /// many in line are about to be served, not kept waiting.
     idle: usize,
+    /// Workers spawned that have not yet come for their first connection: free too (on a
+    /// loaded machine a new thread may take a while to run, and a client arriving meanwhile
+    /// must not be told the pool is busy).
+    starting: usize,
 }
 
 /// A connection in line for a worker.
@@ -109,6 +113,7 @@ impl Pool {
         stop: Arc<AtomicBool>,
     ) -> io::Result<Self> {
         let room = Arc::new(Room::default());
+        room.lock().starting = size;
         let workers = (0..size)
             .map(|i| {
                 let (room, shared, stop) = (room.clone(), shared.clone(), stop.clone());
@@ -117,7 +122,8 @@ impl Pool {
                     .stack_size(STACK)
                     .spawn(move || {
                         let mut poller = None;
-                        while let Some((tcp, peer)) = room.next(&shared) {
+                        let mut first = true;
+                        while let Some((tcp, peer)) = room.next(&shared, &mut first) {
                             serve_one(tcp, peer, &shared, &stop, &mut poller);
                         }
                     })
@@ -168,7 +174,7 @@ impl Pool {
         self.next_tend = now + ROOM_TICK;
         let config = &shared.config;
         let mut line = self.room.lock();
-        let idle = line.idle;
+        let idle = line.idle + line.starting;
         let mut place = 0;
         let mut i = 0;
         while i < line.waiting.len() {
@@ -352,9 +358,12 @@ impl Room {
     }
 
     /// The next connection for a worker, waiting for one; `None` once the line is closed and
-    /// empty.
-    fn next(&self, shared: &Shared) -> Option<(TcpStream, SocketAddr)> {
+    /// empty. `first`: the worker's first call (it stops counting as starting).
+    fn next(&self, shared: &Shared, first: &mut bool) -> Option<(TcpStream, SocketAddr)> {
         let mut line = self.lock();
+        if std::mem::take(first) {
+            line.starting = line.starting.saturating_sub(1);
+        }
         loop {
             if let Some(waiting) = line.waiting.pop_front() {
                 shared.metrics.pool_waiting(-1);
