@@ -141,9 +141,9 @@ fn invite_only_and_keyed_rooms_over_json(model: Model) {
     );
 }
 
-scenarios!(async_model: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json);
-scenarios!(threads: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json);
-scenarios!(pool: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json);
+scenarios!(async_model: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json, the_same_rules_over_json);
+scenarios!(threads: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json, the_same_rules_over_json);
+scenarios!(pool: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json, the_same_rules_over_json);
 
 #[test]
 fn rooms_rules_survive_a_restart() {
@@ -320,4 +320,154 @@ fn staff_suspend_accounts_ban_addresses_and_redact_messages() {
             "{action} missing from {actions:?}"
         );
     }
+}
+
+/// A JSON client named `nick`, registered and signed in.
+fn json_account(addr: std::net::SocketAddr, nick: &str) -> WsClient {
+    let client = WsClient::named_json(addr, nick);
+    client
+        .ws
+        .get_ref()
+        .set_read_timeout(Some(HASH_WAIT))
+        .expect("a timeout");
+    let mut client = client;
+    client.send_text(&format!(
+        r#"{{"type":"register","password":"{nick}-password"}}"#
+    ));
+    client.expect_json("signed in", |e| matches!(e, ServerEvent::SignedIn { .. }));
+    client
+}
+
+/// The error kind of the next `error` event.
+fn refusal(client: &mut WsClient) -> ErrorKind {
+    let (_, event) = client.expect_json("an error", |e| matches!(e, ServerEvent::Error { .. }));
+    match event {
+        ServerEvent::Error { kind, .. } => kind,
+        _ => unreachable!(),
+    }
+}
+
+/// The rules of `owners_and_operators_moderate_a_room`, every one sent as a JSON object.
+fn the_same_rules_over_json(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
+    let addr = server.addr();
+    let mut alice = json_account(addr, "alice");
+    let mut bob = json_account(addr, "bob");
+    let mut carol = WsClient::named_json(addr, "carol");
+    for client in [&mut alice, &mut bob, &mut carol] {
+        client.send_text(r##"{"type":"join","room":"#club"}"##);
+        client.expect_json(
+            "joined",
+            |e| matches!(e, ServerEvent::Joined { room, .. } if room.as_str() == "#club"),
+        );
+    }
+    carol.send_text(r##"{"type":"room_register","room":"#club"}"##);
+    assert_eq!(refusal(&mut carol), ErrorKind::NotSignedIn);
+    alice.send_text(r##"{"type":"room_register","room":"#club"}"##);
+    carol.expect_json("registered", |e| {
+        matches!(
+            e,
+            ServerEvent::Moderated {
+                action: ModAction::Registered,
+                ..
+            }
+        )
+    });
+    bob.send_text(r##"{"type":"kick","room":"#club","nick":"carol"}"##);
+    assert_eq!(refusal(&mut bob), ErrorKind::NotPermitted);
+    alice.send_text(r##"{"type":"op","room":"#club","nick":"bob"}"##);
+    bob.expect_json("opped", |e| {
+        matches!(
+            e,
+            ServerEvent::Moderated {
+                action: ModAction::Opped,
+                ..
+            }
+        )
+    });
+    carol.send_text(r##"{"type":"who","room":"#club"}"##);
+    let (_, members) = carol.expect_json("members", |e| matches!(e, ServerEvent::Members { .. }));
+    assert!(
+        matches!(&members, ServerEvent::Members { roles, .. } if roles.len() == 2 && roles.get("bob") == Some(&rustchat_proto::RoomRole::Operator)),
+        "{members:?}"
+    );
+    bob.send_text(r##"{"type":"topic","room":"#club","text":"JSON, mostly"}"##);
+    carol.expect_json(
+        "topic",
+        |e| matches!(e, ServerEvent::Topic { text: Some(t), .. } if t == "JSON, mostly"),
+    );
+    bob.send_text(
+        r##"{"type":"ban","room":"#club","nick":"carol","duration":"10m","reason":"spam"}"##,
+    );
+    let (_, banned) = carol.expect_json("the ban", |e| matches!(e, ServerEvent::Moderated { .. }));
+    assert!(
+        matches!(&banned, ServerEvent::Moderated { action: ModAction::Banned, until: Some(_), reason: Some(r), .. } if r == "spam"),
+        "{banned:?}"
+    );
+    carol.expect_json(
+        "put out",
+        |e| matches!(e, ServerEvent::Left { nick, .. } if nick.as_str() == "carol"),
+    );
+    carol.send_text(r##"{"type":"join","room":"#club"}"##);
+    assert_eq!(refusal(&mut carol), ErrorKind::Banned);
+    bob.send_text(r##"{"type":"unban","room":"#club","nick":"carol"}"##);
+    carol.expect_json("unbanned", |e| {
+        matches!(
+            e,
+            ServerEvent::Moderated {
+                action: ModAction::Unbanned,
+                ..
+            }
+        )
+    });
+    carol.send_text(r##"{"type":"join","room":"#club"}"##);
+    carol.expect_json("the topic on join", |e| {
+        matches!(e, ServerEvent::Topic { .. })
+    });
+    alice.send_text(r##"{"type":"mode","room":"#club","modes":"+m"}"##);
+    carol.expect_json(
+        "modes",
+        |e| matches!(e, ServerEvent::Modes { modes, .. } if modes == "+m"),
+    );
+    carol.send_text(r#"{"type":"say","text":"hello?"}"#);
+    assert_eq!(refusal(&mut carol), ErrorKind::Moderated);
+    bob.send_text(r##"{"type":"voice","room":"#club","nick":"carol"}"##);
+    carol.expect_json("voiced", |e| {
+        matches!(
+            e,
+            ServerEvent::Moderated {
+                action: ModAction::Voiced,
+                ..
+            }
+        )
+    });
+    carol.send_text(r#"{"type":"say","text":"thanks"}"#);
+    alice.expect_json(
+        "carol's words",
+        |e| matches!(e, ServerEvent::Message(m) if m.text == "thanks"),
+    );
+    bob.send_text(r##"{"type":"mute","room":"#club","nick":"carol","duration":"5m"}"##);
+    carol.expect_json("muted", |e| {
+        matches!(
+            e,
+            ServerEvent::Moderated {
+                action: ModAction::Muted,
+                ..
+            }
+        )
+    });
+    carol.send_text(r#"{"type":"say","text":"still here"}"#);
+    assert_eq!(refusal(&mut carol), ErrorKind::Muted);
+    alice.send_text(r##"{"type":"mode","room":"#club","modes":"-m +R"}"##);
+    alice.expect_json(
+        "modes",
+        |e| matches!(e, ServerEvent::Modes { modes, .. } if modes == "+R"),
+    );
+    bob.send_text(r##"{"type":"mode","room":"#club","modes":"+q"}"##);
+    assert_eq!(refusal(&mut bob), ErrorKind::Usage);
+    bob.send_text(r##"{"type":"deop","room":"#club","nick":"alice"}"##);
+    assert_eq!(refusal(&mut bob), ErrorKind::NotPermitted);
+    let mut dave = WsClient::named_json(addr, "dave");
+    dave.send_text(r##"{"type":"join","room":"#club"}"##);
+    assert_eq!(refusal(&mut dave), ErrorKind::RegisteredOnly);
 }
