@@ -184,11 +184,11 @@ fn the_throttle_stops_guessing_and_says_when(model: Model) {
     );
 }
 
-scenarios!(async_model: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when, tokens_sign_in_over_lines_json_and_the_upgrade);
-scenarios!(threads: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when, tokens_sign_in_over_lines_json_and_the_upgrade);
-scenarios!(pool: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when, tokens_sign_in_over_lines_json_and_the_upgrade);
+scenarios!(async_model: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when, tokens_sign_in_over_lines_json_and_the_upgrade, one_client_through_the_account_rules);
+scenarios!(threads: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when, tokens_sign_in_over_lines_json_and_the_upgrade, one_client_through_the_account_rules);
+scenarios!(pool: register_sign_in_and_protect_the_nick, what_follows_a_sign_in_waits_for_it, json_clients_register_and_sign_in, guests_register_a_chosen_nick_and_the_owner_takes_it_back, the_throttle_stops_guessing_and_says_when, tokens_sign_in_over_lines_json_and_the_upgrade, one_client_through_the_account_rules);
 // One client at a time: what a single client can show.
-scenarios!(sequential: json_clients_register_and_sign_in);
+scenarios!(sequential: json_clients_register_and_sign_in, one_client_through_the_account_rules);
 
 #[test]
 fn accounts_survive_a_restart() {
@@ -410,4 +410,68 @@ fn a_malformed_token_on_the_upgrade_is_a_400_saying_why() {
             .contains("Authorization scheme \"Basic\" is not supported"),
         "{basic:?}"
     );
+}
+
+/// Every account rule one client can meet on its own, over lines — the scenario `sequential`
+/// (one connection at a time) can play.
+fn one_client_through_the_account_rules(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
+    let (mut client, guest) = LineClient::join(server.addr());
+    client.send("/register long-enough");
+    client.expect_exact(&format!(
+        "ERROR {guest} is a guest name and cannot be registered: pick a nick with /nick <name>, then /register <password>"
+    ));
+    client.send("/passwd old-secret new-secret");
+    client.expect_exact("ERROR you are not signed in: /login <account> <password> first");
+    client.send("/token");
+    client.expect_exact("ERROR you are not signed in: /login <account> <password> first — tokens belong to accounts");
+    client.send("/nick solo");
+    client.expect_event(&format!("~ {guest} is now known as solo"));
+    client.send("/register solo-secret");
+    client.expect_within("signed in", HASH_WAIT, |l| {
+        l == "*** you are signed in as solo"
+    });
+    client.send("/token cli");
+    let token = token_from(&client.expect_within("a token", HASH_WAIT, |l| {
+        l.starts_with("*** token 1 (cli): ")
+    }));
+    client.send("/tokens");
+    client.expect_within("the list", HASH_WAIT, |l| l == "*** tokens (1):");
+    client.send("/passwd solo-secret solo-secret-2");
+    client.expect_within("changed", HASH_WAIT, |l| {
+        l == "*** the password of solo is changed"
+    });
+    client.send("/logout");
+    client.expect_exact("*** you are signed out: you signed out");
+    client.send("/nick solo");
+    client.expect_exact("ERROR nick solo is registered — /login solo <password> if it is yours");
+    client.send(&format!("/login {token}"));
+    client.expect_within("signed in", HASH_WAIT, |l| {
+        l == "*** you are signed in as solo"
+    });
+    client.send("/revoke 1");
+    client.expect_within("revoked", HASH_WAIT, |l| {
+        l == "*** token 1 is revoked: it signs nobody in any more"
+    });
+    client.send("/logout");
+    client.expect_exact("*** you are signed out: you signed out");
+    client.send(&format!("/login {token}"));
+    client.expect_within("refused", HASH_WAIT, |l| {
+        l == "ERROR unknown or revoked access token: sign in with /login <account> <password>"
+    });
+    // The revoked token was this address's first failure: three more are free, the fifth locks.
+    for n in 1..=3 {
+        client.send(&format!("/login solo wrong-{n:04}"));
+        client.expect_within("refused", HASH_WAIT, |l| {
+            l == "ERROR wrong account name or password"
+        });
+    }
+    client.send("/login solo wrong-0004");
+    client.expect_within("locked", HASH_WAIT, |l| {
+        l == "ERROR wrong account name or password; too many failures: try again in 1 min 0 s"
+    });
+    client.send("/login solo solo-secret-2");
+    client.expect_within("throttled", HASH_WAIT, |l| {
+        l.starts_with("ERROR too many failed sign-ins from your address: try again in ")
+    });
 }

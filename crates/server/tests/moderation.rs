@@ -10,7 +10,7 @@ use std::time::Duration;
 use rustchat_proto::{ErrorKind, ModAction, ServerEvent};
 use rustchat_server::config::Model;
 
-use common::{LineClient, WsClient, async_model, pool, serve, threads, untimed};
+use common::{LineClient, WsClient, async_model, pool, sequential, serve, threads, untimed};
 
 const HASH_WAIT: Duration = Duration::from_secs(20);
 
@@ -141,9 +141,91 @@ fn invite_only_and_keyed_rooms_over_json(model: Model) {
     );
 }
 
-scenarios!(async_model: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json, the_same_rules_over_json);
-scenarios!(threads: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json, the_same_rules_over_json);
-scenarios!(pool: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json, the_same_rules_over_json);
+scenarios!(async_model: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json, the_same_rules_over_json, an_owner_alone);
+scenarios!(threads: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json, the_same_rules_over_json, an_owner_alone);
+scenarios!(pool: owners_and_operators_moderate_a_room, invite_only_and_keyed_rooms_over_json, the_same_rules_over_json, an_owner_alone);
+// One connection at a time: what one client meets on its own.
+scenarios!(sequential: an_owner_alone);
+
+/// The room rules one client can meet alone (the `sequential` model serves one at a time):
+/// registering, topic, modes, bans of someone offline, refusals, redaction of its own message.
+fn an_owner_alone(model: Model) {
+    let (server, _dir) = serve(|c| c.model = model);
+    let mut owner = json_account(server.addr(), "olga");
+    owner.send_text(r##"{"type":"join","room":"#den"}"##);
+    owner.expect_json("joined", |e| matches!(e, ServerEvent::Joined { .. }));
+    owner.send_text(r##"{"type":"kick","room":"#den","nick":"nobody"}"##);
+    assert_eq!(
+        refusal(&mut owner),
+        ErrorKind::NotPermitted,
+        "not registered yet"
+    );
+    owner.send_text(r##"{"type":"room_register","room":"#den"}"##);
+    owner.expect_json("registered", |e| {
+        matches!(
+            e,
+            ServerEvent::Moderated {
+                action: ModAction::Registered,
+                ..
+            }
+        )
+    });
+    owner.send_text(r##"{"type":"room_register","room":"#den"}"##);
+    assert_eq!(
+        refusal(&mut owner),
+        ErrorKind::NotPermitted,
+        "registered already"
+    );
+    owner.send_text(r##"{"type":"topic","room":"#den","text":"quiet"}"##);
+    owner.expect_json(
+        "topic",
+        |e| matches!(e, ServerEvent::Topic { text: Some(t), .. } if t == "quiet"),
+    );
+    owner.send_text(r##"{"type":"mode","room":"#den","modes":"+imR +k key"}"##);
+    owner.expect_json(
+        "modes",
+        |e| matches!(e, ServerEvent::Modes { modes, .. } if modes == "+ikmR"),
+    );
+    owner.send_text(r#"{"type":"say","text":"owners speak under +m"}"#);
+    let (_, said) = owner.expect_json("said", |e| matches!(e, ServerEvent::Message(_)));
+    let ServerEvent::Message(said) = said else {
+        unreachable!()
+    };
+    owner.send_text(&format!(
+        r#"{{"type":"redact","id":{},"reason":"mine"}}"#,
+        said.id
+    ));
+    owner.expect_json(
+        "redacted",
+        |e| matches!(e, ServerEvent::Redacted { id, .. } if *id == said.id),
+    );
+    owner.send_text(r##"{"type":"ban","room":"#den","nick":"mallory","duration":"1h"}"##);
+    owner.expect_json("banned", |e| {
+        matches!(
+            e,
+            ServerEvent::Moderated {
+                action: ModAction::Banned,
+                ..
+            }
+        )
+    });
+    owner.send_text(r##"{"type":"kick","room":"#den","nick":"mallory"}"##);
+    assert_eq!(
+        refusal(&mut owner),
+        ErrorKind::NoSuchNick,
+        "not in the room"
+    );
+    owner.send_text(r##"{"type":"op","room":"#den","nick":"mallory"}"##);
+    assert_eq!(refusal(&mut owner), ErrorKind::NotSignedIn);
+    owner.send_text(r##"{"type":"kick","room":"#den","nick":"olga"}"##);
+    assert_eq!(refusal(&mut owner), ErrorKind::NotPermitted, "not oneself");
+    owner.send_text(r#"{"type":"redact","id":999999}"#);
+    assert_eq!(refusal(&mut owner), ErrorKind::NoSuchMessage);
+    owner.send_text(r#"{"type":"kline","address":"203.0.113.0/24"}"#);
+    assert_eq!(refusal(&mut owner), ErrorKind::NotPermitted, "staff only");
+    owner.send_text(r#"{"type":"suspend","account":"olga"}"#);
+    assert_eq!(refusal(&mut owner), ErrorKind::NotPermitted, "staff only");
+}
 
 #[test]
 fn rooms_rules_survive_a_restart() {
