@@ -285,11 +285,20 @@ impl History {
                     actor,
                     action,
                     target,
+                    address,
                     detail,
                 } => {
                     tx.execute(
-                        "INSERT INTO audit (ts, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![i64::try_from(*ts).unwrap_or(i64::MAX), actor, action, target, detail],
+                        "INSERT INTO audit (ts, actor, action, target, address, detail)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            i64::try_from(*ts).unwrap_or(i64::MAX),
+                            actor,
+                            action,
+                            target,
+                            address,
+                            detail
+                        ],
                     )
                     .map_err(fail)?;
                 }

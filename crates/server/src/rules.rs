@@ -94,12 +94,14 @@ pub enum StateChange {
     Kline(Kline),
     /// An address ban lifted.
     Unkline(ipnet::IpNet),
-    /// A moderation action for the audit log.
+    /// A moderation action for the audit log. The hub knows no addresses: the server fills
+    /// in the actor's before the outcome is submitted.
     Audit {
         ts: u64,
         actor: String,
         action: String,
         target: Option<String>,
+        address: Option<String>,
         detail: Option<String>,
     },
 }

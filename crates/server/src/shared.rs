@@ -51,6 +51,15 @@ pub(crate) struct Shared {
     klines: crate::klines::Klines,
 }
 
+/// Puts the actor's address on the audit entries of an outcome the hub made for its command.
+fn stamp_address(outcome: &mut Outcome, ip: IpAddr) {
+    for change in &mut outcome.state {
+        if let crate::rules::StateChange::Audit { address, .. } = change {
+            address.get_or_insert_with(|| ip.to_string());
+        }
+    }
+}
+
 /// The account service's way into the hub (it holds the server weakly: the server owns it).
 struct HubEffects(Weak<Shared>);
 
@@ -261,7 +270,8 @@ impl Shared {
     }
 
     /// Carries out a session's action.
-    pub(crate) fn apply(&self, conn: ConnId, action: Action, outbox: &Outbox) {
+    /// (`ip`: the client's address, for the audit log of what it does.)
+    pub(crate) fn apply(&self, conn: ConnId, ip: IpAddr, action: Action, outbox: &Outbox) {
         let now = self.clock.wall_ms();
         match action {
             Action::Register => self.with_hub(|hub| hub.connect(conn, now)),
@@ -278,8 +288,12 @@ impl Shared {
                 match command {
                     rustchat_proto::Command::Kline { .. }
                     | rustchat_proto::Command::Unkline(_)
-                    | rustchat_proto::Command::Klines => self.kline(conn, command, now),
-                    command => self.with_hub(|hub| hub.handle(conn, command, now)),
+                    | rustchat_proto::Command::Klines => self.kline(conn, ip, command, now),
+                    command => self.with_hub(|hub| {
+                        let mut outcome = hub.handle(conn, command, now);
+                        stamp_address(&mut outcome, ip);
+                        outcome
+                    }),
                 }
             }
             // Replies go through the committer too, so they never overtake earlier events.
@@ -461,7 +475,7 @@ impl Shared {
     /// `/kline`, `/unkline`, `/klines`: server staff only. A change is written (with its audit
     /// entry) by the committer before the answer goes out; new connections from the range are
     /// refused at once (those already open stay: kick or ban them in their rooms).
-    fn kline(&self, conn: ConnId, command: Command, now: u64) {
+    fn kline(&self, conn: ConnId, ip: IpAddr, command: Command, now: u64) {
         use crate::rules::{Kline, StateChange};
         let Some(by) = self.hub().staff(conn) else {
             let refusal = ServerEvent::error(
@@ -475,6 +489,7 @@ impl Shared {
             actor: by.to_string(),
             action: action.to_owned(),
             target: Some(target),
+            address: Some(ip.to_string()),
             detail,
         };
         let mut outcome = Outcome::default();

@@ -109,7 +109,8 @@ impl<'a> Driver<'a> {
                 }
                 _ => {}
             }
-            self.shared.apply(self.conn, action, &self.outbox);
+            self.shared
+                .apply(self.conn, self.peer.ip(), action, &self.outbox);
         }
         let delayed = session.take_delayed();
         if delayed > 0 {

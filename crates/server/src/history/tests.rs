@@ -351,6 +351,7 @@ fn room_rules_and_audit_entries_are_saved_and_restored_and_a_version_1_file_upgr
             actor: "alice".into(),
             action: "ban".into(),
             target: Some("mallory in #club".into()),
+            address: Some("192.0.2.1".into()),
             detail: Some("spam".into()),
         },
     ])?;

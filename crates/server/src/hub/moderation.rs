@@ -794,6 +794,7 @@ fn audit(
         actor: actor.to_string(),
         action: action.to_owned(),
         target: Some(target.to_owned()),
+        address: None,
         detail,
     }
 }
