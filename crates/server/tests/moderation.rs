@@ -161,15 +161,7 @@ fn an_owner_alone(model: Model) {
         "not registered yet"
     );
     owner.send_text(r##"{"type":"room_register","room":"#den"}"##);
-    owner.expect_json("registered", |e| {
-        matches!(
-            e,
-            ServerEvent::Moderated {
-                action: ModAction::Registered,
-                ..
-            }
-        )
-    });
+    owner.expect_json("registered", did(ModAction::Registered));
     owner.send_text(r##"{"type":"room_register","room":"#den"}"##);
     assert_eq!(
         refusal(&mut owner),
@@ -200,15 +192,7 @@ fn an_owner_alone(model: Model) {
         |e| matches!(e, ServerEvent::Redacted { id, .. } if *id == said.id),
     );
     owner.send_text(r##"{"type":"ban","room":"#den","nick":"mallory","duration":"1h"}"##);
-    owner.expect_json("banned", |e| {
-        matches!(
-            e,
-            ServerEvent::Moderated {
-                action: ModAction::Banned,
-                ..
-            }
-        )
-    });
+    owner.expect_json("banned", did(ModAction::Banned));
     owner.send_text(r##"{"type":"kick","room":"#den","nick":"mallory"}"##);
     assert_eq!(
         refusal(&mut owner),
@@ -420,6 +404,11 @@ fn json_account(addr: std::net::SocketAddr, nick: &str) -> WsClient {
     client
 }
 
+/// Whether an event is a `moderated` event for `action`.
+fn did(action: ModAction) -> impl Fn(&ServerEvent) -> bool {
+    move |e| matches!(e, ServerEvent::Moderated { action: a, .. } if *a == action)
+}
+
 /// The error kind of the next `error` event.
 fn refusal(client: &mut WsClient) -> ErrorKind {
     let (_, event) = client.expect_json("an error", |e| matches!(e, ServerEvent::Error { .. }));
@@ -446,27 +435,11 @@ fn the_same_rules_over_json(model: Model) {
     carol.send_text(r##"{"type":"room_register","room":"#club"}"##);
     assert_eq!(refusal(&mut carol), ErrorKind::NotSignedIn);
     alice.send_text(r##"{"type":"room_register","room":"#club"}"##);
-    carol.expect_json("registered", |e| {
-        matches!(
-            e,
-            ServerEvent::Moderated {
-                action: ModAction::Registered,
-                ..
-            }
-        )
-    });
+    carol.expect_json("registered", did(ModAction::Registered));
     bob.send_text(r##"{"type":"kick","room":"#club","nick":"carol"}"##);
     assert_eq!(refusal(&mut bob), ErrorKind::NotPermitted);
     alice.send_text(r##"{"type":"op","room":"#club","nick":"bob"}"##);
-    bob.expect_json("opped", |e| {
-        matches!(
-            e,
-            ServerEvent::Moderated {
-                action: ModAction::Opped,
-                ..
-            }
-        )
-    });
+    bob.expect_json("opped", did(ModAction::Opped));
     carol.send_text(r##"{"type":"who","room":"#club"}"##);
     let (_, members) = carol.expect_json("members", |e| matches!(e, ServerEvent::Members { .. }));
     assert!(
@@ -493,15 +466,7 @@ fn the_same_rules_over_json(model: Model) {
     carol.send_text(r##"{"type":"join","room":"#club"}"##);
     assert_eq!(refusal(&mut carol), ErrorKind::Banned);
     bob.send_text(r##"{"type":"unban","room":"#club","nick":"carol"}"##);
-    carol.expect_json("unbanned", |e| {
-        matches!(
-            e,
-            ServerEvent::Moderated {
-                action: ModAction::Unbanned,
-                ..
-            }
-        )
-    });
+    carol.expect_json("unbanned", did(ModAction::Unbanned));
     carol.send_text(r##"{"type":"join","room":"#club"}"##);
     carol.expect_json("the topic on join", |e| {
         matches!(e, ServerEvent::Topic { .. })
@@ -514,30 +479,14 @@ fn the_same_rules_over_json(model: Model) {
     carol.send_text(r#"{"type":"say","text":"hello?"}"#);
     assert_eq!(refusal(&mut carol), ErrorKind::Moderated);
     bob.send_text(r##"{"type":"voice","room":"#club","nick":"carol"}"##);
-    carol.expect_json("voiced", |e| {
-        matches!(
-            e,
-            ServerEvent::Moderated {
-                action: ModAction::Voiced,
-                ..
-            }
-        )
-    });
+    carol.expect_json("voiced", did(ModAction::Voiced));
     carol.send_text(r#"{"type":"say","text":"thanks"}"#);
     alice.expect_json(
         "carol's words",
         |e| matches!(e, ServerEvent::Message(m) if m.text == "thanks"),
     );
     bob.send_text(r##"{"type":"mute","room":"#club","nick":"carol","duration":"5m"}"##);
-    carol.expect_json("muted", |e| {
-        matches!(
-            e,
-            ServerEvent::Moderated {
-                action: ModAction::Muted,
-                ..
-            }
-        )
-    });
+    carol.expect_json("muted", did(ModAction::Muted));
     carol.send_text(r#"{"type":"say","text":"still here"}"#);
     assert_eq!(refusal(&mut carol), ErrorKind::Muted);
     alice.send_text(r##"{"type":"mode","room":"#club","modes":"-m +R"}"##);

@@ -1,9 +1,7 @@
 //! Who is signed in: the hub's side of accounts. The hub never sees a password — the account
 //! service (crates/server/src/accounts.rs) checks credentials off the hub and then tells it the
-//! result ([`Hub::sign_in`]), as it tells it which names are registered
-//! ([`Hub::set_registered`]). Here only the consequences: nicks, events, protection.
-
-use std::collections::HashSet;
+//! result ([`Hub::sign_in`]), as it tells it which names are registered, with their roles
+//! ([`Hub::set_accounts`]). Here only the consequences: nicks, events, protection.
 
 use rustchat_proto::{ErrorKind, Nick, ServerEvent};
 
@@ -12,12 +10,6 @@ use crate::accounts::store::{AccountSummary, Role};
 use crate::delivery::{ConnId, Encoded, Outcome};
 
 impl Hub {
-    /// The names (by [`Nick::key`]) that belong to accounts: nobody else may `/nick` to them.
-    /// Replaces the whole set (the account service reloads it when the database changes).
-    pub fn set_registered(&mut self, keys: impl IntoIterator<Item = String>) {
-        self.registered = keys.into_iter().collect::<HashSet<_>>();
-    }
-
     /// The accounts as the database says now (by key, with their server role): the names to
     /// protect, and the roles of the sessions signed in to them (an operator granted or took a
     /// role with `rustchat admin` while they were signed in).
@@ -109,11 +101,6 @@ impl Hub {
         }
     }
 
-    /// Adds one registered name.
-    pub fn add_registered(&mut self, account: &Nick) {
-        self.registered.insert(account.key().to_owned());
-    }
-
     /// Whether `nick` belongs to an account.
     pub fn is_registered(&self, nick: &Nick) -> bool {
         self.registered.contains(nick.key())
@@ -123,13 +110,6 @@ impl Hub {
     pub fn staff(&self, conn: ConnId) -> Option<Nick> {
         let session = self.sessions.get(&conn)?;
         session.role.map(|_| session.nick.clone())
-    }
-
-    /// `conn`'s nick and server role, if it is signed in.
-    pub fn signed(&self, conn: ConnId) -> Option<(Nick, Option<Role>)> {
-        let session = self.sessions.get(&conn)?;
-        session.account.as_ref()?;
-        Some((session.nick.clone(), session.role))
     }
 
     /// The account `conn` is signed in to, if any.

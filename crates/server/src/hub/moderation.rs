@@ -529,15 +529,9 @@ impl Hub {
             });
             return Outcome::reply(conn, event);
         };
-        if self.rank(conn, &room) < Rank::Operator {
-            return refuse(
-                conn,
-                ErrorKind::NotPermitted,
-                format!("only the operators of {room} set its topic"),
-            );
-        }
-        let Some(by) = self.sessions.get(&conn).map(|s| s.nick.clone()) else {
-            return Outcome::default();
+        let by = match self.operator(conn, &room, "set its topic") {
+            Ok(by) => by,
+            Err(refusal) => return *refusal,
         };
         let rules = self.rules.entry(room.clone()).or_default();
         rules.topic = text.clone().map(|text| TopicSet {
@@ -581,15 +575,9 @@ impl Hub {
             };
             return Outcome::reply(conn, event);
         }
-        if self.rank(conn, &room) < Rank::Operator {
-            return refuse(
-                conn,
-                ErrorKind::NotPermitted,
-                format!("only the operators of {room} change its modes"),
-            );
-        }
-        let Some(by) = self.sessions.get(&conn).map(|s| s.nick.clone()) else {
-            return Outcome::default();
+        let by = match self.operator(conn, &room, "change its modes") {
+            Ok(by) => by,
+            Err(refusal) => return *refusal,
         };
         let rules = self.rules.entry(room.clone()).or_default();
         for change in &changes {
@@ -627,18 +615,12 @@ impl Hub {
         let Some(room) = self.target_room(conn, room) else {
             return super::no_room(conn, "/invite bob #lobby");
         };
-        if self.rank(conn, &room) < Rank::Operator {
-            return refuse(
-                conn,
-                ErrorKind::NotPermitted,
-                format!("only the operators of {room} invite people into it"),
-            );
-        }
+        let by = match self.operator(conn, &room, "invite people into it") {
+            Ok(by) => by,
+            Err(refusal) => return *refusal,
+        };
         let target = self.resolve(nick);
-        let (Some(target_conn), Some(by)) = (
-            target.conn,
-            self.sessions.get(&conn).map(|s| s.nick.clone()),
-        ) else {
+        let Some(target_conn) = target.conn else {
             return refuse(
                 conn,
                 ErrorKind::NoSuchNick,
@@ -717,6 +699,19 @@ impl Hub {
             .state
             .push(audit(now, &by, "redact", &target, reason));
         outcome
+    }
+
+    /// `conn`'s nick if it may moderate `room` (an operator, its owner, or staff); else the
+    /// refusal, saying that only the operators of `room` may do `what`.
+    fn operator(&self, conn: ConnId, room: &RoomName, what: &str) -> Result<Nick, Box<Outcome>> {
+        let Some(session) = self.sessions.get(&conn) else {
+            return Err(Box::default());
+        };
+        if self.rank(conn, room) < Rank::Operator {
+            let text = format!("only the operators of {room} {what}");
+            return Err(Box::new(refuse(conn, ErrorKind::NotPermitted, text)));
+        }
+        Ok(session.nick.clone())
     }
 
     /// `event` for every member of `room`.

@@ -939,7 +939,14 @@ fn signed(account: Nick) -> super::Signed {
 #[test]
 fn a_registered_nick_is_only_for_its_account() {
     let mut hub = hub_with(HubConfig::default(), &[ALICE, BOB]);
-    hub.set_registered(["zed".to_owned()]);
+    hub.set_accounts(
+        [crate::accounts::store::AccountSummary {
+            key: "zed".to_owned(),
+            role: None,
+            suspended: false,
+        }],
+        0,
+    );
     let refused = run(&mut hub, BOB, Command::Nick(nick("Zed")));
     assert!(
         matches!(only_event(&refused, BOB), ServerEvent::Error { kind: ErrorKind::NickRegistered, message } if message == "nick Zed is registered — /login Zed <password> if it is yours"),
